@@ -1,0 +1,175 @@
+"""One-call Python API: run a goal to its end (or resume a thread) with SQLite persistence."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langgraph.types import StateSnapshot
+
+from checkpoints import RunRegistry, default_db_path, open_checkpointer
+from graph.builder import build_graph
+from nodes.context import Context
+from nodes.llm import check_model_config
+from nodes.state import Budget, Criterion, StepResult
+
+UpdateHandler = Callable[[str, Mapping[str, object]], None]
+"""Called with (node name, the node's state update) as the run streams."""
+
+
+class UnknownThreadError(LookupError):
+    """No run is recorded under the given thread id."""
+
+
+@dataclass(kw_only=True)
+class RunOutcome:
+    """The end state of a run (or of the part that has run so far)."""
+
+    thread_id: str
+    status: str
+    stop_reason: str = ""
+    answer: str = ""
+    report_path: str = ""
+    criteria: list[Criterion] = field(default_factory=list)
+    results: dict[str, StepResult] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
+    next_nodes: tuple[str, ...] = ()
+    """Nodes still to run: non-empty when the run stopped before `finish`."""
+
+    @classmethod
+    def from_snapshot(cls, thread_id: str, snapshot: StateSnapshot) -> RunOutcome:
+        """Read the outcome from a checkpoint snapshot."""
+        values = snapshot.values if isinstance(snapshot.values, dict) else {}
+        return cls(
+            thread_id=thread_id,
+            status=str(values.get("status", "running")),
+            stop_reason=str(values.get("stop_reason", "")),
+            answer=str(values.get("answer", "")),
+            report_path=str(values.get("report_path", "")),
+            criteria=list(values.get("criteria", [])),
+            results=dict(values.get("results", {})),
+            budget=values.get("budget") or Budget(),
+            next_nodes=tuple(snapshot.next),
+        )
+
+
+def resolve_db(db: str | os.PathLike[str] | None) -> Path:
+    """The database path: the argument, else the default under $PLANLOOP_HOME."""
+    return Path(db) if db else default_db_path()
+
+
+async def drive(
+    thread_id: str,
+    context: Context,
+    *,
+    goal: str | None,
+    db: str | os.PathLike[str] | None = None,
+    on_update: UpdateHandler | None = None,
+) -> RunOutcome:
+    """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step."""
+    path = resolve_db(db)
+    config = {"configurable": {"thread_id": thread_id}}
+    async with open_checkpointer(path) as saver:
+        compiled = build_graph().compile(checkpointer=saver, name="planloop")
+        graph_input = {"goal": goal} if goal is not None else None
+        async for chunk in compiled.astream(
+            graph_input, config, context=context, stream_mode="updates", durability="sync"
+        ):
+            for node, update in chunk.items():
+                if on_update is not None and isinstance(update, Mapping):
+                    on_update(node, update)
+        snapshot = await compiled.aget_state(config)
+    return RunOutcome.from_snapshot(thread_id, snapshot)
+
+
+def prepare_run(
+    goal: str,
+    *,
+    thread_id: str | None,
+    context: Context,
+    db: str | os.PathLike[str] | None,
+) -> str:
+    """Validate settings, make sure the workspace exists, and register the run; return its id."""
+    if not goal.strip():
+        raise ValueError("the goal is empty")
+    check_model_config(context)
+    workspace = Path(context.workspace).expanduser()
+    workspace.mkdir(parents=True, exist_ok=True)
+    context.workspace = str(workspace.resolve())
+    chosen = thread_id or uuid.uuid4().hex[:12]
+    registry = RunRegistry(resolve_db(db))
+    try:
+        registry.setup()
+        if registry.get(chosen) is not None:
+            raise ValueError(f"thread {chosen!r} already exists; use resume to continue it")
+        registry.register(chosen, goal, context.to_settings())
+    finally:
+        registry.close()
+    return chosen
+
+
+def load_context(
+    thread_id: str, db: str | os.PathLike[str] | None, **overrides: object
+) -> Context:
+    """The settings a thread was started with, with explicit overrides applied."""
+    registry = RunRegistry(resolve_db(db))
+    try:
+        registry.setup()
+        record = registry.get(thread_id)
+    finally:
+        registry.close()
+    if record is None:
+        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
+    context = Context.from_settings(record.settings, **overrides)
+    check_model_config(context)
+    return context
+
+
+async def arun(
+    goal: str,
+    *,
+    context: Context | None = None,
+    thread_id: str | None = None,
+    db: str | os.PathLike[str] | None = None,
+    on_update: UpdateHandler | None = None,
+) -> RunOutcome:
+    """Run a goal to its end and return the outcome (async)."""
+    context = context or Context()
+    chosen = prepare_run(goal, thread_id=thread_id, context=context, db=db)
+    return await drive(chosen, context, goal=goal, db=db, on_update=on_update)
+
+
+async def aresume(
+    thread_id: str,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    on_update: UpdateHandler | None = None,
+    **overrides: object,
+) -> RunOutcome:
+    """Continue a stopped thread from its last checkpoint (async)."""
+    context = load_context(thread_id, db, **overrides)
+    return await drive(thread_id, context, goal=None, db=db, on_update=on_update)
+
+
+def run(
+    goal: str,
+    *,
+    workspace: str | os.PathLike[str] = ".",
+    thread_id: str | None = None,
+    db: str | os.PathLike[str] | None = None,
+    **settings: object,
+) -> RunOutcome:
+    """Run a goal to its end: `planloop.run("write hello.txt", workspace="out")`."""
+    context = Context(workspace=str(workspace), **settings)  # type: ignore[arg-type]
+    return asyncio.run(arun(goal, context=context, thread_id=thread_id, db=db))
+
+
+def resume(
+    thread_id: str, *, db: str | os.PathLike[str] | None = None, **overrides: object
+) -> RunOutcome:
+    """Continue a stopped thread from its last checkpoint."""
+    return asyncio.run(aresume(thread_id, db=db, **overrides))

@@ -1,0 +1,47 @@
+"""The planloop StateGraph: parse_goal -> plan -> (execute_step -> reflect -> decide_done)* -> finish."""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from graph.routing import route_after_decide_done, route_after_parse_goal, route_after_plan
+from nodes.context import Context
+from nodes.decide import decide_done
+from nodes.execute import execute_step
+from nodes.finish import finish
+from nodes.parse_goal import parse_goal
+from nodes.plan import plan
+from nodes.reflect import reflect
+from nodes.state import InputState, OutputState, State
+
+PlanloopGraph = StateGraph[State, Context, InputState, OutputState]
+
+
+def build_graph() -> PlanloopGraph:
+    """The uncompiled graph; compile it with your own checkpointer and store."""
+    builder: PlanloopGraph = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("parse_goal", parse_goal)
+    builder.add_node("plan", plan)
+    builder.add_node("execute_step", execute_step, input_schema=State)  # fed by Send(StepTask)
+    builder.add_node("reflect", reflect)
+    builder.add_node("decide_done", decide_done)
+    builder.add_node("finish", finish)
+    builder.add_edge(START, "parse_goal")
+    builder.add_conditional_edges("parse_goal", route_after_parse_goal, ["plan", "finish"])
+    builder.add_conditional_edges("plan", route_after_plan, ["plan", "decide_done", "finish"])
+    builder.add_conditional_edges(
+        "decide_done", route_after_decide_done, ["execute_step", "plan", "finish"]
+    )
+    builder.add_edge("execute_step", "reflect")
+    builder.add_edge("reflect", "decide_done")
+    builder.add_edge("finish", END)
+    return builder
+
+
+graph: CompiledStateGraph[State, Context, InputState, OutputState] = build_graph().compile(
+    name="planloop"
+)
+"""The compiled graph without a checkpointer, as served by `langgraph dev` (langgraph.json)."""

@@ -1,0 +1,41 @@
+"""Budget limits, checked on the loop edges and between executor turns."""
+
+from __future__ import annotations
+
+import time
+
+from nodes.context import Context
+from nodes.state import Budget
+
+
+def exceeded_limit(budget: Budget, context: Context) -> str | None:
+    """The first limit the budget has reached, described for the user, or None."""
+    checks = (
+        (budget.steps >= context.max_steps, f"max steps ({context.max_steps})"),
+        (budget.tokens >= context.max_tokens, f"max tokens ({context.max_tokens})"),
+        (budget.cost_usd >= context.max_cost_usd, f"max cost (${context.max_cost_usd:.4f})"),
+        (budget.llm_calls >= context.max_llm_calls, f"max LLM calls ({context.max_llm_calls})"),
+        (budget.tool_calls >= context.max_tool_calls, f"max tool calls ({context.max_tool_calls})"),
+        (budget.seconds >= context.max_seconds, f"max seconds ({context.max_seconds:g})"),
+    )
+    return next((label for hit, label in checks if hit), None)
+
+
+class Stopwatch:
+    """Measures a node's working time as a budget delta."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def budget(self, spent: Budget | None = None) -> Budget:
+        """`spent` plus the seconds since the stopwatch started."""
+        return (spent or Budget()) + Budget(seconds=time.monotonic() - self.started)
+
+
+def summary(budget: Budget) -> str:
+    """One line for progress output and reports."""
+    return (
+        f"{budget.steps} steps, {budget.llm_calls} LLM calls, "
+        f"{budget.prompt_tokens}+{budget.completion_tokens} tokens, ${budget.cost_usd:.4f}, "
+        f"{budget.tool_calls} tool calls, {budget.replans} replans, {budget.seconds:.1f}s"
+    )

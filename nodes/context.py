@@ -1,0 +1,131 @@
+"""Per-run settings, passed to the graph with `context_schema`.
+
+Defaults come from the environment where the spec says so (`PLANLOOP_MODEL`, `OPENAI_BASE_URL`);
+an explicitly passed value always wins over the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+ApprovalPolicy = Literal["risky", "all", "none"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+# USD per million tokens (prompt, completion); unknown models cost 0 unless priced explicitly.
+MODEL_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
+
+
+def _env_default(name: str, fallback: str | None = None) -> str | None:
+    return os.environ.get(name) or fallback
+
+
+def _describe(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Settings for one run; LangGraph Studio shows them as the assistant's configuration."""
+
+    model: str = field(
+        default_factory=lambda: _env_default("PLANLOOP_MODEL", DEFAULT_MODEL) or DEFAULT_MODEL,
+        metadata=_describe("Chat model name (default: $PLANLOOP_MODEL or gpt-4o-mini)."),
+    )
+    base_url: str | None = field(
+        default_factory=lambda: _env_default("OPENAI_BASE_URL"),
+        metadata=_describe("OpenAI-compatible server URL (default: $OPENAI_BASE_URL)."),
+    )
+    workspace: str = field(
+        default=".",
+        metadata=_describe("Directory the agent may read and write; nothing outside it."),
+    )
+    approval: ApprovalPolicy = field(
+        default="risky",
+        metadata=_describe("Which actions wait for human approval: risky, all or none."),
+    )
+    temperature: float = field(default=0.0, metadata=_describe("Sampling temperature."))
+    request_timeout: float = field(
+        default=120.0, metadata=_describe("Seconds to wait for one model response.")
+    )
+    max_steps: int = field(default=20, metadata=_describe("Most plan steps to execute."))
+    max_replans: int = field(default=3, metadata=_describe("Most times to rebuild the plan."))
+    max_tokens: int = field(
+        default=200_000, metadata=_describe("Most prompt + completion tokens in the run.")
+    )
+    max_cost_usd: float = field(default=1.0, metadata=_describe("Most estimated cost in USD."))
+    max_llm_calls: int = field(default=100, metadata=_describe("Most chat model calls."))
+    max_tool_calls: int = field(default=60, metadata=_describe("Most tool invocations."))
+    max_seconds: float = field(
+        default=1800.0, metadata=_describe("Most seconds spent working (pauses excluded).")
+    )
+    max_plan_steps: int = field(default=12, metadata=_describe("Largest plan accepted."))
+    max_plan_attempts: int = field(
+        default=3, metadata=_describe("Rejected plans in a row before the run fails.")
+    )
+    max_executor_turns: int = field(
+        default=6, metadata=_describe("Model turns for a step that has no planned tool call.")
+    )
+    max_repeats: int = field(
+        default=3, metadata=_describe("Times one identical action may run before it is a loop.")
+    )
+    max_stalled_replans: int = field(
+        default=2, metadata=_describe("Replans in a row without progress before stopping.")
+    )
+    structured_retries: int = field(
+        default=2, metadata=_describe("Repair attempts for malformed structured model output.")
+    )
+    max_observation_chars: int = field(
+        default=4000, metadata=_describe("Longest tool output kept in state, in characters.")
+    )
+    prompt_price_per_mtok: float | None = field(
+        default=None, metadata=_describe("USD per million prompt tokens (default: known price).")
+    )
+    completion_price_per_mtok: float | None = field(
+        default=None,
+        metadata=_describe("USD per million completion tokens (default: known price)."),
+    )
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{f.name} must be positive"
+            for f in fields(self)
+            if f.name.startswith("max_")
+            and isinstance(getattr(self, f.name), int | float)
+            and getattr(self, f.name) <= 0
+        ]
+        if self.approval not in ("risky", "all", "none"):
+            problems.append(f"approval must be risky, all or none, not {self.approval!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def prices(self) -> tuple[float, float]:
+        """Prompt and completion price per million tokens for the configured model."""
+        known = MODEL_PRICES.get(self.model, (0.0, 0.0))
+        prompt = known[0] if self.prompt_price_per_mtok is None else self.prompt_price_per_mtok
+        completion = (
+            known[1] if self.completion_price_per_mtok is None else self.completion_price_per_mtok
+        )
+        return prompt, completion
+
+    def to_settings(self) -> dict[str, object]:
+        """Plain settings to persist with a thread, so `resume` runs with the same ones."""
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, object], **overrides: object) -> Context:
+        """Rebuild a context from persisted settings, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in {**settings, **overrides}.items() if k in known}
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""decide_done: finish, continue, replan, or stop on budget or a loop. No model call."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from nodes.budget import exceeded_limit
+from nodes.context import Context
+from nodes.plan_check import ready_steps
+from nodes.state import Budget, State
+
+
+def _finish(status: str, reason: str) -> dict[str, object]:
+    return {"decision": "finish", "status": status, "stop_reason": reason}
+
+
+def _progress(state: State) -> int:
+    passed = sum(1 for r in state.results.values() if r.verdict == "pass")
+    return passed + sum(1 for c in state.criteria if c.met)
+
+
+def _replan_reason(state: State) -> str | None:
+    """Why the current plan cannot go on, or None when it can."""
+    if state.replan_reason:
+        return state.replan_reason
+    for step in state.plan:
+        result = state.results.get(step.id)
+        if result and result.verdict == "fail":
+            return f"step {step.id} failed: {result.note or result.output[:300]}"
+    if not ready_steps(state.plan, state.results):
+        unmet = ", ".join(c.id for c in state.criteria if not c.met)
+        return f"the plan is finished but criteria {unmet} are not met"
+    return None
+
+
+def decide(state: State, context: Context) -> dict[str, object]:
+    """The decision and its state update, as a pure function of state and settings."""
+    if state.status != "running":
+        return {"decision": "finish"}
+    if state.criteria and all(c.met and c.evidence for c in state.criteria):
+        return _finish("done", "every done-criterion is met with evidence")
+    limit = exceeded_limit(state.budget, context)
+    if limit:
+        return _finish("budget_exhausted", f"budget limit reached: {limit}")
+    looping = sorted(k for k, n in state.action_counts.items() if n > context.max_repeats)
+    if looping:
+        return _finish(
+            "stalled", f"the same action repeated more than {context.max_repeats} times: {looping[0]}"
+        )
+    reason = _replan_reason(state)
+    if reason is None:
+        return {"decision": "continue"}
+    if state.budget.replans >= context.max_replans:
+        return _finish("budget_exhausted", f"budget limit reached: max replans ({context.max_replans})")
+    progress = _progress(state)
+    stalled = state.stalled_replans + 1 if progress <= state.progress_at_replan else 0
+    if stalled >= context.max_stalled_replans:
+        return _finish("stalled", f"{stalled} replans in a row made no progress ({reason})")
+    return {
+        "decision": "replan",
+        "replan_reason": reason,
+        "stalled_replans": stalled,
+        "progress_at_replan": progress,
+        "budget": Budget(replans=1),
+    }
+
+
+async def decide_done(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Decide what happens next; the router after this node acts on `decision`."""
+    return decide(state, runtime.context)

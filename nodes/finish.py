@@ -1,0 +1,64 @@
+"""finish: the final answer (or partial result) and the Markdown report in the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from nodes.budget import Stopwatch
+from nodes.context import Context
+from nodes.llm import invoke
+from nodes.prompts import FINISH_SYSTEM, FINISH_USER
+from nodes.render import criteria_lines, results_text
+from nodes.report import partial_answer, render_report
+from nodes.state import Budget, State
+from tools.workspace import resolve_in_workspace, write_text_atomic
+
+RESULT_CHARS = 1500
+RUNS_DIR = "planloop-runs"
+
+
+async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
+    messages = [
+        SystemMessage(FINISH_SYSTEM),
+        HumanMessage(
+            FINISH_USER.format(
+                goal=state.goal,
+                criteria=criteria_lines(state.criteria, with_status=True),
+                results=results_text(
+                    state.results.values(),
+                    {s.id: s for s in state.plan},
+                    max_chars=RESULT_CHARS,
+                ),
+            )
+        ),
+    ]
+    reply, spent = await invoke(context, messages)
+    return reply.text.strip(), spent
+
+
+async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Write the answer and the report; a stopped run gets its partial result, no model call."""
+    watch = Stopwatch()
+    status = "failed" if state.status == "running" else state.status
+    state = replace(state, status=status)
+    if status == "done":
+        answer, spent = await _final_answer(state, runtime.context)
+    else:
+        answer, spent = partial_answer(state), Budget()
+    info = runtime.execution_info
+    thread_id = (info.thread_id if info else None) or "unsaved-run"
+    budget = watch.budget(spent)
+    final = replace(state, budget=state.budget + budget)
+    report_rel = f"{RUNS_DIR}/{thread_id}/report.md"
+    write_text_atomic(
+        resolve_in_workspace(runtime.context.workspace, report_rel),
+        render_report(final, answer, thread_id),
+    )
+    write_text_atomic(
+        resolve_in_workspace(runtime.context.workspace, f"{RUNS_DIR}/{thread_id}/answer.md"),
+        answer + "\n",
+    )
+    return {"status": status, "answer": answer, "report_path": report_rel, "budget": budget}

@@ -1,0 +1,76 @@
+"""plan: criteria and past results become a validated step DAG (or the reasons it is not)."""
+
+from __future__ import annotations
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from nodes.budget import Stopwatch
+from nodes.context import Context
+from nodes.errors import StructuredOutputError
+from nodes.llm import invoke_structured
+from nodes.plan_check import to_steps, validate_plan
+from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
+from nodes.render import criteria_lines, results_text, tools_text
+from nodes.schemas import PlanSpec
+from nodes.state import State
+from tools import TOOL_RISK, TOOLS, TOOLS_BY_NAME
+
+PROMPT_RESULT_CHARS = 600
+
+
+def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanMessage]:
+    """The planner's prompt: objective, criteria status, finished work, and feedback."""
+    steps_by_id = {s.id: s for s in state.plan}
+    replanning = state.decision == "replan"
+    user = PLAN_USER.format(
+        objective=state.objective,
+        criteria=criteria_lines(state.criteria, with_status=True),
+        constraints="\n".join(f"- {c}" for c in state.constraints) or "(none)",
+        completed=results_text(
+            state.results.values(), steps_by_id, max_chars=PROMPT_RESULT_CHARS
+        ),
+        replan_note=REPLAN_NOTE.format(reason=state.replan_reason) if replanning else "",
+        errors=PLAN_ERRORS_NOTE.format(errors="\n".join(f"- {e}" for e in state.plan_errors))
+        if state.plan_errors
+        else "",
+    )
+    system = PLAN_SYSTEM.format(
+        max_steps=context.max_plan_steps, tools=tools_text(TOOLS, TOOL_RISK)
+    )
+    return [SystemMessage(system), HumanMessage(user.strip())]
+
+
+def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, object]:
+    attempts = state.plan_attempts + 1
+    update: dict[str, object] = {"plan_errors": errors, "plan_attempts": attempts}
+    if attempts >= context.max_plan_attempts:
+        update["status"] = "failed"
+        update["stop_reason"] = (
+            f"no valid plan after {attempts} attempts: {'; '.join(errors)[:500]}"
+        )
+    return update
+
+
+async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Propose a plan, validate it, and keep it only if every check passes."""
+    context = runtime.context
+    watch = Stopwatch()
+    try:
+        spec, spent = await invoke_structured(context, plan_messages(state, context), PlanSpec)
+    except StructuredOutputError as exc:
+        return {**_rejected(state, context, [str(exc)]), "budget": watch.budget(exc.spent)}
+    errors = validate_plan(
+        spec.steps, tools=TOOLS_BY_NAME, finished=state.results, max_steps=context.max_plan_steps
+    )
+    if errors:
+        return {**_rejected(state, context, errors), "budget": watch.budget(spent)}
+    kept = [s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"]
+    return {
+        "plan": kept + to_steps(spec.steps),
+        "plan_errors": [],
+        "plan_attempts": 0,
+        "decision": "continue",
+        "replan_reason": "",
+        "budget": watch.budget(spent),
+    }

@@ -1,0 +1,116 @@
+"""Validating a proposed plan before anything runs, and reading the DAG afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from langchain_core.tools import BaseTool
+
+from nodes.schemas import StepSpec
+from nodes.state import Risk, Step, StepResult
+from tools import TOOL_RISK, validate_args
+
+RISK_ORDER: tuple[Risk, ...] = ("read_only", "writes_workspace", "executes_code", "network")
+
+
+def _find_cycle(steps: Mapping[str, StepSpec]) -> list[str] | None:
+    """Return one dependency cycle among the steps, or None (iterative DFS)."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    for root in steps:
+        if state.get(root):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(steps[root].depends_on))]
+        state[root] = 1
+        path.append(root)
+        while stack:
+            node, children = stack[-1]
+            child = next((c for c in children if c in steps), None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(child) == 1:
+                return [*path[path.index(child) :], child]
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(steps[child].depends_on)))
+    return None
+
+
+def _check_step(spec: StepSpec, tools: Mapping[str, BaseTool]) -> list[str]:
+    if spec.tool is None:
+        return [f"step {spec.id}: args given without a tool"] if spec.args else []
+    tool = tools.get(spec.tool)
+    if tool is None:
+        return [f"step {spec.id}: unknown tool {spec.tool!r} (available: {', '.join(tools)})"]
+    problem = validate_args(tool, spec.args or {})
+    return [f"step {spec.id}: {problem}"] if problem else []
+
+
+def validate_plan(
+    specs: list[StepSpec],
+    *,
+    tools: Mapping[str, BaseTool],
+    finished: Mapping[str, StepResult],
+    max_steps: int,
+) -> list[str]:
+    """Every reason the plan cannot run; an empty list means it is valid."""
+    if not specs:
+        return ["the plan has no steps"]
+    if len(specs) > max_steps:
+        return [f"the plan has {len(specs)} steps; at most {max_steps} are allowed"]
+    errors: list[str] = []
+    proposed_ids = {spec.id for spec in specs}
+    by_id: dict[str, StepSpec] = {}
+    for spec in specs:
+        if spec.id in by_id:
+            errors.append(f"duplicate step id {spec.id!r}")
+        elif spec.id in finished:
+            errors.append(f"step id {spec.id!r} is already used by an executed step")
+        by_id[spec.id] = spec
+        errors.extend(_check_step(spec, tools))
+        for dep in spec.depends_on:
+            if dep == spec.id:
+                errors.append(f"step {spec.id} depends on itself")
+            elif dep in finished and finished[dep].verdict != "pass":
+                errors.append(f"step {spec.id} depends on step {dep!r}, which failed")
+            elif dep not in proposed_ids and dep not in finished:
+                errors.append(f"step {spec.id} depends on unknown step {dep!r}")
+    cycle = _find_cycle(by_id)
+    if cycle and len(cycle) > 2:
+        errors.append(f"dependency cycle: {' -> '.join(cycle)}")
+    return errors
+
+
+def to_steps(specs: list[StepSpec]) -> list[Step]:
+    """Validated specs as state steps; a tool's own risk class overrides a lower declared one."""
+    steps = []
+    for spec in specs:
+        risk: Risk = spec.risk
+        if spec.tool and spec.tool in TOOL_RISK:
+            tool_risk = TOOL_RISK[spec.tool]
+            risk = max(risk, tool_risk, key=RISK_ORDER.index)  # type: ignore[assignment]
+        steps.append(
+            Step(
+                id=spec.id,
+                description=spec.description,
+                expected=spec.expected,
+                tool=spec.tool,
+                args=dict(spec.args) if spec.tool else None,
+                depends_on=list(dict.fromkeys(spec.depends_on)),
+                risk=risk,
+            )
+        )
+    return steps
+
+
+def ready_steps(plan: list[Step], results: Mapping[str, StepResult]) -> list[Step]:
+    """Steps not yet run whose dependencies all passed, in plan order."""
+    return [
+        step
+        for step in plan
+        if step.id not in results
+        and all(results.get(dep) and results[dep].verdict == "pass" for dep in step.depends_on)
+    ]

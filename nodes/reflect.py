@@ -1,0 +1,110 @@
+"""reflect: judge new results against their step's `expected` and the done-criteria."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from nodes.budget import Stopwatch
+from nodes.context import Context
+from nodes.errors import StructuredOutputError
+from nodes.llm import invoke_structured
+from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
+from nodes.render import criteria_lines, results_text
+from nodes.schemas import ReflectionSpec
+from nodes.state import Criterion, State, StepResult
+
+NEW_RESULT_CHARS = 3000
+EARLIER_RESULT_CHARS = 400
+
+
+def _checker(
+    pending: list[StepResult], criteria: list[Criterion]
+) -> Callable[[ReflectionSpec], str | None]:
+    """Rules the reflection schema cannot express: a verdict per new step, evidence when met."""
+    pending_ids = {r.step_id for r in pending}
+    criterion_ids = {c.id for c in criteria}
+
+    def check(spec: ReflectionSpec) -> str | None:
+        problems = []
+        missing = pending_ids - {v.step_id for v in spec.verdicts}
+        if missing:
+            problems.append(f"give a verdict for step(s) {', '.join(sorted(missing))}")
+        for update in spec.criteria:
+            if update.id not in criterion_ids:
+                problems.append(f"unknown criterion id {update.id!r}")
+            elif update.met and not update.evidence.strip():
+                problems.append(f"criterion {update.id} is marked met without evidence")
+        return "; ".join(problems) or None
+
+    return check
+
+
+def apply_reflection(
+    spec: ReflectionSpec, pending: list[StepResult], criteria: list[Criterion]
+) -> tuple[dict[str, StepResult], list[Criterion]]:
+    """New verdicts for the pending results and the updated criteria.
+
+    A step whose execution errored fails whatever the model says.
+    """
+    verdicts = {v.step_id: v for v in spec.verdicts}
+    judged = {}
+    for result in pending:
+        verdict = verdicts.get(result.step_id)
+        passed = bool(verdict and verdict.ok) and result.status == "done"
+        judged[result.step_id] = replace(
+            result, verdict="pass" if passed else "fail", note=verdict.note if verdict else ""
+        )
+    updates = {u.id: u for u in spec.criteria}
+    new_criteria = [
+        replace(c, met=updates[c.id].met, evidence=updates[c.id].evidence.strip())
+        if c.id in updates
+        else c
+        for c in criteria
+    ]
+    return judged, new_criteria
+
+
+async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """One model call judges every result that has no verdict yet."""
+    watch = Stopwatch()
+    pending = [r for r in state.results.values() if r.verdict == "pending"]
+    if not pending:
+        return {"budget": watch.budget()}
+    steps_by_id = {s.id: s for s in state.plan}
+    earlier = [r for r in state.results.values() if r.verdict != "pending"]
+    messages = [
+        SystemMessage(REFLECT_SYSTEM),
+        HumanMessage(
+            REFLECT_USER.format(
+                objective=state.objective,
+                criteria=criteria_lines(state.criteria, with_status=True),
+                new_results=results_text(pending, steps_by_id, max_chars=NEW_RESULT_CHARS)
+                + "\n"
+                + "\n".join(
+                    f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
+                    for r in pending
+                    if r.step_id in steps_by_id
+                ),
+                earlier_results=results_text(earlier, steps_by_id, max_chars=EARLIER_RESULT_CHARS),
+            )
+        ),
+    ]
+    try:
+        spec, spent = await invoke_structured(
+            runtime.context, messages, ReflectionSpec, check=_checker(pending, state.criteria)
+        )
+    except StructuredOutputError as exc:
+        return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
+    judged, criteria = apply_reflection(spec, pending, state.criteria)
+    return {
+        "results": judged,
+        "criteria": criteria,
+        "replan_reason": (spec.reason.strip() or "reflection asked for a replan")
+        if spec.replan
+        else "",
+        "budget": watch.budget(spent),
+    }

@@ -1,0 +1,60 @@
+"""Plain-text renderings of state pieces, shared by prompts, the report and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from langchain_core.tools import BaseTool
+
+from nodes.state import Criterion, Step, StepResult
+
+NONE = "(none)"
+
+
+def criteria_lines(criteria: Iterable[Criterion], *, with_status: bool = False) -> str:
+    """One line per criterion, optionally with its status and evidence."""
+    lines = []
+    for c in criteria:
+        line = f"- {c.id}: {c.text}"
+        if with_status:
+            line += f" [{'met: ' + c.evidence if c.met else 'not met'}]"
+        lines.append(line)
+    return "\n".join(lines) or NONE
+
+
+def step_line(step: Step) -> str:
+    """A step as one line: id, description, and the planned call if any."""
+    call = f" -> {step.tool}({json.dumps(step.args, default=str)})" if step.tool else ""
+    deps = f" after {', '.join(step.depends_on)}" if step.depends_on else ""
+    return f"{step.id}: {step.description}{call}{deps} [{step.risk}]"
+
+
+def result_block(result: StepResult, step: Step | None, *, max_chars: int) -> str:
+    """A result with its step, clipped for use inside prompts."""
+    title = step.description if step else "(step no longer in plan)"
+    output = result.output if len(result.output) <= max_chars else result.output[:max_chars] + " …"
+    verdict = "" if result.verdict == "pending" else f" verdict={result.verdict} {result.note}"
+    return (
+        f"<result step={result.step_id!r} status={result.status}{verdict}>\n"
+        f"{title}\n{output}\n</result>"
+    )
+
+
+def results_text(
+    results: Iterable[StepResult], plan: Mapping[str, Step], *, max_chars: int
+) -> str:
+    """Several results, each as a delimited block."""
+    blocks = [result_block(r, plan.get(r.step_id), max_chars=max_chars) for r in results]
+    return "\n".join(blocks) or NONE
+
+
+def tools_text(tools: Iterable[BaseTool], risks: Mapping[str, str]) -> str:
+    """Each tool with its argument schema and risk class, for the planner."""
+    lines = []
+    for tool in tools:
+        params = tool.get_input_schema().model_json_schema().get("properties", {})
+        arg_list = ", ".join(f"{name}: {spec.get('type', 'any')}" for name, spec in params.items())
+        first_line = (tool.description or "").strip().splitlines()[0] if tool.description else ""
+        lines.append(f"- {tool.name}({arg_list}) [{risks.get(tool.name, 'read_only')}]: {first_line}")
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""Schemas the model's structured answers must satisfy (validated with pydantic)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RiskName = Literal["read_only", "writes_workspace", "executes_code", "network"]
+
+
+class GoalSpec(BaseModel):
+    """The goal turned into an objective with checkable done-criteria."""
+
+    objective: str = Field(min_length=1, description="The goal as one concrete objective.")
+    criteria: list[str] = Field(
+        min_length=1, max_length=8, description="Checkable statements that are all true when done."
+    )
+    constraints: list[str] = Field(default_factory=list, description="Limits the goal sets.")
+
+
+class StepSpec(BaseModel):
+    """One proposed plan step."""
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = Field(min_length=1)
+    expected: str = Field(min_length=1, description="What success looks like.")
+    tool: str | None = Field(default=None, description="Tool to call directly, if known.")
+    args: dict[str, object] | None = Field(default=None, description="Arguments for `tool`.")
+    depends_on: list[str] = Field(default_factory=list)
+    risk: RiskName = "read_only"
+
+
+class PlanSpec(BaseModel):
+    """A proposed plan: a DAG of steps."""
+
+    steps: list[StepSpec]
+
+
+class StepVerdict(BaseModel):
+    """Reflection's judgement of one step result."""
+
+    step_id: str
+    ok: bool
+    note: str = ""
+
+
+class CriterionUpdate(BaseModel):
+    """Reflection's judgement of one done-criterion."""
+
+    id: str
+    met: bool
+    evidence: str = ""
+
+
+class ReflectionSpec(BaseModel):
+    """Reflection's judgement of the newest results."""
+
+    verdicts: list[StepVerdict] = Field(default_factory=list)
+    criteria: list[CriterionUpdate] = Field(default_factory=list)
+    replan: bool = False
+    reason: str = ""

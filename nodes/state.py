@@ -1,0 +1,199 @@
+"""The graph's state, in three layers: what goes in, what is tracked, what comes out.
+
+Every field a user inspects (criteria, plan, results, budget) is a typed dataclass so that
+LangGraph Studio can render it and the checkpointer can restore it under a strict allow-list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Literal
+
+Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
+RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
+Decision = Literal["continue", "replan", "finish"]
+
+
+@dataclass(kw_only=True)
+class Criterion:
+    """One done-criterion of the goal and the evidence that it is met."""
+
+    id: str
+    """Short identifier, such as `c1`."""
+    text: str
+    """What must be true for the goal to count as achieved."""
+    met: bool = False
+    """Whether reflection judged the criterion satisfied."""
+    evidence: str = ""
+    """Why it is met: which step showed it, and how."""
+
+
+@dataclass(kw_only=True)
+class Step:
+    """One node of the plan DAG."""
+
+    id: str
+    """Unique id within the run, such as `s1`."""
+    description: str
+    """What the step does, in one sentence."""
+    expected: str
+    """What success looks like; reflection judges the result against it."""
+    tool: str | None = None
+    """Tool to call directly; with `args` the step runs without any LLM call."""
+    args: dict[str, object] | None = None
+    """Arguments for `tool`, validated against the tool's schema before the run."""
+    depends_on: list[str] = field(default_factory=list)
+    """Ids of steps whose results this step needs."""
+    risk: Risk = "read_only"
+    """Side-effect class of the step, used by the approval policy."""
+
+
+@dataclass(kw_only=True)
+class StepResult:
+    """What executing a step produced, and reflection's verdict on it."""
+
+    step_id: str
+    """The step this result belongs to."""
+    status: Literal["done", "error"]
+    """`error` when the tool or executor failed outright."""
+    output: str
+    """Observation text, truncated to the configured limit."""
+    verdict: Literal["pending", "pass", "fail"] = "pending"
+    """Reflection's judgement against the step's `expected`."""
+    note: str = ""
+    """Reflection's reason for the verdict."""
+    tool_calls: int = 0
+    """Tool calls the step made."""
+
+
+@dataclass(kw_only=True)
+class Budget:
+    """Resources used so far. Nodes return deltas; the reducer adds them up."""
+
+    llm_calls: int = 0
+    """Chat model calls, including repair retries."""
+    prompt_tokens: int = 0
+    """Prompt tokens reported by the model's usage metadata."""
+    completion_tokens: int = 0
+    """Completion tokens reported by the model's usage metadata."""
+    cost_usd: float = 0.0
+    """Estimated cost from the model's price per million tokens."""
+    tool_calls: int = 0
+    """Tool invocations, failed ones included."""
+    steps: int = 0
+    """Plan steps executed."""
+    replans: int = 0
+    """Times the plan was rebuilt after the first plan."""
+    seconds: float = 0.0
+    """Time spent inside nodes (survives pauses and resumes)."""
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Budget) -> Budget:
+        return Budget(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(Budget)}
+        )
+
+
+@dataclass(kw_only=True)
+class StepTask:
+    """The payload sent to `execute_step` for one ready step (one `Send` each)."""
+
+    step: Step
+    """The step to execute."""
+    objective: str
+    """The run's objective, for the executor's prompt."""
+    inputs: list[StepResult] = field(default_factory=list)
+    """Results of the steps this one depends on."""
+    budget: Budget = field(default_factory=Budget)
+    """Budget used when the step was dispatched, so the executor can stop in time."""
+
+
+def add_budget(current: Budget | None, delta: Budget | None) -> Budget:
+    """Reducer: sum budget deltas written by nodes (parallel branches included)."""
+    return (current or Budget()) + (delta or Budget())
+
+
+def merge_results(
+    current: dict[str, StepResult] | None, update: dict[str, StepResult] | None
+) -> dict[str, StepResult]:
+    """Reducer: results are keyed by step id; later writes replace earlier ones."""
+    return {**(current or {}), **(update or {})}
+
+
+def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) -> dict[str, int]:
+    """Reducer: add per-key counters (used to spot repeated identical actions)."""
+    merged = dict(current or {})
+    for key, count in (update or {}).items():
+        merged[key] = merged.get(key, 0) + count
+    return merged
+
+
+@dataclass(kw_only=True)
+class InputState:
+    """What a caller provides."""
+
+    goal: str
+    """The goal in plain words."""
+
+
+@dataclass(kw_only=True)
+class OutputState:
+    """What a finished (or stopped) run returns."""
+
+    status: RunStatus = "running"
+    """`done`, `failed`, `budget_exhausted` or `stalled` once the run has ended."""
+    stop_reason: str = ""
+    """Why the run ended, in one line."""
+    answer: str = ""
+    """Final answer, or the partial result when the run stopped early."""
+    criteria: list[Criterion] = field(default_factory=list)
+    """Done-criteria with their evidence."""
+    results: Annotated[dict[str, StepResult], merge_results] = field(default_factory=dict)
+    """Every executed step's result, keyed by step id."""
+    budget: Annotated[Budget, add_budget] = field(default_factory=Budget)
+    """Resources used by the run."""
+    report_path: str = ""
+    """Workspace-relative path of the Markdown run report."""
+
+
+@dataclass(kw_only=True)
+class State(InputState, OutputState):
+    """Everything the graph tracks between nodes."""
+
+    objective: str = ""
+    """The goal restated as one concrete objective."""
+    constraints: list[str] = field(default_factory=list)
+    """Constraints stated or implied by the goal."""
+    plan: list[Step] = field(default_factory=list)
+    """The current plan DAG (completed steps stay in it)."""
+    plan_errors: list[str] = field(default_factory=list)
+    """Why the last proposed plan was rejected; fed back to the planner."""
+    plan_attempts: int = 0
+    """Consecutive rejected plan proposals."""
+    decision: Decision = "continue"
+    """decide_done's verdict, read by the router after it."""
+    replan_reason: str = ""
+    """Why the last replan was asked for."""
+    stalled_replans: int = 0
+    """Replans in a row that made no progress."""
+    progress_at_replan: int = 0
+    """Passed steps plus met criteria at the last replan, to measure progress between replans."""
+    action_counts: Annotated[dict[str, int], add_counts] = field(default_factory=dict)
+    """How often each identical tool action ran."""
+
+
+STATE_TYPES: tuple[type, ...] = (
+    Criterion,
+    Step,
+    StepResult,
+    Budget,
+    StepTask,
+    InputState,
+    OutputState,
+    State,
+)
+"""Types the checkpoint serializer may rebuild (the strict msgpack allow-list)."""

@@ -1,0 +1,66 @@
+"""Shared fixtures: no real model calls, no inherited secrets, a scripted model on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_openai import ChatOpenAI
+
+from nodes.context import Context
+from nodes.llm import use_model_factory
+from tests.fakes import Script, ScriptedChatModel
+
+SCRUBBED_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "PLANLOOP_MODEL",
+    "PLANLOOP_HOME",
+    "TAVILY_API_KEY",
+    "TAVILY_API_BASE_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any real model call fails loudly, unless the test talks to a local stand-in server."""
+    for name in SCRUBBED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if request.node.get_closest_marker("real_http_model"):
+        return
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a test tried to call a real chat model")
+
+    monkeypatch.setattr(ChatOpenAI, "_generate", refuse)
+    monkeypatch.setattr(ChatOpenAI, "_agenerate", refuse)
+
+
+@pytest.fixture
+def script() -> Iterator[Script]:
+    """A script whose replies every model call in the test consumes."""
+    scripted = Script()
+    with use_model_factory(lambda _context: ScriptedChatModel(script=scripted)):
+        yield scripted
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace directory."""
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A fresh SQLite database file for checkpoints."""
+    return tmp_path / "home" / "planloop.db"
+
+
+@pytest.fixture
+def context(workspace: Path) -> Context:
+    """Run settings pointing at the test workspace."""
+    return Context(workspace=str(workspace), model="scripted")

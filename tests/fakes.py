@@ -1,0 +1,172 @@
+"""A scripted stand-in for the chat model: replies are queued per planloop role.
+
+The role of each call is read from its system prompt, so the same `Script` drives the in-process
+fake (`ScriptedChatModel`) and the local OpenAI-compatible HTTP stand-in (`tests.openai_server`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict
+
+ROLE_MARKERS = {
+    "goal analyst": "parse_goal",
+    "planner": "plan",
+    "step executor": "execute",
+    "reviewer": "reflect",
+    "reporter": "finish",
+}
+
+Reply = str | dict[str, Any] | AIMessage | Callable[[Sequence[BaseMessage]], "Reply"]
+
+
+def role_of(messages: Sequence[BaseMessage]) -> str:
+    """Which planloop node is calling, from the first system message."""
+    system = next((m for m in messages if isinstance(m, SystemMessage)), None)
+    text = system.text if system else ""
+    for marker, role in ROLE_MARKERS.items():
+        if f"You are the {marker} of planloop" in text:
+            return role
+    raise AssertionError(f"cannot tell which node sent this prompt: {text[:120]!r}")
+
+
+def tool_call(name: str, args: dict[str, Any], call_id: str | None = None) -> AIMessage:
+    """An assistant message that calls one tool."""
+    return AIMessage(
+        content="", tool_calls=[{"name": name, "args": args, "id": call_id or f"call_{name}"}]
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A deterministic token estimate (4 characters per token) for usage metadata."""
+    return max(1, len(text) // 4)
+
+
+class Script:
+    """Queues of replies per role, plus a log of every call (role, messages)."""
+
+    def __init__(self, **replies: Sequence[Reply]) -> None:
+        self.queues: dict[str, deque[Reply]] = defaultdict(deque)
+        for role, items in replies.items():
+            self.queues[role].extend(items)
+        self.calls: list[tuple[str, list[BaseMessage]]] = []
+        self.lock = threading.Lock()
+
+    def add(self, role: str, *items: Reply) -> Script:
+        """Queue more replies for a role."""
+        with self.lock:
+            self.queues[role].extend(items)
+        return self
+
+    def calls_for(self, role: str) -> list[list[BaseMessage]]:
+        """The prompts of every call made by a role."""
+        return [messages for r, messages in self.calls if r == role]
+
+    def reply(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        """The next scripted reply for the role that sent `messages`."""
+        role = role_of(messages)
+        with self.lock:
+            self.calls.append((role, list(messages)))
+            if not self.queues[role]:
+                raise AssertionError(f"the script has no reply left for {role!r}")
+            item: Reply = self.queues[role].popleft()
+        while callable(item) and not isinstance(item, AIMessage):
+            item = item(messages)
+        if isinstance(item, AIMessage):
+            message = item.model_copy()
+        elif isinstance(item, dict):
+            message = AIMessage(content=json.dumps(item))
+        else:
+            message = AIMessage(content=str(item))
+        prompt = estimate_tokens("".join(m.text for m in messages))
+        completion = estimate_tokens(message.text + json.dumps(message.tool_calls))
+        message.usage_metadata = {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        return message
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model whose replies come from a `Script`; tools are accepted and recorded."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    script: Script
+    bound_tools: list[str] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "planloop-scripted"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+        names = [getattr(t, "name", str(t)) for t in tools]
+        return self.model_copy(update={"bound_tools": names})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.script.reply(messages))])
+
+
+# Replies for a small, typical run -------------------------------------------------------------
+
+
+def goal_reply(*criteria: str, objective: str = "do the goal") -> dict[str, Any]:
+    """A parse_goal answer."""
+    return {"objective": objective, "criteria": list(criteria), "constraints": []}
+
+
+def step(
+    step_id: str,
+    *,
+    tool: str | None = None,
+    args: dict[str, Any] | None = None,
+    depends_on: Sequence[str] = (),
+    description: str | None = None,
+    expected: str = "it works",
+) -> dict[str, Any]:
+    """One plan step as the planner would write it."""
+    spec: dict[str, Any] = {
+        "id": step_id,
+        "description": description or f"do {step_id}",
+        "expected": expected,
+        "depends_on": list(depends_on),
+    }
+    if tool:
+        spec["tool"], spec["args"] = tool, args or {}
+    return spec
+
+
+def plan_reply(*steps: dict[str, Any]) -> dict[str, Any]:
+    """A plan answer."""
+    return {"steps": list(steps)}
+
+
+def reflect_reply(
+    verdicts: dict[str, bool],
+    met: dict[str, str] | None = None,
+    *,
+    replan: bool = False,
+    reason: str = "",
+) -> dict[str, Any]:
+    """A reflection answer: step verdicts and criteria met (id -> evidence)."""
+    return {
+        "verdicts": [{"step_id": k, "ok": v, "note": "ok" if v else "wrong"} for k, v in verdicts.items()],
+        "criteria": [{"id": k, "met": True, "evidence": e} for k, e in (met or {}).items()],
+        "replan": replan,
+        "reason": reason,
+    }

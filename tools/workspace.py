@@ -1,0 +1,127 @@
+"""Workspace confinement and the file operations behind the file tools.
+
+Every path a tool receives is relative to the workspace. It is refused when it is absolute,
+contains `..` or a NUL byte, or resolves (symlinks followed) to anywhere outside the workspace;
+the check is `Path.is_relative_to` on resolved paths, so `/w/wsEVIL` is not inside `/w/ws`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+
+MAX_WRITE_BYTES = 10 * 1024 * 1024
+MAX_LISTED_FILES = 200
+
+
+class WorkspaceError(ValueError):
+    """A path or file operation the workspace does not allow."""
+
+
+def workspace_root(workspace: str | os.PathLike[str]) -> Path:
+    """The resolved workspace directory, which must exist."""
+    root = Path(workspace).expanduser()
+    if not root.is_dir():
+        raise WorkspaceError(f"workspace {str(root)!r} is not a directory")
+    return root.resolve()
+
+
+def resolve_in_workspace(workspace: str | os.PathLike[str], path: str) -> Path:
+    """Resolve a workspace-relative path, refusing anything that could leave the workspace."""
+    if "\x00" in path:
+        raise WorkspaceError("path contains a NUL byte")
+    cleaned = path.strip()
+    if not cleaned:
+        raise WorkspaceError("path is empty")
+    if cleaned.startswith(("/", "\\", "~")) or PurePosixPath(cleaned).is_absolute():
+        raise WorkspaceError(f"absolute path {cleaned!r} is not allowed; use a workspace path")
+    if ".." in PurePosixPath(cleaned.replace("\\", "/")).parts:
+        raise WorkspaceError(f"path {cleaned!r} contains '..'")
+    root = workspace_root(workspace)
+    candidate = (root / cleaned).resolve()
+    if not candidate.is_relative_to(root):
+        raise WorkspaceError(f"path {cleaned!r} resolves outside the workspace")
+    return candidate
+
+
+def relative_name(workspace: str | os.PathLike[str], path: Path) -> str:
+    """How a resolved path is shown to the model: relative to the workspace."""
+    return path.relative_to(workspace_root(workspace)).as_posix()
+
+
+def read_text(workspace: str | os.PathLike[str], path: str, max_chars: int) -> str:
+    """Read a text file; undecodable bytes become U+FFFD rather than failing the step."""
+    target = resolve_in_workspace(workspace, path)
+    if not target.is_file():
+        raise WorkspaceError(f"no such file: {path}")
+    with target.open("r", encoding="utf-8", errors="replace") as handle:
+        text = handle.read(max_chars + 1)
+    if len(text) > max_chars:
+        return text[:max_chars] + f"\n[... truncated at {max_chars} characters]"
+    return text
+
+
+def write_text_atomic(target: Path, content: str) -> int:
+    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    data = content.encode("utf-8", errors="replace")
+    if len(data) > MAX_WRITE_BYTES:
+        raise WorkspaceError(f"content is {len(data)} bytes; the limit is {MAX_WRITE_BYTES}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return len(data)
+
+
+def write_text(workspace: str | os.PathLike[str], path: str, content: str) -> str:
+    """Create or replace a file with `content`."""
+    target = resolve_in_workspace(workspace, path)
+    if target.is_dir():
+        raise WorkspaceError(f"{path} is a directory")
+    size = write_text_atomic(target, content)
+    return f"wrote {size} bytes to {relative_name(workspace, target)}"
+
+
+def append_text(workspace: str | os.PathLike[str], path: str, content: str) -> str:
+    """Append `content` to a file, creating it when missing."""
+    target = resolve_in_workspace(workspace, path)
+    existing = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
+    size = write_text_atomic(target, existing + content)
+    return f"appended to {relative_name(workspace, target)} (now {size} bytes)"
+
+
+def edit_text(workspace: str | os.PathLike[str], path: str, old: str, new: str) -> str:
+    """Replace the single occurrence of `old` with `new`."""
+    target = resolve_in_workspace(workspace, path)
+    if not target.is_file():
+        raise WorkspaceError(f"no such file: {path}")
+    text = target.read_text(encoding="utf-8", errors="replace")
+    count = text.count(old) if old else 0
+    if count != 1:
+        raise WorkspaceError(f"the text to replace occurs {count} times in {path}; it must be once")
+    write_text_atomic(target, text.replace(old, new, 1))
+    return f"edited {relative_name(workspace, target)}"
+
+
+def list_paths(workspace: str | os.PathLike[str], path: str = ".") -> str:
+    """List files under a workspace directory, one relative path per line."""
+    root = workspace_root(workspace)
+    base = root if path.strip() in ("", ".") else resolve_in_workspace(workspace, path)
+    if not base.is_dir():
+        raise WorkspaceError(f"no such directory: {path}")
+    names: list[str] = []
+    for current, dirs, files in os.walk(base, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            names.append((Path(current) / name).relative_to(root).as_posix())
+            if len(names) >= MAX_LISTED_FILES:
+                return "\n".join([*names, f"[... listing stopped at {MAX_LISTED_FILES} files]"])
+    return "\n".join(names) if names else "(no files)"
