@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from graph.api import arun
+import pytest
+from langchain_core.messages import ToolMessage
+
+from graph.api import aresume, arun
 from nodes.context import Context
 from nodes.state import Criterion, StepResult
-from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 
 
 async def test_goal_writes_file_and_finishes(
@@ -38,3 +42,210 @@ async def test_goal_writes_file_and_finishes(
     report = (workspace / outcome.report_path).read_text()
     assert "s1 wrote hello.txt" in report and "**done**" in report
     assert db_path.exists()
+
+
+def _hello_plan() -> dict[str, object]:
+    return plan_reply(
+        step("s1", tool="write_file", args={"path": "hello.txt", "content": "hello world"})
+    )
+
+
+def _hello_done() -> dict[str, object]:
+    return reflect_reply({"s1": True}, {"c1": "s1 wrote hello.txt"})
+
+
+async def test_malformed_plan_output_is_repaired(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", "```json\n" + json.dumps(goal_reply("hello.txt exists")) + "\n```")
+    script.add(
+        "plan",
+        "Sure! Here is my plan: first I will write the file.",  # prose
+        '{"steps": [{"id": "s1", "description": "write", "expected": "ok", "tool": "write_',  # cut
+        {"steps": "write the file"},  # wrong type
+        _hello_plan(),
+    )
+    script.add("reflect", _hello_done())
+    script.add("finish", "done")
+    context.structured_retries = 3
+
+    outcome = await arun("write hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    plan_calls = script.calls_for("plan")
+    assert len(plan_calls) == 4  # one prompt, three repairs, all in one plan node run
+    repair_notes = [m.text for m in plan_calls[-1] if "could not be used" in m.text]
+    assert "no JSON object" in repair_notes[0]
+    assert "truncated JSON" in repair_notes[1]
+    assert "steps: Input should be a valid list" in repair_notes[2]
+    assert outcome.budget.llm_calls == 1 + 4 + 1 + 1
+
+
+async def test_invalid_plan_is_rejected_and_fed_back(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("hello.txt exists"))
+    script.add(
+        "plan",
+        plan_reply(step("s1", tool="delete_everything", args={}), step("s2", depends_on=["s9"])),
+        _hello_plan(),
+    )
+    script.add("reflect", _hello_done())
+    script.add("finish", "done")
+
+    outcome = await arun("write hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    second_prompt = script.calls_for("plan")[1][-2].text  # the user message before the schema
+    assert "unknown tool 'delete_everything'" in second_prompt
+    assert "unknown step 's9'" in second_prompt
+
+
+async def test_plan_rejected_every_time_fails_cleanly_without_acting(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    bad = plan_reply(step("s1", tool="write_file", args={"path": "../escape.txt"}))
+    script.add("parse_goal", goal_reply("hello.txt exists"))
+    script.add("plan", bad, bad, bad)
+
+    outcome = await arun("write hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "failed"
+    assert "no valid plan after 3 attempts" in outcome.stop_reason
+    assert outcome.results == {} and outcome.budget.tool_calls == 0
+    assert list(workspace.iterdir()) == [workspace / "planloop-runs"]
+
+
+async def test_structured_output_never_valid_fails_cleanly(
+    script: Script, context: Context, db_path: Path
+) -> None:
+    script.add("parse_goal", "no", "still no", "never")
+
+    outcome = await arun("write hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "failed"
+    assert "no valid GoalSpec after 3 attempts" in outcome.stop_reason
+    assert outcome.budget.llm_calls == 3
+
+
+async def test_budget_stop_writes_partial_result(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("a.txt exists", "b.txt exists"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="write_file", args={"path": "a.txt", "content": "a"}),
+            step("s2", tool="write_file", args={"path": "b.txt", "content": "b"}, depends_on=["s1"]),
+        ),
+    )
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote a.txt"}))
+    context.max_steps = 1
+
+    outcome = await arun("write a.txt and b.txt", context=context, db=db_path)
+
+    assert outcome.status == "budget_exhausted"
+    assert "max steps (1)" in outcome.stop_reason
+    assert (workspace / "a.txt").exists() and not (workspace / "b.txt").exists()
+    assert "Left to do" in outcome.answer and "s2" in outcome.answer
+    assert "c2: b.txt exists" in outcome.answer
+    report = (workspace / outcome.report_path).read_text()
+    assert "## Left to do" in report and "budget_exhausted" in report
+    assert "finish" not in [role for role, _ in script.calls]  # no model call after the limit
+
+
+async def test_token_budget_is_checked_on_the_loop_edge(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("hello.txt exists"))
+    script.add("plan", _hello_plan())
+    context.max_tokens = 50
+
+    outcome = await arun("write hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "budget_exhausted" and "max tokens (50)" in outcome.stop_reason
+    assert not (workspace / "hello.txt").exists()
+
+
+async def test_replans_without_progress_are_stopped(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("answer.txt holds the answer"))
+    for n in range(1, 4):
+        script.add("plan", plan_reply(step(f"r{n}", tool="read_file", args={"path": "q.txt"})))
+        script.add("reflect", reflect_reply({f"r{n}": False}, replan=True, reason="not useful"))
+    (workspace / "q.txt").write_text("question")
+    context.max_replans = 10
+
+    outcome = await arun("answer the question", context=context, db=db_path)
+
+    assert outcome.status == "stalled"
+    assert "2 replans in a row made no progress" in outcome.stop_reason
+    assert outcome.budget.replans == 1  # the second replan was refused
+    assert len(script.calls_for("plan")) == 2
+
+
+async def test_repeated_identical_action_is_a_loop(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "q.txt").write_text("question")
+    script.add("parse_goal", goal_reply("answer.txt holds the answer"))
+    script.add("plan", plan_reply(*(step(f"r{n}", tool="read_file", args={"path": "q.txt"}, depends_on=[f"r{n-1}"] if n > 1 else []) for n in range(1, 6))))
+    for n in range(1, 5):
+        script.add("reflect", reflect_reply({f"r{n}": True}))
+
+    outcome = await arun("answer the question", context=context, db=db_path)
+
+    assert outcome.status == "stalled"
+    assert "repeated more than 3 times: read_file:" in outcome.stop_reason
+    assert outcome.budget.steps == 4 and "r5" not in outcome.results
+
+
+async def test_step_without_tool_uses_the_executor_loop(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("poem.txt holds a poem"))
+    script.add("plan", plan_reply(step("s1", description="write a short poem to poem.txt")))
+    script.add(
+        "execute",
+        tool_call("write_file", {"path": "poem.txt", "content": "roses"}),
+        tool_call("nonexistent_tool", {}),
+        "I wrote poem.txt.",
+    )
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "poem.txt written by s1"}))
+    script.add("finish", "poem written")
+
+    outcome = await arun("write a poem", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert (workspace / "poem.txt").read_text() == "roses"
+    third_call = script.calls_for("execute")[2]
+    tool_messages = [m for m in third_call if isinstance(m, ToolMessage)]
+    assert tool_messages[0].text.startswith("wrote 5 bytes")
+    assert "ERROR: unknown tool 'nonexistent_tool'" in tool_messages[1].text
+    assert outcome.results["s1"].tool_calls == 2 and outcome.budget.tool_calls == 2
+
+
+async def test_failed_model_call_is_resumed_without_repeating_steps(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("log.txt has two lines"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="append_file", args={"path": "log.txt", "content": "one\n"}),
+            step("s2", tool="append_file", args={"path": "log.txt", "content": "two\n"}, depends_on=["s1"]),
+        ),
+    )
+    script.add("reflect", reflect_reply({"s1": True}))
+    # The script has no second reflection: the run fails inside reflect after s2 ran.
+    with pytest.raises(AssertionError, match="no reply left for 'reflect'"):
+        await arun("log two lines", context=context, db=db_path, thread_id="t1")
+    assert (workspace / "log.txt").read_text() == "one\ntwo\n"
+
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "s1 and s2 appended"}))
+    script.add("finish", "done")
+    outcome = await aresume("t1", db=db_path)
+
+    assert outcome.status == "done"
+    assert (workspace / "log.txt").read_text() == "one\ntwo\n"  # no step ran twice

@@ -1,0 +1,119 @@
+"""The `planloop` command line. Heavy imports happen inside commands so `--help` stays fast.
+
+Exit codes: 0 done, 1 failed, 2 usage or bad input, 3 paused for approval, 4 budget exhausted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_PAUSED, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+STATUS_EXIT = {"done": EXIT_DONE, "budget_exhausted": EXIT_BUDGET}
+
+
+class UsageError(Exception):
+    """Bad command-line input."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"planloop: error: {message} (see planloop {self.prog.split()[-1]} --help)\n")
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+LIMIT_FLAGS = (
+    ("--max-steps", "max_steps", int, "most plan steps to execute"),
+    ("--max-replans", "max_replans", int, "most times to rebuild the plan"),
+    ("--max-tokens", "max_tokens", int, "most prompt + completion tokens"),
+    ("--max-cost", "max_cost_usd", float, "most estimated cost in USD"),
+)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="checkpoint database (default: $PLANLOOP_HOME/planloop.db)")
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    for flag, dest, kind, text in LIMIT_FLAGS:
+        parser.add_argument(flag, dest=dest, type=_positive(kind), help=text)
+    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+
+
+def build_parser() -> Parser:
+    """The argument parser for every subcommand."""
+    parser = Parser(prog="planloop", description="Turn a goal into a finished result.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    run = sub.add_parser("run", help="run a goal to its end")
+    run.add_argument("goal", help="the goal, in plain words")
+    run.add_argument("--workspace", default=".", help="directory the agent may use (default: .)")
+    run.add_argument("--model", help="chat model (default: $PLANLOOP_MODEL or gpt-4o-mini)")
+    run.add_argument("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL)")
+    run.add_argument("--approve", choices=("risky", "all", "none"), default="risky")
+    run.add_argument("--thread-id", help="id for the new thread (default: random)")
+    _add_common(run)
+    _add_limits(run)
+
+    resume = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
+    resume.add_argument("thread", help="thread id")
+    _add_common(resume)
+    _add_limits(resume)
+
+    threads = sub.add_parser("threads", help="list runs")
+    _add_common(threads)
+
+    show = sub.add_parser("show", help="show one run")
+    show.add_argument("thread", help="thread id")
+    show.add_argument("--history", action="store_true", help="list its checkpoints")
+    _add_common(show)
+    return parser
+
+
+def _limits(args: argparse.Namespace) -> dict[str, object]:
+    return {dest: getattr(args, dest) for _, dest, _, _ in LIMIT_FLAGS if getattr(args, dest)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `planloop` console script."""
+    args = build_parser().parse_args(argv)
+    from graph.commands import COMMANDS, classify_error
+
+    try:
+        return COMMANDS[args.command](args, _limits(args) if hasattr(args, "max_steps") else {})
+    except KeyboardInterrupt:
+        thread = getattr(args, "active_thread", None)
+        hint = f"; continue with: planloop resume {thread}" if thread else ""
+        print(f"planloop: interrupted{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, code = classify_error(exc)
+        thread = getattr(args, "active_thread", None)
+        if thread and code == EXIT_FAILED:
+            message += f" (progress is saved; continue with: planloop resume {thread})"
+        print(f"planloop: error: {message}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

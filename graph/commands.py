@@ -1,0 +1,145 @@
+"""What each `planloop` subcommand does (imported only after arguments are parsed)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+
+from checkpoints import CheckpointStoreError
+from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
+from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_USAGE, STATUS_EXIT
+from graph.progress import ProgressPrinter, clean
+from graph.threads import get_record, list_threads, thread_history, thread_outcome, thread_state
+from nodes.budget import summary
+from nodes.context import Context
+from nodes.errors import ModelConfigError, ModelUnavailableError, PlanloopError
+from nodes.render import step_line
+from nodes.state import Criterion, Step, StepResult
+
+Command = Callable[[argparse.Namespace, dict[str, object]], int]
+
+
+def classify_error(exc: BaseException) -> tuple[str, int]:
+    """A one-line message and exit code for an error that ended a command."""
+    if isinstance(exc, ModelConfigError | UnknownThreadError | ValueError):
+        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
+        return str(message), EXIT_USAGE
+    if isinstance(exc, CheckpointStoreError | ModelUnavailableError | PlanloopError):
+        return str(exc), EXIT_FAILED
+    if isinstance(exc, sqlite3.Error):
+        return f"database error: {exc}", EXIT_FAILED
+    return f"unexpected {type(exc).__name__}: {clean(str(exc))[:300]}", EXIT_FAILED
+
+
+def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
+    if outcome.next_nodes:
+        printer.say(f"run stopped before finishing; continue with: planloop resume {outcome.thread_id}")
+        return EXIT_FAILED
+    printer.say("")
+    printer.say(outcome.answer)
+    printer.say("")
+    printer.say(f"status: {outcome.status} ({outcome.stop_reason})")
+    printer.say(f"budget: {summary(outcome.budget)}")
+    if outcome.report_path:
+        printer.say(f"report: {outcome.report_path} (in the workspace)")
+    printer.say(f"thread: {outcome.thread_id}")
+    return STATUS_EXIT.get(outcome.status, EXIT_FAILED)
+
+
+def cmd_run(args: argparse.Namespace, limits: dict[str, object]) -> int:
+    settings: dict[str, object] = {"workspace": args.workspace, "approval": args.approve, **limits}
+    if args.model:
+        settings["model"] = args.model
+    if args.base_url:
+        settings["base_url"] = args.base_url
+    context = Context(**settings)  # type: ignore[arg-type]
+    thread_id = prepare_run(args.goal, thread_id=args.thread_id, context=context, db=args.db)
+    args.active_thread = thread_id
+    printer = ProgressPrinter()
+    printer.say(f"thread {thread_id} (workspace {context.workspace})")
+    on_update = None if args.quiet else printer
+    outcome = asyncio.run(drive(thread_id, context, goal=args.goal, db=args.db, on_update=on_update))
+    return _finish(outcome, printer)
+
+
+def cmd_resume(args: argparse.Namespace, limits: dict[str, object]) -> int:
+    context = load_context(args.thread, args.db, **limits)
+    args.active_thread = args.thread
+    before = asyncio.run(thread_outcome(args.thread, args.db))
+    if before is not None and not before.next_nodes:
+        raise ValueError(f"thread {args.thread} has already ended ({before.status}); nothing to resume")
+    printer = ProgressPrinter(budget=before.budget if before else None)
+    printer.say(f"resuming thread {args.thread}")
+    record = get_record(args.thread, args.db)
+    goal = record.goal if before is None else None
+    on_update = None if args.quiet else printer
+    outcome = asyncio.run(drive(args.thread, context, goal=goal, db=args.db, on_update=on_update))
+    return _finish(outcome, printer)
+
+
+def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
+    summaries = asyncio.run(list_threads(args.db))
+    if not summaries:
+        print("no runs yet")
+        return EXIT_DONE
+    rows = [("THREAD", "STATUS", "STEPS", "COST", "UPDATED", "GOAL")]
+    for item in summaries:
+        budget = item.outcome.budget if item.outcome else None
+        rows.append(
+            (
+                item.record.thread_id,
+                item.status,
+                str(budget.steps if budget else 0),
+                f"${budget.cost_usd:.4f}" if budget else "$0.0000",
+                datetime.fromtimestamp(item.record.updated_at).strftime("%Y-%m-%d %H:%M"),
+                clean(item.record.goal.replace("\n", " "))[:50],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return EXIT_DONE
+
+
+def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
+    record = get_record(args.thread, args.db)
+    if args.history:
+        print("STEP  NEXT                 TIME                 CHECKPOINT")
+        for entry in asyncio.run(thread_history(args.thread, args.db)):
+            nodes = ",".join(entry.next_nodes) or "(end)"
+            print(f"{entry.step:<5} {nodes:<20} {entry.created_at:<20} {entry.checkpoint_id}")
+        return EXIT_DONE
+    values = asyncio.run(thread_state(args.thread, args.db))
+    print(clean(f"thread:    {record.thread_id}\ngoal:      {record.goal}"))
+    print(f"status:    {values.get('status', 'not started')}  {values.get('stop_reason', '')}")
+    print(f"objective: {clean(str(values.get('objective', '')))}")
+    print("criteria:")
+    for c in values.get("criteria", []):  # type: ignore[attr-defined]
+        if isinstance(c, Criterion):
+            print(clean(f"  [{'x' if c.met else ' '}] {c.id} {c.text}" + (f" — {c.evidence}" if c.met else "")))
+    results = values.get("results", {})
+    print("plan:")
+    for s in values.get("plan", []):  # type: ignore[attr-defined]
+        if isinstance(s, Step):
+            result = results.get(s.id) if isinstance(results, dict) else None
+            state = f"{result.status}/{result.verdict}" if isinstance(result, StepResult) else "todo"
+            print(clean(f"  {state:<14} {step_line(s)}"))
+    budget = values.get("budget")
+    if budget is not None:
+        print(f"budget:    {summary(budget)}")  # type: ignore[arg-type]
+    if values.get("answer"):
+        print(clean(f"answer:\n{values['answer']}"))
+    if values.get("report_path"):
+        print(f"report:    {values['report_path']} (in {record.settings.get('workspace')})")
+    return EXIT_DONE
+
+
+COMMANDS: dict[str, Command] = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "threads": cmd_threads,
+    "show": cmd_show,
+}

@@ -1,0 +1,128 @@
+"""Reading threads back: their latest state, status, and checkpoint history."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from langgraph.types import StateSnapshot
+
+from checkpoints import RunRecord, RunRegistry, open_checkpointer
+from graph.api import RunOutcome, UnknownThreadError, resolve_db
+from graph.builder import build_graph
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """One row of `planloop threads`."""
+
+    record: RunRecord
+    outcome: RunOutcome | None
+    """None when the run never reached its first checkpoint."""
+
+    @property
+    def status(self) -> str:
+        """The run's status; `resumable` when it stopped before finishing."""
+        if self.outcome is None:
+            return "not started"
+        if self.outcome.status == "running":
+            return "resumable" if self.outcome.next_nodes else "running"
+        return self.outcome.status
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One checkpoint of a thread."""
+
+    checkpoint_id: str
+    step: int
+    next_nodes: tuple[str, ...]
+    created_at: str
+
+
+def _records(db: str | os.PathLike[str] | None) -> RunRegistry:
+    registry = RunRegistry(resolve_db(db))
+    registry.setup()
+    return registry
+
+
+def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
+    """The registered run, or UnknownThreadError."""
+    registry = _records(db)
+    try:
+        record = registry.get(thread_id)
+    finally:
+        registry.close()
+    if record is None:
+        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
+    return record
+
+
+async def _snapshot(thread_id: str, db: str | os.PathLike[str] | None) -> StateSnapshot | None:
+    async with open_checkpointer(resolve_db(db)) as saver:
+        compiled = build_graph().compile(checkpointer=saver)
+        snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
+    return snapshot if snapshot.created_at else None
+
+
+async def thread_outcome(thread_id: str, db: str | os.PathLike[str] | None) -> RunOutcome | None:
+    """The latest state of a registered thread (None before its first checkpoint)."""
+    get_record(thread_id, db)
+    snapshot = await _snapshot(thread_id, db)
+    return RunOutcome.from_snapshot(thread_id, snapshot) if snapshot else None
+
+
+async def thread_state(thread_id: str, db: str | os.PathLike[str] | None) -> dict[str, object]:
+    """All state values of a registered thread (empty before its first checkpoint)."""
+    get_record(thread_id, db)
+    snapshot = await _snapshot(thread_id, db)
+    return dict(snapshot.values) if snapshot and isinstance(snapshot.values, dict) else {}
+
+
+async def list_threads(db: str | os.PathLike[str] | None) -> list[ThreadSummary]:
+    """Every registered run with its latest state, most recent first."""
+    registry = _records(db)
+    try:
+        records = registry.all()
+    finally:
+        registry.close()
+    summaries = []
+    async with open_checkpointer(resolve_db(db)) as saver:
+        compiled = build_graph().compile(checkpointer=saver)
+        for record in records:
+            snapshot = await compiled.aget_state({"configurable": {"thread_id": record.thread_id}})
+            outcome = (
+                RunOutcome.from_snapshot(record.thread_id, snapshot) if snapshot.created_at else None
+            )
+            summaries.append(ThreadSummary(record=record, outcome=outcome))
+    return summaries
+
+
+async def thread_history(thread_id: str, db: str | os.PathLike[str] | None) -> list[HistoryEntry]:
+    """The thread's checkpoints, oldest first."""
+    get_record(thread_id, db)
+    entries = []
+    async with open_checkpointer(resolve_db(db)) as saver:
+        compiled = build_graph().compile(checkpointer=saver)
+        async for snapshot in compiled.aget_state_history(
+            {"configurable": {"thread_id": thread_id}}
+        ):
+            metadata = snapshot.metadata or {}
+            created = snapshot.created_at or ""
+            entries.append(
+                HistoryEntry(
+                    checkpoint_id=str(snapshot.config["configurable"]["checkpoint_id"]),
+                    step=int(metadata.get("step", -1)),
+                    next_nodes=tuple(snapshot.next),
+                    created_at=_short_time(created),
+                )
+            )
+    return list(reversed(entries))
+
+
+def _short_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso

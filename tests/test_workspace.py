@@ -1,0 +1,80 @@
+"""Workspace confinement of the file operations, asserted on the filesystem."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tools.workspace import (
+    WorkspaceError,
+    append_text,
+    edit_text,
+    list_paths,
+    read_text,
+    resolve_in_workspace,
+    write_text,
+)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    return secret
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../secret.txt", "a/../../secret.txt", "/etc/passwd", "~/x", "a\x00b", "", "..\\secret.txt"],
+)
+def test_escaping_paths_are_refused(workspace: Path, outside: Path, path: str) -> None:
+    with pytest.raises(WorkspaceError):
+        resolve_in_workspace(workspace, path)
+    with pytest.raises(WorkspaceError):
+        write_text(workspace, path, "pwned")
+    assert outside.read_text() == "top secret"
+
+
+def test_symlink_pointing_out_is_refused(workspace: Path, outside: Path) -> None:
+    (workspace / "link").symlink_to(outside.parent)
+    (workspace / "file_link").symlink_to(outside)
+    with pytest.raises(WorkspaceError, match="outside"):
+        read_text(workspace, "link/secret.txt", 100)
+    with pytest.raises(WorkspaceError, match="outside"):
+        write_text(workspace, "file_link", "pwned")
+    assert outside.read_text() == "top secret"
+
+
+def test_prefix_sibling_is_not_inside(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    evil = tmp_path / "wsEVIL"
+    ws.mkdir()
+    evil.mkdir()
+    (ws / "escape").symlink_to(evil)
+    with pytest.raises(WorkspaceError):
+        write_text(ws, "escape/x.txt", "pwned")
+    assert not (evil / "x.txt").exists()
+
+
+def test_write_read_append_edit_list(workspace: Path) -> None:
+    assert "wrote 5 bytes" in write_text(workspace, "notes/a.txt", "hello")
+    append_text(workspace, "notes/a.txt", " world")
+    edit_text(workspace, "notes/a.txt", "world", "there")
+    assert read_text(workspace, "notes/a.txt", 100) == "hello there"
+    assert list_paths(workspace) == "notes/a.txt"
+    with pytest.raises(WorkspaceError, match="occurs 0 times"):
+        edit_text(workspace, "notes/a.txt", "absent", "x")
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(workspace: Path) -> None:
+    write_text(workspace, "a.txt", "one")
+    write_text(workspace, "a.txt", "two")
+    assert sorted(os.listdir(workspace)) == ["a.txt"]
+
+
+def test_read_truncates_and_survives_invalid_utf8(workspace: Path) -> None:
+    (workspace / "bin.dat").write_bytes(b"ok \xff\xfe " + b"x" * 50)
+    text = read_text(workspace, "bin.dat", 10)
+    assert text.startswith("ok \ufffd\ufffd") and "truncated at 10" in text
