@@ -60,9 +60,7 @@ async def open_checkpointer(db_path: str | os.PathLike[str]) -> AsyncIterator[As
             saver = AsyncSqliteSaver(conn, serde=strict_serializer())
             await saver.setup()
         except sqlite3.DatabaseError as exc:
-            raise CheckpointStoreError(
-                f"{path} is not a usable planloop database ({exc})"
-            ) from exc
+            raise CheckpointStoreError(f"{path} is not a usable planloop database ({exc})") from exc
         yield saver
     finally:
         await conn.close()

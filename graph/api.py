@@ -9,13 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
 from checkpoints import RunRegistry, default_db_path, open_checkpointer
 from graph.builder import build_graph
 from nodes.context import Context
 from nodes.llm import check_model_config
-from nodes.state import Budget, Criterion, StepResult
+from nodes.state import Budget, Criterion, InputState, StepResult
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
@@ -72,10 +73,10 @@ async def drive(
 ) -> RunOutcome:
     """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step."""
     path = resolve_db(db)
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     async with open_checkpointer(path) as saver:
         compiled = build_graph().compile(checkpointer=saver, name="planloop")
-        graph_input = {"goal": goal} if goal is not None else None
+        graph_input = InputState(goal=goal) if goal is not None else None
         async for chunk in compiled.astream(
             graph_input, config, context=context, stream_mode="updates", durability="sync"
         ):
@@ -112,9 +113,7 @@ def prepare_run(
     return chosen
 
 
-def load_context(
-    thread_id: str, db: str | os.PathLike[str] | None, **overrides: object
-) -> Context:
+def load_context(thread_id: str, db: str | os.PathLike[str] | None, **overrides: object) -> Context:
     """The settings a thread was started with, with explicit overrides applied."""
     registry = RunRegistry(resolve_db(db))
     try:
@@ -172,4 +171,4 @@ def resume(
     thread_id: str, *, db: str | os.PathLike[str] | None = None, **overrides: object
 ) -> RunOutcome:
     """Continue a stopped thread from its last checkpoint."""
-    return asyncio.run(aresume(thread_id, db=db, **overrides))
+    return asyncio.run(aresume(thread_id, db=db, on_update=None, **overrides))

@@ -1,4 +1,4 @@
-"""The planloop StateGraph: parse_goal -> plan -> (execute_step -> reflect -> decide_done)* -> finish."""
+"""The planloop StateGraph: parse_goal, plan, then execute_step -> reflect -> decide_done loops."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def build_graph() -> PlanloopGraph:
     )
     builder.add_node("parse_goal", parse_goal)
     builder.add_node("plan", plan)
-    builder.add_node("execute_step", execute_step, input_schema=State)  # fed by Send(StepTask)
+    # Fed by Send(StepTask): langgraph's overloads only model nodes that take the state type.
+    builder.add_node("execute_step", execute_step)  # type: ignore[call-overload]
     builder.add_node("reflect", reflect)
     builder.add_node("decide_done", decide_done)
     builder.add_node("finish", finish)

@@ -22,7 +22,10 @@ class Parser(argparse.ArgumentParser):
     """argparse, but errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"planloop: error: {message} (see planloop {self.prog.split()[-1]} --help)\n")
+        self.exit(
+            EXIT_USAGE,
+            f"planloop: error: {message} (see planloop {self.prog.split()[-1]} --help)\n",
+        )
 
 
 def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]

@@ -36,7 +36,9 @@ def classify_error(exc: BaseException) -> tuple[str, int]:
 
 def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
     if outcome.next_nodes:
-        printer.say(f"run stopped before finishing; continue with: planloop resume {outcome.thread_id}")
+        printer.say(
+            f"run stopped before finishing; continue with: planloop resume {outcome.thread_id}"
+        )
         return EXIT_FAILED
     printer.say("")
     printer.say(outcome.answer)
@@ -61,7 +63,9 @@ def cmd_run(args: argparse.Namespace, limits: dict[str, object]) -> int:
     printer = ProgressPrinter()
     printer.say(f"thread {thread_id} (workspace {context.workspace})")
     on_update = None if args.quiet else printer
-    outcome = asyncio.run(drive(thread_id, context, goal=args.goal, db=args.db, on_update=on_update))
+    outcome = asyncio.run(
+        drive(thread_id, context, goal=args.goal, db=args.db, on_update=on_update)
+    )
     return _finish(outcome, printer)
 
 
@@ -70,7 +74,9 @@ def cmd_resume(args: argparse.Namespace, limits: dict[str, object]) -> int:
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
     if before is not None and not before.next_nodes:
-        raise ValueError(f"thread {args.thread} has already ended ({before.status}); nothing to resume")
+        raise ValueError(
+            f"thread {args.thread} has already ended ({before.status}); nothing to resume"
+        )
     printer = ProgressPrinter(budget=before.budget if before else None)
     printer.say(f"resuming thread {args.thread}")
     record = get_record(args.thread, args.db)
@@ -100,7 +106,9 @@ def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
     return EXIT_DONE
 
 
@@ -119,13 +127,20 @@ def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
     print("criteria:")
     for c in values.get("criteria", []):  # type: ignore[attr-defined]
         if isinstance(c, Criterion):
-            print(clean(f"  [{'x' if c.met else ' '}] {c.id} {c.text}" + (f" — {c.evidence}" if c.met else "")))
+            print(
+                clean(
+                    f"  [{'x' if c.met else ' '}] {c.id} {c.text}"
+                    + (f" — {c.evidence}" if c.met else "")
+                )
+            )
     results = values.get("results", {})
     print("plan:")
     for s in values.get("plan", []):  # type: ignore[attr-defined]
         if isinstance(s, Step):
             result = results.get(s.id) if isinstance(results, dict) else None
-            state = f"{result.status}/{result.verdict}" if isinstance(result, StepResult) else "todo"
+            state = (
+                f"{result.status}/{result.verdict}" if isinstance(result, StepResult) else "todo"
+            )
             print(clean(f"  {state:<14} {step_line(s)}"))
     budget = values.get("budget")
     if budget is not None:

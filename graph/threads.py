@@ -93,7 +93,9 @@ async def list_threads(db: str | os.PathLike[str] | None) -> list[ThreadSummary]
         for record in records:
             snapshot = await compiled.aget_state({"configurable": {"thread_id": record.thread_id}})
             outcome = (
-                RunOutcome.from_snapshot(record.thread_id, snapshot) if snapshot.created_at else None
+                RunOutcome.from_snapshot(record.thread_id, snapshot)
+                if snapshot.created_at
+                else None
             )
             summaries.append(ThreadSummary(record=record, outcome=outcome))
     return summaries

@@ -45,13 +45,16 @@ def decide(state: State, context: Context) -> dict[str, object]:
     looping = sorted(k for k, n in state.action_counts.items() if n > context.max_repeats)
     if looping:
         return _finish(
-            "stalled", f"the same action repeated more than {context.max_repeats} times: {looping[0]}"
+            "stalled",
+            f"the same action repeated more than {context.max_repeats} times: {looping[0]}",
         )
     reason = _replan_reason(state)
     if reason is None:
         return {"decision": "continue"}
     if state.budget.replans >= context.max_replans:
-        return _finish("budget_exhausted", f"budget limit reached: max replans ({context.max_replans})")
+        return _finish(
+            "budget_exhausted", f"budget limit reached: max replans ({context.max_replans})"
+        )
     progress = _progress(state)
     stalled = state.stalled_replans + 1 if progress <= state.progress_at_replan else 0
     if stalled >= context.max_stalled_replans:

@@ -27,9 +27,7 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
         objective=state.objective,
         criteria=criteria_lines(state.criteria, with_status=True),
         constraints="\n".join(f"- {c}" for c in state.constraints) or "(none)",
-        completed=results_text(
-            state.results.values(), steps_by_id, max_chars=PROMPT_RESULT_CHARS
-        ),
+        completed=results_text(state.results.values(), steps_by_id, max_chars=PROMPT_RESULT_CHARS),
         replan_note=REPLAN_NOTE.format(reason=state.replan_reason) if replanning else "",
         errors=PLAN_ERRORS_NOTE.format(errors="\n".join(f"- {e}" for e in state.plan_errors))
         if state.plan_errors
@@ -65,7 +63,9 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     )
     if errors:
         return {**_rejected(state, context, errors), "budget": watch.budget(spent)}
-    kept = [s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"]
+    kept = [
+        s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
+    ]
     return {
         "plan": kept + to_steps(spec.steps),
         "plan_errors": [],

@@ -89,16 +89,16 @@ def to_steps(specs: list[StepSpec]) -> list[Step]:
     steps = []
     for spec in specs:
         risk: Risk = spec.risk
-        if spec.tool and spec.tool in TOOL_RISK:
-            tool_risk = TOOL_RISK[spec.tool]
-            risk = max(risk, tool_risk, key=RISK_ORDER.index)  # type: ignore[assignment]
+        tool_risk = TOOL_RISK.get(spec.tool or "", "read_only")
+        if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(risk):
+            risk = tool_risk
         steps.append(
             Step(
                 id=spec.id,
                 description=spec.description,
                 expected=spec.expected,
                 tool=spec.tool,
-                args=dict(spec.args) if spec.tool else None,
+                args=dict(spec.args or {}) if spec.tool else None,
                 depends_on=list(dict.fromkeys(spec.depends_on)),
                 risk=risk,
             )

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from langchain_core.tools import BaseTool
 
 from nodes.state import Criterion, Step, StepResult
+from tools.registry import input_model
 
 NONE = "(none)"
 
@@ -41,9 +42,7 @@ def result_block(result: StepResult, step: Step | None, *, max_chars: int) -> st
     )
 
 
-def results_text(
-    results: Iterable[StepResult], plan: Mapping[str, Step], *, max_chars: int
-) -> str:
+def results_text(results: Iterable[StepResult], plan: Mapping[str, Step], *, max_chars: int) -> str:
     """Several results, each as a delimited block."""
     blocks = [result_block(r, plan.get(r.step_id), max_chars=max_chars) for r in results]
     return "\n".join(blocks) or NONE
@@ -53,8 +52,10 @@ def tools_text(tools: Iterable[BaseTool], risks: Mapping[str, str]) -> str:
     """Each tool with its argument schema and risk class, for the planner."""
     lines = []
     for tool in tools:
-        params = tool.get_input_schema().model_json_schema().get("properties", {})
+        params = input_model(tool).model_json_schema().get("properties", {})
         arg_list = ", ".join(f"{name}: {spec.get('type', 'any')}" for name, spec in params.items())
         first_line = (tool.description or "").strip().splitlines()[0] if tool.description else ""
-        lines.append(f"- {tool.name}({arg_list}) [{risks.get(tool.name, 'read_only')}]: {first_line}")
+        lines.append(
+            f"- {tool.name}({arg_list}) [{risks.get(tool.name, 'read_only')}]: {first_line}"
+        )
     return "\n".join(lines)

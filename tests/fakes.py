@@ -16,7 +16,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 ROLE_MARKERS = {
     "goal analyst": "parse_goal",
@@ -102,7 +102,7 @@ class ScriptedChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     script: Script
-    bound_tools: list[str] = []
+    bound_tools: list[str] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -165,7 +165,9 @@ def reflect_reply(
 ) -> dict[str, Any]:
     """A reflection answer: step verdicts and criteria met (id -> evidence)."""
     return {
-        "verdicts": [{"step_id": k, "ok": v, "note": "ok" if v else "wrong"} for k, v in verdicts.items()],
+        "verdicts": [
+            {"step_id": k, "ok": v, "note": "ok" if v else "wrong"} for k, v in verdicts.items()
+        ],
         "criteria": [{"id": k, "met": True, "evidence": e} for k, e in (met or {}).items()],
         "replan": replan,
         "reason": reason,

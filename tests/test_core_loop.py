@@ -136,7 +136,9 @@ async def test_budget_stop_writes_partial_result(
         "plan",
         plan_reply(
             step("s1", tool="write_file", args={"path": "a.txt", "content": "a"}),
-            step("s2", tool="write_file", args={"path": "b.txt", "content": "b"}, depends_on=["s1"]),
+            step(
+                "s2", tool="write_file", args={"path": "b.txt", "content": "b"}, depends_on=["s1"]
+            ),
         ),
     )
     script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote a.txt"}))
@@ -190,7 +192,20 @@ async def test_repeated_identical_action_is_a_loop(
 ) -> None:
     (workspace / "q.txt").write_text("question")
     script.add("parse_goal", goal_reply("answer.txt holds the answer"))
-    script.add("plan", plan_reply(*(step(f"r{n}", tool="read_file", args={"path": "q.txt"}, depends_on=[f"r{n-1}"] if n > 1 else []) for n in range(1, 6))))
+    script.add(
+        "plan",
+        plan_reply(
+            *(
+                step(
+                    f"r{n}",
+                    tool="read_file",
+                    args={"path": "q.txt"},
+                    depends_on=[f"r{n - 1}"] if n > 1 else [],
+                )
+                for n in range(1, 6)
+            )
+        ),
+    )
     for n in range(1, 5):
         script.add("reflect", reflect_reply({f"r{n}": True}))
 
@@ -234,7 +249,12 @@ async def test_failed_model_call_is_resumed_without_repeating_steps(
         "plan",
         plan_reply(
             step("s1", tool="append_file", args={"path": "log.txt", "content": "one\n"}),
-            step("s2", tool="append_file", args={"path": "log.txt", "content": "two\n"}, depends_on=["s1"]),
+            step(
+                "s2",
+                tool="append_file",
+                args={"path": "log.txt", "content": "two\n"},
+                depends_on=["s1"],
+            ),
         ),
     )
     script.add("reflect", reflect_reply({"s1": True}))

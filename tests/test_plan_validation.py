@@ -9,8 +9,8 @@ import pytest
 from nodes.plan_check import ready_steps, to_steps, validate_plan
 from nodes.schemas import StepSpec
 from nodes.state import StepResult
-from tools import TOOLS_BY_NAME
 from tests.fakes import step
+from tools import TOOLS_BY_NAME
 
 
 def check(*steps: dict[str, Any], finished: dict[str, StepResult] | None = None) -> list[str]:
@@ -32,8 +32,10 @@ def test_valid_plan_passes() -> None:
         ((step("a", tool="read_file", args={"path": "x", "mode": "r"}),), "unknown argument"),
         ((step("a", depends_on=["ghost"]),), "unknown step 'ghost'"),
         ((step("a", depends_on=["a"]),), "depends on itself"),
-        ((step("a", depends_on=["c"]), step("b", depends_on=["a"]), step("c", depends_on=["b"])),
-         "dependency cycle"),
+        (
+            (step("a", depends_on=["c"]), step("b", depends_on=["a"]), step("c", depends_on=["b"])),
+            "dependency cycle",
+        ),
         ((step("a"), step("a")), "duplicate step id"),
         (({"id": "a", "description": "d", "expected": "e", "args": {"x": 1}},), "without a tool"),
     ],

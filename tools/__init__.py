@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from langchain_core.tools import BaseTool
 
+from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
-from tools.registry import ToolOutcome, action_fingerprint, run_tool, validate_args
+from tools.registry import ToolOutcome, action_fingerprint, input_model, run_tool, validate_args
 
 TOOLS: list[BaseTool] = [read_file, list_files, write_file, append_file, edit_file]
 """Every tool planloop offers, in the order the planner sees them."""
 
-TOOL_RISK: dict[str, str] = {
+TOOL_RISK: dict[str, Risk] = {
     "read_file": "read_only",
     "list_files": "read_only",
     "write_file": "writes_workspace",
@@ -27,6 +28,7 @@ __all__ = [
     "TOOL_RISK",
     "ToolOutcome",
     "action_fingerprint",
+    "input_model",
     "run_tool",
     "validate_args",
 ]

@@ -6,9 +6,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from langchain_core.tools import BaseTool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,14 @@ def _describe_validation(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def input_model(tool: BaseTool) -> type[BaseModel]:
+    """The pydantic model of a tool's arguments (planloop's tools are all pydantic v2)."""
+    return cast(type[BaseModel], tool.get_input_schema())
+
+
 def validate_args(tool: BaseTool, args: Mapping[str, object]) -> str | None:
     """Check args against the tool's schema; return the problem in one line, or None."""
-    schema = tool.get_input_schema()
+    schema = input_model(tool)
     try:
         schema.model_validate(dict(args))
     except ValidationError as exc:
