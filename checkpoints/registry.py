@@ -90,15 +90,6 @@ class RunRegistry:
                     )
                 )
 
-    def touch(self, thread_id: str) -> None:
-        """Mark the run as updated now."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                runs_table.update()
-                .where(runs_table.c.thread_id == thread_id)
-                .values(updated_at=time.time())
-            )
-
     def get(self, thread_id: str) -> RunRecord | None:
         """The record of one thread, or None."""
         with self.engine.connect() as conn:

@@ -40,6 +40,8 @@ class RunOutcome:
     budget: Budget = field(default_factory=Budget)
     next_nodes: tuple[str, ...] = ()
     """Nodes still to run: non-empty when the run stopped before `finish`."""
+    updated_at: str = ""
+    """ISO time of the latest checkpoint."""
 
     @classmethod
     def from_snapshot(cls, thread_id: str, snapshot: StateSnapshot) -> RunOutcome:
@@ -55,6 +57,7 @@ class RunOutcome:
             results=dict(values.get("results", {})),
             budget=values.get("budget") or Budget(),
             next_nodes=tuple(snapshot.next),
+            updated_at=snapshot.created_at or "",
         )
 
 

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
 
 from checkpoints import CheckpointStoreError
 from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
@@ -100,7 +99,7 @@ def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
                 item.status,
                 str(budget.steps if budget else 0),
                 f"${budget.cost_usd:.4f}" if budget else "$0.0000",
-                datetime.fromtimestamp(item.record.updated_at).strftime("%Y-%m-%d %H:%M"),
+                item.updated.strftime("%Y-%m-%d %H:%M"),
                 clean(item.record.goal.replace("\n", " "))[:50],
             )
         )

@@ -22,6 +22,13 @@ class ThreadSummary:
     """None when the run never reached its first checkpoint."""
 
     @property
+    def updated(self) -> datetime:
+        """Local time of the latest checkpoint, else of registration."""
+        if self.outcome and self.outcome.updated_at:
+            return datetime.fromisoformat(self.outcome.updated_at).astimezone()
+        return datetime.fromtimestamp(self.record.updated_at).astimezone()
+
+    @property
     def status(self) -> str:
         """The run's status; `resumable` when it stopped before finishing."""
         if self.outcome is None:

@@ -1,0 +1,148 @@
+"""A real `planloop` process, killed mid-run, resumes without redoing completed steps.
+
+The model is the local OpenAI-compatible stand-in, so the subprocess uses the real ChatOpenAI
+over HTTP. The kill happens while the process waits for a model reply that the test holds back:
+a deterministic point, reached without sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+from tests.openai_server import OpenAIStandIn
+
+WAIT_SECONDS = 60
+
+
+def planloop_command() -> list[str]:
+    script = Path(sys.executable).with_name("planloop")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "graph.cli"]
+
+
+class Gate:
+    """A scripted reply that blocks until the test has acted (killed the client)."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        self.arrived = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self, _messages: Sequence[BaseMessage]) -> dict[str, Any]:
+        self.arrived.set()
+        self.opened.wait(WAIT_SECONDS)
+        return self.reply
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TAVILY_"))}
+    clean["PLANLOOP_HOME"] = str(tmp_path / "home")
+    return clean
+
+
+def three_step_script(gate: Gate) -> Script:
+    appends = [
+        step("s1", tool="append_file", args={"path": "log.txt", "content": "one\n"}),
+        step(
+            "s2",
+            tool="append_file",
+            args={"path": "log.txt", "content": "two\n"},
+            depends_on=["s1"],
+        ),
+        step(
+            "s3",
+            tool="append_file",
+            args={"path": "log.txt", "content": "three\n"},
+            depends_on=["s2"],
+        ),
+    ]
+    return Script(
+        parse_goal=[goal_reply("log.txt has three lines")],
+        plan=[plan_reply(*appends)],
+        reflect=[
+            reflect_reply({"s1": True}),
+            gate,  # the run is stopped while waiting for this reply (after s2 ran)
+            reflect_reply({"s2": True}),
+            reflect_reply({"s3": True}, {"c1": "s1-s3 appended three lines"}),
+        ],
+        finish=["log.txt has three lines"],
+    )
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    held = Gate(reflect_reply({"s2": True}))
+    yield held
+    held.opened.set()
+
+
+def _start(
+    workspace: Path, server: OpenAIStandIn, env: dict[str, str], out: Path
+) -> subprocess.Popen[bytes]:
+    argv = [
+        *planloop_command(),
+        "run",
+        "log three lines",
+        "--workspace",
+        str(workspace),
+        "--base-url",
+        server.base_url,
+        "--model",
+        "stand-in",
+        "--thread-id",
+        "crash-1",
+    ]
+    with out.open("wb") as sink:
+        return subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.parametrize(
+    ("sig", "expected_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)]
+)
+def test_stopped_process_resumes_without_repeating_steps(
+    sig: signal.Signals,
+    expected_code: int,
+    gate: Gate,
+    workspace: Path,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    script = three_step_script(gate)
+    with OpenAIStandIn(script) as server:
+        process = _start(workspace, server, env, tmp_path / "run.out")
+        assert gate.arrived.wait(WAIT_SECONDS), (tmp_path / "run.out").read_text()
+        process.send_signal(sig)
+        assert process.wait(WAIT_SECONDS) == expected_code
+        first_output = (tmp_path / "run.out").read_text()
+        assert "Traceback" not in first_output
+        if sig == signal.SIGINT:
+            assert "interrupted; continue with: planloop resume crash-1" in first_output
+        assert (workspace / "log.txt").read_text() == "one\ntwo\n"
+        gate.opened.set()
+
+        resumed = subprocess.run(
+            [*planloop_command(), "resume", "crash-1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_SECONDS,
+            check=False,
+        )
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (workspace / "log.txt").read_text() == "one\ntwo\nthree\n"
+    assert "[step s1]" not in resumed.stdout and "[step s2]" not in resumed.stdout
+    assert "[step s3] done" in resumed.stdout and "status: done" in resumed.stdout
+    roles = [role for role, _ in script.calls]
+    assert roles.count("parse_goal") == 1 and roles.count("plan") == 1
