@@ -117,17 +117,19 @@ def prepare_run(
 
 
 def load_context(thread_id: str, db: str | os.PathLike[str] | None, **overrides: object) -> Context:
-    """The settings a thread was started with, with explicit overrides applied."""
+    """The settings a thread was started with; explicit overrides are applied and kept."""
     registry = RunRegistry(resolve_db(db))
     try:
         registry.setup()
         record = registry.get(thread_id)
+        if record is None:
+            raise UnknownThreadError(f"no run with thread id {thread_id!r}")
+        context = Context.from_settings(record.settings, **overrides)
+        check_model_config(context)
+        if overrides:
+            registry.register(thread_id, record.goal, context.to_settings())
     finally:
         registry.close()
-    if record is None:
-        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
-    context = Context.from_settings(record.settings, **overrides)
-    check_model_config(context)
     return context
 
 

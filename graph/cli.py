@@ -54,6 +54,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="checkpoint database (default: $PLANLOOP_HOME/planloop.db)")
 
 
+def _add_model(parser: argparse.ArgumentParser, default_text: str) -> None:
+    parser.add_argument("--model", help=f"chat model (default: {default_text})")
+    parser.add_argument(
+        "--base-url", help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)"
+    )
+
+
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     for flag, dest, kind, text in LIMIT_FLAGS:
         parser.add_argument(flag, dest=dest, type=_positive(kind), help=text)
@@ -69,8 +76,7 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="run a goal to its end")
     run.add_argument("goal", help="the goal, in plain words")
     run.add_argument("--workspace", default=".", help="directory the agent may use (default: .)")
-    run.add_argument("--model", help="chat model (default: $PLANLOOP_MODEL or gpt-4o-mini)")
-    run.add_argument("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL)")
+    _add_model(run, default_text="$PLANLOOP_MODEL or gpt-4o-mini")
     run.add_argument("--approve", choices=("risky", "all", "none"), default="risky")
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
     _add_common(run)
@@ -78,6 +84,7 @@ def build_parser() -> Parser:
 
     resume = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
     resume.add_argument("thread", help="thread id")
+    _add_model(resume, default_text="the run's")
     _add_common(resume)
     _add_limits(resume)
 
@@ -91,8 +98,10 @@ def build_parser() -> Parser:
     return parser
 
 
-def _limits(args: argparse.Namespace) -> dict[str, object]:
-    return {dest: getattr(args, dest) for _, dest, _, _ in LIMIT_FLAGS if getattr(args, dest)}
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Settings given explicitly on the command line (they win over stored and env defaults)."""
+    names = [dest for _, dest, _, _ in LIMIT_FLAGS] + ["model", "base_url"]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from graph.commands import COMMANDS, classify_error
 
     try:
-        return COMMANDS[args.command](args, _limits(args) if hasattr(args, "max_steps") else {})
+        return COMMANDS[args.command](args, _overrides(args))
     except KeyboardInterrupt:
         thread = getattr(args, "active_thread", None)
         hint = f"; continue with: planloop resume {thread}" if thread else ""

@@ -50,12 +50,8 @@ def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
     return STATUS_EXIT.get(outcome.status, EXIT_FAILED)
 
 
-def cmd_run(args: argparse.Namespace, limits: dict[str, object]) -> int:
-    settings: dict[str, object] = {"workspace": args.workspace, "approval": args.approve, **limits}
-    if args.model:
-        settings["model"] = args.model
-    if args.base_url:
-        settings["base_url"] = args.base_url
+def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    settings = {"workspace": args.workspace, "approval": args.approve, **overrides}
     context = Context(**settings)  # type: ignore[arg-type]
     thread_id = prepare_run(args.goal, thread_id=args.thread_id, context=context, db=args.db)
     args.active_thread = thread_id
@@ -68,8 +64,8 @@ def cmd_run(args: argparse.Namespace, limits: dict[str, object]) -> int:
     return _finish(outcome, printer)
 
 
-def cmd_resume(args: argparse.Namespace, limits: dict[str, object]) -> int:
-    context = load_context(args.thread, args.db, **limits)
+def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    context = load_context(args.thread, args.db, **overrides)
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
     if before is not None and not before.next_nodes:

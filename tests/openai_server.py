@@ -7,6 +7,7 @@ kept in `errors` so the test can show it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -86,12 +87,12 @@ def completion(reply: AIMessage, model: str) -> dict[str, Any]:
 class OpenAIStandIn:
     """`with OpenAIStandIn(script) as server:` serves on 127.0.0.1 at `server.base_url`."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, port: int = 0) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -133,7 +134,7 @@ class OpenAIStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet; tests read `requests` instead."""
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -142,10 +143,9 @@ class OpenAIStandIn:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                # The client may be gone: the crash tests kill it while it waits.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client went away (killed by the test)
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":

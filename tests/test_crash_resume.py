@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -146,3 +147,57 @@ def test_stopped_process_resumes_without_repeating_steps(
     assert "[step s3] done" in resumed.stdout and "status: done" in resumed.stdout
     roles = [role for role, _ in script.calls]
     assert roles.count("parse_goal") == 1 and roles.count("plan") == 1
+
+
+def test_unreachable_model_server_then_resume(
+    workspace: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    failed = subprocess.run(
+        [
+            *planloop_command(),
+            "run",
+            "log a line",
+            "--workspace",
+            str(workspace),
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--thread-id",
+            "down-1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert failed.stderr.strip() == (
+        f"planloop: error: cannot reach the model server at http://127.0.0.1:{port}/v1 "
+        "(progress is saved; continue with: planloop resume down-1)"
+    )
+    listing = subprocess.run(
+        [*planloop_command(), "threads"], env=env, capture_output=True, text=True, check=True
+    )
+    assert listing.stdout.splitlines()[1].split()[:2] == ["down-1", "resumable"]
+
+    script = Script(
+        parse_goal=[goal_reply("log.txt has a line")],
+        plan=[plan_reply(step("s1", tool="append_file", args={"path": "log.txt", "content": "x"}))],
+        reflect=[reflect_reply({"s1": True}, {"c1": "s1 appended"})],
+        finish=["done"],
+    )
+    with OpenAIStandIn(script) as server:
+        resumed = subprocess.run(
+            [*planloop_command(), "resume", "down-1", "--base-url", server.base_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_SECONDS,
+            check=False,
+        )
+    assert resumed.returncode == 0, resumed.stderr
+    assert (workspace / "log.txt").read_text() == "x"
