@@ -14,6 +14,7 @@ from langgraph.types import StateSnapshot
 
 from checkpoints import RunRegistry, default_db_path, open_checkpointer
 from graph.builder import build_graph
+from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.llm import check_model_config
 from nodes.state import Budget, Criterion, InputState, StepResult
@@ -76,7 +77,10 @@ async def drive(
 ) -> RunOutcome:
     """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step."""
     path = resolve_db(db)
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": thread_id},
+        "recursion_limit": super_step_bound(context),
+    }
     async with open_checkpointer(path) as saver:
         compiled = build_graph().compile(checkpointer=saver, name="planloop")
         graph_input = InputState(goal=goal) if goal is not None else None

@@ -21,6 +21,16 @@ def exceeded_limit(budget: Budget, context: Context) -> str | None:
     return next((label for hit, label in checks if hit), None)
 
 
+def super_step_bound(context: Context) -> int:
+    """Most super-steps a run can take within its limits: a safety net, never the real stop.
+
+    The budget and loop checks end a run well before this; it is passed to LangGraph as the
+    recursion limit so a logic error can never loop for LangGraph's default of ~10,000 steps.
+    """
+    plan_rounds = (context.max_replans + 1) * (context.max_plan_attempts + 1)
+    return 2 * (4 + plan_rounds + 3 * context.max_steps)
+
+
 class Stopwatch:
     """Measures a node's working time as a budget delta."""
 
