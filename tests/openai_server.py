@@ -1,8 +1,9 @@
 """A local OpenAI-compatible chat completions server whose replies come from a `Script`.
 
-Only loopback, only what planloop uses: `POST /v1/chat/completions` (non-streaming; a
-streaming request gets HTTP 400) and `GET /v1/models`. A script failure becomes HTTP 500 and is
-kept in `errors` so the test can show it.
+Only loopback, only what planloop uses: `POST /v1/chat/completions` (plain JSON, or minimal
+server-sent events when the request says `"stream": true`) and `GET /v1/models`. A script
+failure becomes HTTP 500 and is kept in `errors` so the test can show it. `hold(role)` keeps the
+next request of a planloop role waiting until `release()`, for tests that stop a client mid-call.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from tests.fakes import Script
+from tests.fakes import Script, role_of
 
 
 def to_messages(raw: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -84,13 +85,37 @@ def completion(reply: AIMessage, model: str) -> dict[str, Any]:
     }
 
 
+def stream_chunks(body: dict[str, Any], with_usage: bool) -> list[dict[str, Any]]:
+    """A whole completion as chat.completion.chunk events: one delta, the finish, then usage."""
+    choice = body["choices"][0]
+    delta = {k: v for k, v in choice["message"].items() if k != "tool_calls"}
+    delta["content"] = delta["content"] or ""
+    if "tool_calls" in choice["message"]:
+        delta["tool_calls"] = [
+            {"index": n, **call} for n, call in enumerate(choice["message"]["tool_calls"])
+        ]
+    head = {k: body[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [
+        head | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        head | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+    ]
+    return [*chunks, head | {"choices": [], "usage": body["usage"]}] if with_usage else chunks
+
+
 class OpenAIStandIn:
     """`with OpenAIStandIn(script) as server:` serves on 127.0.0.1 at `server.base_url`."""
 
     def __init__(self, script: Script, port: int = 0) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
+        """Every parsed request body, in arrival order."""
+        self.responses: list[dict[str, Any]] = []
+        """Every chat.completion body answered with HTTP 200 (their `usage` is what was billed)."""
         self.errors: list[BaseException] = []
+        self.held = threading.Event()
+        """Set when the request chosen by `hold()` has arrived and is waiting."""
+        self._released = threading.Event()
+        self._hold_role: str | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -102,6 +127,19 @@ class OpenAIStandIn:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/v1"
 
+    def hold(self, role: str) -> None:
+        """Keep the next request from planloop role `role` unanswered until `release()`."""
+        with self._lock:
+            self.held.clear()
+            self._released.clear()
+            self._hold_role = role
+
+    def release(self) -> None:
+        """Let a held request (or the next one chosen by `hold()`) be answered from the script."""
+        with self._lock:
+            self._hold_role = None
+        self._released.set()
+
     def __enter__(self) -> OpenAIStandIn:
         self._thread.start()
         return self
@@ -112,23 +150,33 @@ class OpenAIStandIn:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Status and JSON body for one chat completions request."""
+        """Status and JSON body for one chat completions request (held if `hold()` says so)."""
         with self._lock:
             self.requests.append(body)
-        if body.get("stream"):
-            return HTTPStatus.BAD_REQUEST, _error("streaming is not supported by the stand-in")
         try:
-            reply = self.script.reply(to_messages(body["messages"]))
+            messages = to_messages(body["messages"])
+            with self._lock:
+                wait = self._hold_role is not None and self._hold_role == role_of(messages)
+                if wait:
+                    self._hold_role = None
+            if wait:
+                self.held.set()
+                self._released.wait()
+            reply = self.script.reply(messages)
         except Exception as exc:  # the test reads it from `errors`
             with self._lock:
                 self.errors.append(exc)
             return HTTPStatus.INTERNAL_SERVER_ERROR, _error(str(exc), "server_error")
-        return HTTPStatus.OK, completion(reply, str(body.get("model", "stand-in")))
+        result = completion(reply, str(body.get("model", "stand-in")))
+        with self._lock:
+            self.responses.append(result)
+        return HTTPStatus.OK, result
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self
@@ -137,10 +185,16 @@ class OpenAIStandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet; tests read `requests` instead."""
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body: dict[str, Any] | list[dict[str, Any]]) -> None:
+                """JSON for a dict; server-sent events (closed by [DONE]) for a chunk list."""
+                if isinstance(body, list):
+                    lines = [*(json.dumps(chunk) for chunk in body), "[DONE]"]
+                    data = "".join(f"data: {line}\n\n" for line in lines).encode()
+                    kind = "text/event-stream"
+                else:
+                    data, kind = json.dumps(body).encode(), "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 # The client may be gone: the crash tests kill it while it waits.
@@ -149,7 +203,8 @@ class OpenAIStandIn:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": "stand-in"}]})
+                    models = [{"id": "stand-in", "object": "model", "owned_by": "planloop-tests"}]
+                    self._send(200, {"object": "list", "data": models})
                 else:
                     self._send(404, _error(f"no route {self.path}", "not_found"))
 
@@ -158,8 +213,17 @@ class OpenAIStandIn:
                     self._send(404, _error(f"no route {self.path}", "not_found"))
                     return
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                self._send(*stand_in.answer(body))
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError as exc:
+                    self._send(400, _error(f"invalid JSON body: {exc}"))
+                    return
+                status, result = stand_in.answer(body)
+                if status == HTTPStatus.OK and body.get("stream"):
+                    usage = (body.get("stream_options") or {}).get("include_usage", False)
+                    self._send(status, stream_chunks(result, bool(usage)))
+                else:
+                    self._send(status, result)
 
         return Handler
 
