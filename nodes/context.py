@@ -89,6 +89,35 @@ class Context:
     max_observation_chars: int = field(
         default=4000, metadata=_describe("Longest tool output kept in state, in characters.")
     )
+    tool_retries: int = field(
+        default=2, metadata=_describe("Retries of a tool call that failed transiently.")
+    )
+    tool_retry_backoff_seconds: float = field(
+        default=0.5, metadata=_describe("First retry delay; it doubles on each retry.")
+    )
+    search_max_results: int = field(default=5, metadata=_describe("Results per web search."))
+    web_timeout_seconds: float = field(
+        default=20.0, metadata=_describe("Seconds to wait for a search or page fetch.")
+    )
+    fetch_max_bytes: int = field(
+        default=5_000_000, metadata=_describe("Largest page fetch_url downloads, in bytes.")
+    )
+    allow_private_urls: bool = field(
+        default=False,
+        metadata=_describe("Let fetch_url reach loopback and private addresses (off: SSRF guard)."),
+    )
+    python_timeout_seconds: float = field(
+        default=30.0, metadata=_describe("Wall-clock limit of one run_python call.")
+    )
+    python_memory_mb: int = field(
+        default=1024, metadata=_describe("Address-space limit of run_python, in MiB.")
+    )
+    python_max_processes: int = field(
+        default=32, metadata=_describe("Most processes run_python code may have at once.")
+    )
+    python_max_file_mb: int = field(
+        default=100, metadata=_describe("Largest file run_python code may write, in MiB.")
+    )
     prompt_price_per_mtok: float | None = field(
         default=None, metadata=_describe("USD per million prompt tokens (default: known price).")
     )

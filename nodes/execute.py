@@ -16,20 +16,38 @@ from nodes.llm import invoke
 from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER
 from nodes.render import results_text
 from nodes.state import Budget, StepResult, StepTask
-from tools import TOOLS, TOOLS_BY_NAME, action_fingerprint, run_tool
+from tools import ToolOutcome, action_fingerprint, run_tool, tools_for
+from tools.runtime import current_thread_id
+from tools.sanitize import sanitize
 
 INPUT_RESULT_CHARS = 2000
+
+
+async def call_tool(name: str, args: dict[str, object], context: Context) -> ToolOutcome:
+    """Run one tool call of this run with its limits, retries and artifact folder."""
+    return await run_tool(
+        tools_for(context),
+        name,
+        args,
+        limit=context.max_observation_chars,
+        workspace=context.workspace,
+        thread_id=current_thread_id(),
+        retries=context.tool_retries,
+        backoff_seconds=context.tool_retry_backoff_seconds,
+    )
 
 
 async def _run_planned_call(task: StepTask, context: Context) -> tuple[StepResult, Counter[str]]:
     step = task.step
     args = step.args or {}
-    outcome = await run_tool(TOOLS_BY_NAME, step.tool or "", args, context.max_observation_chars)
+    outcome = await call_tool(step.tool or "", args, context)
     result = StepResult(
         step_id=step.id,
         status="done" if outcome.ok else "error",
         output=outcome.text,
         tool_calls=1,
+        tool_errors=0 if outcome.ok else 1,
+        artifacts=outcome.artifacts,
     )
     return result, Counter({action_fingerprint(step.tool or "", args): 1})
 
@@ -51,17 +69,23 @@ async def _run_tool_loop(
             )
         ),
     ]
-    spent, actions, calls = Budget(), Counter[str](), 0
+    spent, actions, calls, errors, artifacts = Budget(), Counter[str](), 0, 0, list[str]()
+    offered = list(tools_for(context).values())
     for _ in range(context.max_executor_turns):
         limit = exceeded_limit(task.budget + spent, context)
         if limit:
             return _failed(step.id, f"stopped mid-step: {limit} reached", calls), actions, spent
-        reply, cost = await invoke(context, messages, tools=TOOLS)
+        reply, cost = await invoke(context, messages, tools=offered)
         spent += cost
         messages.append(reply)
         if not reply.tool_calls:
             result = StepResult(
-                step_id=step.id, status="done", output=reply.text or "(no output)", tool_calls=calls
+                step_id=step.id,
+                status="done",
+                output=sanitize(reply.text) or "(no output)",
+                tool_calls=calls,
+                tool_errors=errors,
+                artifacts=artifacts,
             )
             return result, actions, spent
         for call in reply.tool_calls:
@@ -69,13 +93,14 @@ async def _run_tool_loop(
             actions[key] += 1
             calls += 1
             if actions[key] > context.max_repeats:
-                text = "ERROR: this exact call was already made; use its result or finish"
+                outcome = ToolOutcome(
+                    False, "ERROR: this exact call was already made; use its result"
+                )
             else:
-                text = (
-                    await run_tool(
-                        TOOLS_BY_NAME, call["name"], call["args"], context.max_observation_chars
-                    )
-                ).text
+                outcome = await call_tool(call["name"], call["args"], context)
+            errors += 0 if outcome.ok else 1
+            artifacts += outcome.artifacts
+            text = outcome.text
             messages.append(ToolMessage(text, tool_call_id=call["id"] or key, name=call["name"]))
     return (
         _failed(step.id, f"not finished after {context.max_executor_turns} turns", calls),
@@ -85,7 +110,9 @@ async def _run_tool_loop(
 
 
 def _failed(step_id: str, reason: str, calls: int) -> StepResult:
-    return StepResult(step_id=step_id, status="error", output=f"ERROR: {reason}", tool_calls=calls)
+    return StepResult(
+        step_id=step_id, status="error", output=f"ERROR: {reason}", tool_calls=calls, tool_errors=0
+    )
 
 
 async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, object]:
@@ -96,7 +123,7 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
         spent = Budget()
     else:
         result, actions, spent = await _run_tool_loop(task, runtime.context)
-    spent += Budget(steps=1, tool_calls=result.tool_calls)
+    spent += Budget(steps=1, tool_calls=result.tool_calls, tool_errors=result.tool_errors)
     return {
         "results": {task.step.id: result},
         "action_counts": dict(actions),

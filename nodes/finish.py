@@ -14,10 +14,11 @@ from nodes.prompts import FINISH_SYSTEM, FINISH_USER
 from nodes.render import criteria_lines, results_text
 from nodes.report import partial_answer, render_report
 from nodes.state import Budget, State
+from tools.artifacts import run_dir
+from tools.runtime import current_thread_id
 from tools.workspace import resolve_in_workspace, write_text_atomic
 
 RESULT_CHARS = 1500
-RUNS_DIR = "planloop-runs"
 
 
 async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
@@ -48,17 +49,16 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         answer, spent = await _final_answer(state, runtime.context)
     else:
         answer, spent = partial_answer(state), Budget()
-    info = runtime.execution_info
-    thread_id = (info.thread_id if info else None) or "unsaved-run"
+    thread_id = current_thread_id()
     budget = watch.budget(spent)
     final = replace(state, budget=state.budget + budget)
-    report_rel = f"{RUNS_DIR}/{thread_id}/report.md"
+    report_rel = f"{run_dir(thread_id)}/report.md"
     write_text_atomic(
         resolve_in_workspace(runtime.context.workspace, report_rel),
         render_report(final, answer, thread_id),
     )
     write_text_atomic(
-        resolve_in_workspace(runtime.context.workspace, f"{RUNS_DIR}/{thread_id}/answer.md"),
+        resolve_in_workspace(runtime.context.workspace, f"{run_dir(thread_id)}/answer.md"),
         answer + "\n",
     )
     return {"status": status, "answer": answer, "report_path": report_rel, "budget": budget}

@@ -14,7 +14,7 @@ from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines, results_text, tools_text
 from nodes.schemas import PlanSpec
 from nodes.state import State
-from tools import TOOL_RISK, TOOLS, TOOLS_BY_NAME
+from tools import TOOL_RISK, tools_for, unavailable_tools
 
 PROMPT_RESULT_CHARS = 600
 
@@ -33,8 +33,11 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
         if state.plan_errors
         else "",
     )
+    missing = unavailable_tools()
     system = PLAN_SYSTEM.format(
-        max_steps=context.max_plan_steps, tools=tools_text(TOOLS, TOOL_RISK)
+        max_steps=context.max_plan_steps,
+        tools=tools_text(tools_for(context).values(), TOOL_RISK),
+        unavailable="\n".join(f"- {name}: {why}" for name, why in missing.items()) or "(none)",
     )
     return [SystemMessage(system), HumanMessage(user.strip())]
 
@@ -59,7 +62,10 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     except StructuredOutputError as exc:
         return {**_rejected(state, context, [str(exc)]), "budget": watch.budget(exc.spent)}
     errors = validate_plan(
-        spec.steps, tools=TOOLS_BY_NAME, finished=state.results, max_steps=context.max_plan_steps
+        spec.steps,
+        tools=tools_for(context),
+        finished=state.results,
+        max_steps=context.max_plan_steps,
     )
     if errors:
         return {**_rejected(state, context, errors), "budget": watch.budget(spent)}

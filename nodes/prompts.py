@@ -20,7 +20,10 @@ Rules:
 - `risk`: read_only, writes_workspace, executes_code or network.
 
 Available tools:
-{tools}"""
+{tools}
+
+Unavailable tools (do not plan them):
+{unavailable}"""
 
 PLAN_USER = """Objective: {objective}
 

@@ -64,6 +64,10 @@ class StepResult:
     """Reflection's reason for the verdict."""
     tool_calls: int = 0
     """Tool calls the step made."""
+    tool_errors: int = 0
+    """Tool calls of the step that ended in an error observation."""
+    artifacts: list[str] = field(default_factory=list)
+    """Workspace-relative files with full outputs that were clipped in `output`."""
 
 
 @dataclass(kw_only=True)
@@ -80,6 +84,8 @@ class Budget:
     """Estimated cost from the model's price per million tokens."""
     tool_calls: int = 0
     """Tool invocations, failed ones included."""
+    tool_errors: int = 0
+    """Tool invocations that ended in an error observation."""
     steps: int = 0
     """Plan steps executed."""
     replans: int = 0

@@ -6,16 +6,17 @@ from typing import Any
 
 import pytest
 
+from nodes.context import Context
 from nodes.plan_check import ready_steps, to_steps, validate_plan
 from nodes.schemas import StepSpec
 from nodes.state import StepResult
 from tests.fakes import step
-from tools import TOOLS_BY_NAME
+from tools import tools_for
 
 
 def check(*steps: dict[str, Any], finished: dict[str, StepResult] | None = None) -> list[str]:
     specs = [StepSpec.model_validate(s) for s in steps]
-    return validate_plan(specs, tools=TOOLS_BY_NAME, finished=finished or {}, max_steps=4)
+    return validate_plan(specs, tools=tools_for(Context()), finished=finished or {}, max_steps=4)
 
 
 def test_valid_plan_passes() -> None:

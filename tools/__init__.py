@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from langchain_core.tools import BaseTool
 
+from nodes.context import Context
 from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
-from tools.registry import ToolOutcome, action_fingerprint, input_model, run_tool, validate_args
+from tools.registry import (
+    ToolOutcome,
+    TransientToolError,
+    action_fingerprint,
+    input_model,
+    run_tool,
+    validate_args,
+)
 
 TOOLS: list[BaseTool] = [read_file, list_files, write_file, append_file, edit_file]
 """Every tool planloop offers, in the order the planner sees them."""
@@ -20,15 +30,36 @@ TOOL_RISK: dict[str, Risk] = {
 }
 """Side-effect class of each tool (SPEC section 2); a step inherits its tool's class."""
 
-TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in TOOLS}
+NEEDS_ENV: dict[str, str] = {}
+"""Tools that exist only when an environment variable (their API key) is set."""
+
+
+def tools_for(context: Context) -> dict[str, BaseTool]:
+    """The tools this run can use, by name (a tool whose API key is missing is left out)."""
+    del context  # every tool is usable with any settings; kept for settings-gated tools
+    return {
+        t.name: t for t in TOOLS if not NEEDS_ENV.get(t.name) or os.environ.get(NEEDS_ENV[t.name])
+    }
+
+
+def unavailable_tools() -> dict[str, str]:
+    """Tools left out of this run, with the reason to tell the planner."""
+    return {
+        name: f"{variable} is not set"
+        for name, variable in NEEDS_ENV.items()
+        if not os.environ.get(variable)
+    }
+
 
 __all__ = [
     "TOOLS",
-    "TOOLS_BY_NAME",
     "TOOL_RISK",
     "ToolOutcome",
+    "TransientToolError",
     "action_fingerprint",
     "input_model",
     "run_tool",
+    "tools_for",
+    "unavailable_tools",
     "validate_args",
 ]

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from langchain_core.tools import tool
-from langgraph.runtime import get_runtime
 
 from tools import workspace
+from tools.runtime import current_context
 
 READ_LIMIT_CHARS = 20_000
 
 
 def current_workspace() -> str:
     """The workspace of the graph run this tool is called from."""
-    try:
-        runtime = get_runtime()
-    except RuntimeError as exc:  # called outside a graph run
-        raise workspace.WorkspaceError("file tools only work inside a planloop run") from exc
-    configured = getattr(runtime.context, "workspace", None)
-    if not isinstance(configured, str):
-        raise workspace.WorkspaceError("the run has no workspace configured")
-    return configured
+    return current_context().workspace
 
 
 @tool

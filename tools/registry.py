@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
+
+from tools.artifacts import clip
+from tools.sanitize import sanitize
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,9 @@ class ToolOutcome:
     ok: bool
     """False when the tool raised, or the call was invalid."""
     text: str
-    """The tool's output, or an `ERROR: ...` line."""
+    """The tool's output (sanitised, clipped), or an `ERROR: ...` line."""
+    artifacts: list[str] = field(default_factory=list)
+    """Workspace-relative files holding full outputs that were clipped."""
 
 
 def action_fingerprint(tool_name: str, args: Mapping[str, object]) -> str:
@@ -56,25 +62,43 @@ def validate_args(tool: BaseTool, args: Mapping[str, object]) -> str | None:
     return None
 
 
-def truncate(text: str, limit: int) -> str:
-    """Cut text to `limit` characters with a visible marker."""
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n[... truncated {len(text) - limit} of {len(text)} characters]"
+class TransientToolError(Exception):
+    """A failure worth retrying (HTTP 5xx, timeouts); anything else fails at once."""
 
 
 async def run_tool(
-    tools: Mapping[str, BaseTool], name: str, args: Mapping[str, object], limit: int
+    tools: Mapping[str, BaseTool],
+    name: str,
+    args: Mapping[str, object],
+    *,
+    limit: int,
+    workspace: str,
+    thread_id: str,
+    retries: int = 2,
+    backoff_seconds: float = 0.5,
 ) -> ToolOutcome:
-    """Run one tool call; unknown tools, bad args and tool exceptions become error outcomes."""
+    """Run one tool call; unknown tools, bad args and tool exceptions become error outcomes.
+
+    Output is sanitised and clipped to `limit` characters (the full text becomes an artifact);
+    transient failures are retried with exponential backoff.
+    """
     tool = tools.get(name)
     if tool is None:
         return ToolOutcome(False, f"ERROR: unknown tool {name!r}; available: {', '.join(tools)}")
     problem = validate_args(tool, args)
     if problem:
         return ToolOutcome(False, f"ERROR: {problem}")
-    try:
-        result = await tool.ainvoke(dict(args))
-    except Exception as exc:  # a tool failure is an observation for the model
-        return ToolOutcome(False, truncate(f"ERROR: {type(exc).__name__}: {exc}", limit))
-    return ToolOutcome(True, truncate(str(result), limit))
+    ok, raw = False, ""
+    for attempt in range(retries + 1):
+        try:
+            ok, raw = True, str(await tool.ainvoke(dict(args)))
+            break
+        except TransientToolError as exc:
+            raw = f"ERROR: {exc} (after {attempt + 1} attempts)"
+            if attempt < retries:
+                await asyncio.sleep(backoff_seconds * 2**attempt)
+        except Exception as exc:  # a tool failure is an observation for the model
+            raw = f"ERROR: {type(exc).__name__}: {exc}"
+            break
+    observation = clip(sanitize(raw), limit, workspace=workspace, thread_id=thread_id, label=name)
+    return ToolOutcome(ok, observation.text, observation.artifacts)
