@@ -9,6 +9,7 @@ from langchain_core.tools import BaseTool
 from nodes.context import Context
 from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
+from tools.python_tool import run_python
 from tools.registry import (
     ToolOutcome,
     TransientToolError,
@@ -17,8 +18,18 @@ from tools.registry import (
     run_tool,
     validate_args,
 )
+from tools.web import fetch_url, web_search
 
-TOOLS: list[BaseTool] = [read_file, list_files, write_file, append_file, edit_file]
+TOOLS: list[BaseTool] = [
+    read_file,
+    list_files,
+    write_file,
+    append_file,
+    edit_file,
+    run_python,
+    web_search,
+    fetch_url,
+]
 """Every tool planloop offers, in the order the planner sees them."""
 
 TOOL_RISK: dict[str, Risk] = {
@@ -27,10 +38,13 @@ TOOL_RISK: dict[str, Risk] = {
     "write_file": "writes_workspace",
     "append_file": "writes_workspace",
     "edit_file": "writes_workspace",
+    "run_python": "executes_code",
+    "web_search": "network",
+    "fetch_url": "network",
 }
 """Side-effect class of each tool (SPEC section 2); a step inherits its tool's class."""
 
-NEEDS_ENV: dict[str, str] = {}
+NEEDS_ENV: dict[str, str] = {"web_search": "TAVILY_API_KEY"}
 """Tools that exist only when an environment variable (their API key) is set."""
 
 
