@@ -6,7 +6,6 @@ from typing import Literal
 
 from langgraph.types import Send
 
-from nodes.plan_check import ready_steps
 from nodes.state import State, StepTask
 
 
@@ -23,21 +22,31 @@ def route_after_plan(state: State) -> Literal["plan", "decide_done", "finish"]:
 
 
 def dispatch_ready_steps(state: State) -> list[Send]:
-    """One `Send` per step to run next, with what the executor needs from state."""
-    ready = ready_steps(state.plan, state.results)
+    """One `Send` per step decide_done chose, with what the executor needs from state."""
+    steps = {s.id: s for s in state.plan}
+    waiting = {p.step_id: p.why for p in state.pending_approvals}
+    remaining = len(ready_or_blocked(state))
     return [
         Send(
             "execute_step",
             StepTask(
-                step=step,
+                step=steps[step_id],
                 objective=state.objective,
-                inputs=[state.results[d] for d in step.depends_on if d in state.results],
+                inputs=[state.results[d] for d in steps[step_id].depends_on if d in state.results],
                 budget=state.budget,
+                approval_reason=waiting.get(step_id, ""),
+                remaining_steps=remaining,
+                files_written=list(state.files_written),
             ),
         )
-        # One step per super-step for now: the node and reducers already allow a wider fan-out.
-        for step in ready[:1]
+        for step_id in state.next_steps
+        if step_id in steps and step_id not in state.results
     ]
+
+
+def ready_or_blocked(state: State) -> list[str]:
+    """Ids of plan steps that have not run yet."""
+    return [s.id for s in state.plan if s.id not in state.results]
 
 
 def route_after_decide_done(state: State) -> Literal["plan", "finish"] | list[Send]:

@@ -55,6 +55,13 @@ class Context:
         default="risky",
         metadata=_describe("Which actions wait for human approval: risky, all or none."),
     )
+    plan_approval: bool = field(
+        default=False,
+        metadata=_describe("Ask a human to approve each plan (and each replan's diff)."),
+    )
+    max_parallel_steps: int = field(
+        default=4, metadata=_describe("Most ready steps that run at the same time.")
+    )
     temperature: float = field(default=0.0, metadata=_describe("Sampling temperature."))
     request_timeout: float = field(
         default=120.0, metadata=_describe("Seconds to wait for one model response.")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
+from nodes.approval import approval_reason
 from nodes.budget import exceeded_limit
 from nodes.context import Context
 from nodes.plan_check import ready_steps
-from nodes.state import Budget, State
+from nodes.render import step_line
+from nodes.state import Budget, PendingApproval, State
 
 
 def _finish(status: str, reason: str) -> dict[str, object]:
@@ -33,6 +35,24 @@ def _replan_reason(state: State) -> str | None:
     return None
 
 
+def _dispatch(state: State, context: Context) -> dict[str, object]:
+    """Choose the ready steps to run next and which of them wait for a human."""
+    room = min(context.max_parallel_steps, context.max_steps - state.budget.steps)
+    chosen = ready_steps(state.plan, state.results)[:room]
+    pending = []
+    for step in chosen:
+        why = approval_reason(
+            step, context, web_content_seen=state.web_content_seen, written=state.files_written
+        )
+        if why:
+            pending.append(PendingApproval(step_id=step.id, summary=step_line(step), why=why))
+    return {
+        "decision": "continue",
+        "next_steps": [s.id for s in chosen],
+        "pending_approvals": pending,
+    }
+
+
 def decide(state: State, context: Context) -> dict[str, object]:
     """The decision and its state update, as a pure function of state and settings."""
     if state.status != "running":
@@ -50,7 +70,7 @@ def decide(state: State, context: Context) -> dict[str, object]:
         )
     reason = _replan_reason(state)
     if reason is None:
-        return {"decision": "continue"}
+        return _dispatch(state, context)
     if state.budget.replans >= context.max_replans:
         return _finish(
             "budget_exhausted", f"budget limit reached: max replans ({context.max_replans})"

@@ -1,26 +1,75 @@
-"""execute_step: run one ready step, either as its planned tool call or with a short tool loop.
+"""execute_step: run one step, as its planned tool call or with a short tool-calling loop.
 
-The node takes a `StepTask` (one per `Send`), so ready steps can fan out in parallel.
+The node takes a `StepTask` (one per `Send`), so ready steps fan out in parallel. A step that
+needs approval interrupts before any side effect (and before any model call).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.runtime import Runtime
 
+from nodes.approval import ask_approval, changes_existing_file
 from nodes.budget import Stopwatch, exceeded_limit
 from nodes.context import Context
 from nodes.llm import invoke
+from nodes.plan_check import RISK_ORDER
 from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER
 from nodes.render import results_text
-from nodes.state import Budget, StepResult, StepTask
-from tools import ToolOutcome, action_fingerprint, run_tool, tools_for
+from nodes.state import ApprovalDecision, Budget, Step, StepResult, StepTask
+from tools import (
+    TOOL_RISK,
+    UNTRUSTED_OUTPUT_TOOLS,
+    ToolOutcome,
+    action_fingerprint,
+    run_tool,
+    tools_for,
+)
 from tools.runtime import current_thread_id
 from tools.sanitize import sanitize
 
 INPUT_RESULT_CHARS = 2000
+
+
+@dataclass
+class Execution:
+    """What running a step produced, before it becomes a state update."""
+
+    step_id: str
+    output: str = ""
+    ok: bool = True
+    actions: Counter[str] = field(default_factory=Counter)
+    spent: Budget = field(default_factory=Budget)
+    calls: int = 0
+    errors: int = 0
+    artifacts: list[str] = field(default_factory=list)
+    saw_web_content: bool = False
+    written: list[str] = field(default_factory=list)
+
+    def record(self, name: str, args: Mapping[str, object], outcome: ToolOutcome) -> None:
+        """Count one tool call and what it left behind."""
+        self.calls += 1
+        self.errors += 0 if outcome.ok else 1
+        self.artifacts += outcome.artifacts
+        self.saw_web_content |= outcome.ok and name in UNTRUSTED_OUTPUT_TOOLS
+        path = args.get("path")
+        if outcome.ok and TOOL_RISK.get(name) == "writes_workspace" and isinstance(path, str):
+            self.written.append(path.strip().removeprefix("./"))
+
+    def result(self) -> StepResult:
+        """The step's result as stored in state."""
+        return StepResult(
+            step_id=self.step_id,
+            status="done" if self.ok else "error",
+            output=self.output or "(no output)",
+            tool_calls=self.calls,
+            tool_errors=self.errors,
+            artifacts=self.artifacts,
+        )
 
 
 async def call_tool(name: str, args: dict[str, object], context: Context) -> ToolOutcome:
@@ -37,26 +86,44 @@ async def call_tool(name: str, args: dict[str, object], context: Context) -> Too
     )
 
 
-async def _run_planned_call(task: StepTask, context: Context) -> tuple[StepResult, Counter[str]]:
-    step = task.step
+async def _run_planned_call(step: Step, context: Context) -> Execution:
     args = step.args or {}
+    run = Execution(step_id=step.id)
     outcome = await call_tool(step.tool or "", args, context)
-    result = StepResult(
-        step_id=step.id,
-        status="done" if outcome.ok else "error",
-        output=outcome.text,
-        tool_calls=1,
-        tool_errors=0 if outcome.ok else 1,
-        artifacts=outcome.artifacts,
-    )
-    return result, Counter({action_fingerprint(step.tool or "", args): 1})
+    run.record(step.tool or "", args, outcome)
+    run.actions[action_fingerprint(step.tool or "", args)] += 1
+    run.ok, run.output = outcome.ok, outcome.text
+    return run
 
 
-async def _run_tool_loop(
-    task: StepTask, context: Context
-) -> tuple[StepResult, Counter[str], Budget]:
-    """Let the model call tools until it answers in plain text, within turn and budget limits."""
+def _refusal(
+    task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
+) -> str | None:
+    """Why the executor may not make this call inside its step, or None when it may."""
     step = task.step
+    tool_risk = TOOL_RISK.get(name, "read_only")
+    if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
+        return (
+            f"ERROR: {name} is {tool_risk}, but step {step.id} was planned as {step.risk}; "
+            "finish this step and let the planner add a step for it"
+        )
+    written = [*task.files_written, *run.written]
+    if (
+        tool_risk == "writes_workspace"
+        and context.approval != "none"
+        and changes_existing_file(args, context, written)
+    ):
+        return (
+            f"ERROR: {args.get('path')} existed before this run; changing it needs approval, "
+            "so finish this step and let the planner add a step with this exact tool call"
+        )
+    if run.actions[action_fingerprint(name, args)] > context.max_repeats:
+        return "ERROR: this exact call was already made; use its result"
+    return None
+
+
+async def _run_tool_loop(task: StepTask, step: Step, context: Context) -> Execution:
+    """Let the model call tools until it answers in plain text, within turn and budget limits."""
     messages: list[BaseMessage] = [
         SystemMessage(EXECUTE_SYSTEM),
         HumanMessage(
@@ -69,63 +136,73 @@ async def _run_tool_loop(
             )
         ),
     ]
-    spent, actions, calls, errors, artifacts = Budget(), Counter[str](), 0, 0, list[str]()
+    run = Execution(step_id=step.id)
     offered = list(tools_for(context).values())
     for _ in range(context.max_executor_turns):
-        limit = exceeded_limit(task.budget + spent, context)
+        limit = exceeded_limit(task.budget + run.spent, context)
         if limit:
-            return _failed(step.id, f"stopped mid-step: {limit} reached", calls), actions, spent
+            run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
+            return run
         reply, cost = await invoke(context, messages, tools=offered)
-        spent += cost
+        run.spent += cost
         messages.append(reply)
         if not reply.tool_calls:
-            result = StepResult(
-                step_id=step.id,
-                status="done",
-                output=sanitize(reply.text) or "(no output)",
-                tool_calls=calls,
-                tool_errors=errors,
-                artifacts=artifacts,
-            )
-            return result, actions, spent
+            run.output = sanitize(reply.text)
+            return run
         for call in reply.tool_calls:
             key = action_fingerprint(call["name"], call["args"])
-            actions[key] += 1
-            calls += 1
-            if actions[key] > context.max_repeats:
-                outcome = ToolOutcome(
-                    False, "ERROR: this exact call was already made; use its result"
-                )
+            run.actions[key] += 1
+            refusal = _refusal(task, call["name"], call["args"], run, context)
+            if refusal:
+                outcome = ToolOutcome(False, refusal)
             else:
                 outcome = await call_tool(call["name"], call["args"], context)
-            errors += 0 if outcome.ok else 1
-            artifacts += outcome.artifacts
-            text = outcome.text
-            messages.append(ToolMessage(text, tool_call_id=call["id"] or key, name=call["name"]))
-    return (
-        _failed(step.id, f"not finished after {context.max_executor_turns} turns", calls),
-        actions,
-        spent,
-    )
+            run.record(call["name"], call["args"], outcome)
+            tool_call_id = call["id"] or key
+            messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
+    run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
+    return run
 
 
-def _failed(step_id: str, reason: str, calls: int) -> StepResult:
+def _rejected(step: Step, decision: ApprovalDecision) -> StepResult:
+    feedback = decision.feedback or "no reason given"
     return StepResult(
-        step_id=step_id, status="error", output=f"ERROR: {reason}", tool_calls=calls, tool_errors=0
+        step_id=step.id,
+        status="error",
+        output=f"REJECTED by the user before it ran: {feedback}",
+        verdict="fail",
+        note=f"rejected by the user: {feedback}",
     )
 
 
 async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, object]:
-    """Execute the step in `task` and record its result, actions and cost."""
+    """Execute the step in `task` (after approval, when needed) and record what happened."""
     watch = Stopwatch()
-    if task.step.tool:
-        result, actions = await _run_planned_call(task, runtime.context)
-        spent = Budget()
+    context, step = runtime.context, task.step
+    decisions: list[ApprovalDecision] = []
+    if task.approval_reason:
+        decision = ask_approval(
+            step, task.approval_reason, task.budget, task.remaining_steps, context
+        )
+        decisions.append(decision)
+        if decision.action == "reject":
+            return {
+                "results": {step.id: _rejected(step, decision)},
+                "approvals": decisions,
+                "budget": watch.budget(),
+            }
+        if decision.action == "edit":
+            step = replace(step, args=decision.args)
+    if step.tool:
+        run = await _run_planned_call(step, context)
     else:
-        result, actions, spent = await _run_tool_loop(task, runtime.context)
-    spent += Budget(steps=1, tool_calls=result.tool_calls, tool_errors=result.tool_errors)
+        run = await _run_tool_loop(task, step, context)
+    spent = run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)
     return {
-        "results": {task.step.id: result},
-        "action_counts": dict(actions),
+        "results": {step.id: run.result()},
+        "action_counts": dict(run.actions),
+        "approvals": decisions,
+        "web_content_seen": run.saw_web_content,
+        "files_written": run.written,
         "budget": watch.budget(spent),
     }

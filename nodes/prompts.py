@@ -17,7 +17,8 @@ Rules:
 - `depends_on` lists ids of steps whose results are needed; ids of completed steps may be used.
 - Use new ids; never reuse the id of a completed or failed step.
 - At most {max_steps} steps. Prefer few, decisive steps.
-- `risk`: read_only, writes_workspace, executes_code or network.
+- `risk`: read_only, writes_workspace, executes_code or network. For a step without `tool`,
+  it is the most dangerous kind of tool the executor may use in that step.
 
 Available tools:
 {tools}

@@ -72,8 +72,9 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """One model call judges every result that has no verdict yet."""
     watch = Stopwatch()
     pending = [r for r in state.results.values() if r.verdict == "pending"]
+    cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
     if not pending:
-        return {"budget": watch.budget()}
+        return {**cleared, "budget": watch.budget()}
     steps_by_id = {s.id: s for s in state.plan}
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
     messages = [
@@ -98,9 +99,15 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             runtime.context, messages, ReflectionSpec, check=_checker(pending, state.criteria)
         )
     except StructuredOutputError as exc:
-        return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
+        return {
+            **cleared,
+            "status": "failed",
+            "stop_reason": str(exc),
+            "budget": watch.budget(exc.spent),
+        }
     judged, criteria = apply_reflection(spec, pending, state.criteria)
     return {
+        **cleared,
         "results": judged,
         "criteria": criteria,
         "replan_reason": (spec.reason.strip() or "reflection asked for a replan")

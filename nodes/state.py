@@ -6,6 +6,7 @@ LangGraph Studio can render it and the checkpointer can restore it under a stric
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Literal
 
@@ -71,6 +72,46 @@ class StepResult:
 
 
 @dataclass(kw_only=True)
+class ApprovalDecision:
+    """A human's answer to a step approval."""
+
+    step_id: str
+    """The step the answer is for."""
+    action: Literal["approve", "reject", "edit"]
+    """What the human decided."""
+    args: dict[str, object] | None = None
+    """The edited args, when the action is `edit`."""
+    feedback: str = ""
+    """The human's words, shown to the planner on a reject."""
+    why: str = ""
+    """Why the policy asked."""
+
+
+@dataclass(kw_only=True)
+class PendingApproval:
+    """A step waiting for a human before it runs (shown in Studio while the run is paused)."""
+
+    step_id: str
+    """The step waiting."""
+    summary: str
+    """The step as one line: description, tool call and risk."""
+    why: str
+    """Why the approval policy asks."""
+
+
+@dataclass(kw_only=True)
+class PlanDiff:
+    """Differences between two plans, by step id."""
+
+    added: list[str] = field(default_factory=list)
+    """Steps only in the new plan."""
+    removed: list[str] = field(default_factory=list)
+    """Steps only in the old plan."""
+    changed: list[str] = field(default_factory=list)
+    """Steps in both whose content differs."""
+
+
+@dataclass(kw_only=True)
 class Budget:
     """Resources used so far. Nodes return deltas; the reducer adds them up."""
 
@@ -116,6 +157,12 @@ class StepTask:
     """Results of the steps this one depends on."""
     budget: Budget = field(default_factory=Budget)
     """Budget used when the step was dispatched, so the executor can stop in time."""
+    approval_reason: str = ""
+    """Why a human must approve the step first; empty when it may just run."""
+    remaining_steps: int = 0
+    """Steps of the plan not yet run, for the projected cost shown at approval."""
+    files_written: list[str] = field(default_factory=list)
+    """Files the run wrote so far (the executor may change those without approval)."""
 
 
 def add_budget(current: Budget | None, delta: Budget | None) -> Budget:
@@ -128,6 +175,13 @@ def merge_results(
 ) -> dict[str, StepResult]:
     """Reducer: results are keyed by step id; later writes replace earlier ones."""
     return {**(current or {}), **(update or {})}
+
+
+def add_decisions(
+    current: list[ApprovalDecision] | None, update: list[ApprovalDecision] | None
+) -> list[ApprovalDecision]:
+    """Reducer: approval decisions accumulate (parallel steps may each add one)."""
+    return [*(current or []), *(update or [])]
 
 
 def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) -> dict[str, int]:
@@ -190,9 +244,24 @@ class State(InputState, OutputState):
     """Passed steps plus met criteria at the last replan, to measure progress between replans."""
     action_counts: Annotated[dict[str, int], add_counts] = field(default_factory=dict)
     """How often each identical tool action ran."""
+    next_steps: list[str] = field(default_factory=list)
+    """Ids of the ready steps decide_done dispatches next (at most the parallel cap)."""
+    pending_approvals: list[PendingApproval] = field(default_factory=list)
+    """Dispatched steps that wait for a human before running."""
+    approvals: Annotated[list[ApprovalDecision], add_decisions] = field(default_factory=list)
+    """Every approval answer given in this run."""
+    files_written: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Workspace files this run has written (changing them again needs no approval)."""
+    web_content_seen: Annotated[bool, operator.or_] = False
+    """True once a web tool returned content: later writes and code runs need approval."""
+    plan_diff: PlanDiff | None = None
+    """How the newest plan differs from the one before it (for plan approval)."""
 
 
 STATE_TYPES: tuple[type, ...] = (
+    ApprovalDecision,
+    PendingApproval,
+    PlanDiff,
     Criterion,
     Step,
     StepResult,

@@ -138,6 +138,7 @@ def step(
     depends_on: Sequence[str] = (),
     description: str | None = None,
     expected: str = "it works",
+    risk: str = "read_only",
 ) -> dict[str, Any]:
     """One plan step as the planner would write it."""
     spec: dict[str, Any] = {
@@ -145,6 +146,7 @@ def step(
         "description": description or f"do {step_id}",
         "expected": expected,
         "depends_on": list(depends_on),
+        "risk": risk,
     }
     if tool:
         spec["tool"], spec["args"] = tool, args or {}

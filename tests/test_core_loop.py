@@ -220,7 +220,12 @@ async def test_step_without_tool_uses_the_executor_loop(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
     script.add("parse_goal", goal_reply("poem.txt holds a poem"))
-    script.add("plan", plan_reply(step("s1", description="write a short poem to poem.txt")))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", description="write a short poem to poem.txt", risk="writes_workspace")
+        ),
+    )
     script.add(
         "execute",
         tool_call("write_file", {"path": "poem.txt", "content": "roses"}),

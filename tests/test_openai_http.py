@@ -34,7 +34,13 @@ async def test_goal_runs_over_http_with_an_executor_tool_loop(
         parse_goal=[goal_reply("hello.txt contains 'hello world'")],
         plan=[
             "```json\n"
-            + json.dumps(plan_reply(step("s1", description="write hello world to hello.txt")))
+            + json.dumps(
+                plan_reply(
+                    step(
+                        "s1", description="write hello world to hello.txt", risk="writes_workspace"
+                    )
+                )
+            )
             + "\n```"
         ],
         execute=[

@@ -44,6 +44,9 @@ TOOL_RISK: dict[str, Risk] = {
 }
 """Side-effect class of each tool (SPEC section 2); a step inherits its tool's class."""
 
+UNTRUSTED_OUTPUT_TOOLS = frozenset({"web_search", "fetch_url"})
+"""Tools whose output is web content: data, never instructions (and it taints later steps)."""
+
 NEEDS_ENV: dict[str, str] = {"web_search": "TAVILY_API_KEY"}
 """Tools that exist only when an environment variable (their API key) is set."""
 
@@ -68,6 +71,7 @@ def unavailable_tools() -> dict[str, str]:
 __all__ = [
     "TOOLS",
     "TOOL_RISK",
+    "UNTRUSTED_OUTPUT_TOOLS",
     "ToolOutcome",
     "TransientToolError",
     "action_fingerprint",
