@@ -5,7 +5,13 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.routing import route_after_decide_done, route_after_parse_goal, route_after_plan
+from graph.routing import (
+    route_after_approve_plan,
+    route_after_decide_done,
+    route_after_parse_goal,
+    route_after_plan,
+)
+from nodes.approve_plan import approve_plan
 from nodes.context import Context
 from nodes.decide import decide_done
 from nodes.execute import execute_step
@@ -32,7 +38,9 @@ def build_graph() -> PlanloopGraph:
     builder.add_node("finish", finish)
     builder.add_edge(START, "parse_goal")
     builder.add_conditional_edges("parse_goal", route_after_parse_goal, ["plan", "finish"])
-    builder.add_conditional_edges("plan", route_after_plan, ["plan", "decide_done", "finish"])
+    builder.add_node("approve_plan", approve_plan)
+    builder.add_conditional_edges("plan", route_after_plan, ["plan", "approve_plan", "finish"])
+    builder.add_conditional_edges("approve_plan", route_after_approve_plan, ["plan", "decide_done"])
     builder.add_conditional_edges(
         "decide_done", route_after_decide_done, ["execute_step", "plan", "finish"]
     )

@@ -14,10 +14,15 @@ def route_after_parse_goal(state: State) -> Literal["plan", "finish"]:
     return "plan" if state.status == "running" else "finish"
 
 
-def route_after_plan(state: State) -> Literal["plan", "decide_done", "finish"]:
-    """Retry a rejected plan within its attempts; check budget before acting on a good one."""
+def route_after_plan(state: State) -> Literal["plan", "approve_plan", "finish"]:
+    """Retry a rejected plan within its attempts; a valid plan goes to (optional) approval."""
     if state.status != "running":
         return "finish"
+    return "plan" if state.plan_errors else "approve_plan"
+
+
+def route_after_approve_plan(state: State) -> Literal["plan", "decide_done"]:
+    """A plan the human rejected goes back to the planner with the feedback."""
     return "plan" if state.plan_errors else "decide_done"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from nodes.approve_plan import plan_diff
 from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
@@ -72,8 +73,11 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     kept = [
         s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
     ]
+    new_steps = to_steps(spec.steps)
+    dropped = [s for s in state.plan if s not in kept]
     return {
-        "plan": kept + to_steps(spec.steps),
+        "plan": kept + new_steps,
+        "plan_diff": plan_diff(dropped, new_steps) if state.plan else None,
         "plan_errors": [],
         "plan_attempts": 0,
         "decision": "continue",
