@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import StateSnapshot
+from langgraph.types import Command, StateSnapshot
 
 from checkpoints import RunRegistry, default_db_path, open_checkpointer
 from graph.builder import build_graph
@@ -43,6 +43,13 @@ class RunOutcome:
     """Nodes still to run: non-empty when the run stopped before `finish`."""
     updated_at: str = ""
     """ISO time of the latest checkpoint."""
+    pending: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Interrupts waiting for an answer, by interrupt id (payloads are plain dicts)."""
+
+    @property
+    def paused(self) -> bool:
+        """True when the run waits for a human."""
+        return bool(self.pending)
 
     @classmethod
     def from_snapshot(cls, thread_id: str, snapshot: StateSnapshot) -> RunOutcome:
@@ -59,6 +66,10 @@ class RunOutcome:
             budget=values.get("budget") or Budget(),
             next_nodes=tuple(snapshot.next),
             updated_at=snapshot.created_at or "",
+            pending={
+                i.id: dict(i.value) if isinstance(i.value, Mapping) else {"value": i.value}
+                for i in snapshot.interrupts
+            },
         )
 
 
@@ -74,8 +85,12 @@ async def drive(
     goal: str | None,
     db: str | os.PathLike[str] | None = None,
     on_update: UpdateHandler | None = None,
+    answers: Mapping[str, object] | None = None,
 ) -> RunOutcome:
-    """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step."""
+    """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step.
+
+    `answers` resumes a paused run: interrupt id -> resume value (see `RunOutcome.pending`).
+    """
     path = resolve_db(db)
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
@@ -83,7 +98,11 @@ async def drive(
     }
     async with open_checkpointer(path) as saver:
         compiled = build_graph().compile(checkpointer=saver, name="planloop")
-        graph_input = InputState(goal=goal) if goal is not None else None
+        graph_input: InputState | Command[object] | None = (
+            InputState(goal=goal) if goal is not None else None
+        )
+        if answers:
+            graph_input = Command(resume=dict(answers))
         async for chunk in compiled.astream(
             graph_input, config, context=context, stream_mode="updates", durability="sync"
         ):
@@ -156,11 +175,15 @@ async def aresume(
     *,
     db: str | os.PathLike[str] | None = None,
     on_update: UpdateHandler | None = None,
+    answers: Mapping[str, object] | None = None,
     **overrides: object,
 ) -> RunOutcome:
-    """Continue a stopped thread from its last checkpoint (async)."""
+    """Continue a stopped or paused thread from its last checkpoint (async).
+
+    A paused run needs `answers`: interrupt id -> resume value, one per pending approval.
+    """
     context = load_context(thread_id, db, **overrides)
-    return await drive(thread_id, context, goal=None, db=db, on_update=on_update)
+    return await drive(thread_id, context, goal=None, db=db, on_update=on_update, answers=answers)
 
 
 def run(
@@ -177,7 +200,11 @@ def run(
 
 
 def resume(
-    thread_id: str, *, db: str | os.PathLike[str] | None = None, **overrides: object
+    thread_id: str,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    answers: Mapping[str, object] | None = None,
+    **overrides: object,
 ) -> RunOutcome:
-    """Continue a stopped thread from its last checkpoint."""
-    return asyncio.run(aresume(thread_id, db=db, on_update=None, **overrides))
+    """Continue a stopped or paused thread from its last checkpoint."""
+    return asyncio.run(aresume(thread_id, db=db, on_update=None, answers=answers, **overrides))

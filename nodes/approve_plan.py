@@ -61,22 +61,24 @@ def _edited_plan(state: State, value: Mapping[str, object], context: Context) ->
 
 async def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Interrupt with the plan until a valid answer arrives (no-op unless plan approval is on)."""
+    # The replan reason is shown with the plan, then cleared so decide_done starts afresh.
+    accepted: dict[str, object] = {"replan_reason": ""}
     if not runtime.context.plan_approval:
-        return {}
+        return accepted
     refused = ""
     while True:
         answer = interrupt(plan_payload(state, refused))
         value = dict(answer) if isinstance(answer, Mapping) else {}
         action = value.get("action")
         if action == "approve":
-            return {}
+            return accepted
         if action == "reject":
             feedback = str(value.get("feedback") or "no reason given")
             return {"plan_errors": [f"the user rejected this plan: {feedback}"]}
         if action == "edit":
             edited = _edited_plan(state, value, runtime.context)
             if not isinstance(edited, str):
-                return {"plan": edited, "plan_diff": plan_diff(state.plan, edited)}
+                return {**accepted, "plan": edited, "plan_diff": plan_diff(state.plan, edited)}
             refused = edited
         else:
             refused = f"action must be approve, reject or edit, not {action!r}"

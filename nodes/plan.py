@@ -81,6 +81,5 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "plan_errors": [],
         "plan_attempts": 0,
         "decision": "continue",
-        "replan_reason": "",
         "budget": watch.budget(spent),
     }
