@@ -88,6 +88,20 @@ def build_parser() -> Parser:
     _add_common(resume)
     _add_limits(resume)
 
+    for name, text in (
+        ("approve", "approve (or edit) what a paused run waits for"),
+        ("reject", "reject what a paused run waits for"),
+    ):
+        answer = sub.add_parser(name, help=text)
+        answer.add_argument("thread", help="thread id")
+        answer.add_argument("--step", help="answer only this step's approval")
+        if name == "approve":
+            answer.add_argument("--edit", metavar="JSON", help="run with these args (or plan)")
+        else:
+            answer.add_argument("--feedback", default="", help="why, shown to the planner")
+        _add_common(answer)
+        answer.add_argument("--quiet", action="store_true", help="print only the final result")
+
     threads = sub.add_parser("threads", help="list runs")
     _add_common(threads)
 

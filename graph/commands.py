@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import sys
 from collections.abc import Callable
 
 from checkpoints import CheckpointStoreError
 from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
-from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_USAGE, STATUS_EXIT
+from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
+from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
 from graph.progress import ProgressPrinter, clean
 from graph.threads import get_record, list_threads, thread_history, thread_outcome, thread_state
 from nodes.budget import summary
@@ -23,7 +25,7 @@ Command = Callable[[argparse.Namespace, dict[str, object]], int]
 
 def classify_error(exc: BaseException) -> tuple[str, int]:
     """A one-line message and exit code for an error that ended a command."""
-    if isinstance(exc, ModelConfigError | UnknownThreadError | ValueError):
+    if isinstance(exc, ModelConfigError | UnknownThreadError | ValueError | AnswerError):
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
         return str(message), EXIT_USAGE
     if isinstance(exc, CheckpointStoreError | ModelUnavailableError | PlanloopError):
@@ -31,6 +33,39 @@ def classify_error(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, sqlite3.Error):
         return f"database error: {exc}", EXIT_FAILED
     return f"unexpected {type(exc).__name__}: {clean(str(exc))[:300]}", EXIT_FAILED
+
+
+def _paused(outcome: RunOutcome, printer: ProgressPrinter) -> int:
+    """Show what waits for approval and how to answer it without a terminal."""
+    for payload in outcome.pending.values():
+        for line in describe(payload):
+            printer.say(line)
+    thread = outcome.thread_id
+    printer.say(f"paused for approval; continue with: planloop approve {thread} [--edit JSON]")
+    printer.say(f"  or: planloop reject {thread} --feedback TEXT   (add --step ID to pick one)")
+    return EXIT_PAUSED
+
+
+def _continue(
+    thread_id: str,
+    context: Context,
+    args: argparse.Namespace,
+    printer: ProgressPrinter,
+    *,
+    goal: str | None = None,
+    answers: dict[str, dict[str, object]] | None = None,
+) -> int:
+    """Drive the run; answer approvals at the terminal, or stop with exit 3 without one."""
+    on_update = None if args.quiet else printer
+    while True:
+        outcome = asyncio.run(
+            drive(thread_id, context, goal=goal, db=args.db, on_update=on_update, answers=answers)
+        )
+        if not outcome.paused:
+            return _finish(outcome, printer)
+        if not sys.stdin.isatty():
+            return _paused(outcome, printer)
+        goal, answers = None, ask(outcome.pending, input, sys.stdout)
 
 
 def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
@@ -57,11 +92,9 @@ def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     args.active_thread = thread_id
     printer = ProgressPrinter()
     printer.say(f"thread {thread_id} (workspace {context.workspace})")
-    on_update = None if args.quiet else printer
-    outcome = asyncio.run(
-        drive(thread_id, context, goal=args.goal, db=args.db, on_update=on_update)
-    )
-    return _finish(outcome, printer)
+    if context.approval == "none":
+        printer.say("warning: --approve none: every action runs without asking")
+    return _continue(thread_id, context, args, printer, goal=args.goal)
 
 
 def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
@@ -74,11 +107,36 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
         )
     printer = ProgressPrinter(budget=before.budget if before else None)
     printer.say(f"resuming thread {args.thread}")
-    record = get_record(args.thread, args.db)
-    goal = record.goal if before is None else None
-    on_update = None if args.quiet else printer
-    outcome = asyncio.run(drive(args.thread, context, goal=goal, db=args.db, on_update=on_update))
-    return _finish(outcome, printer)
+    goal = get_record(args.thread, args.db).goal if before is None else None
+    return _continue(args.thread, context, args, printer, goal=goal)
+
+
+def _answer_pending(args: argparse.Namespace, action: str, overrides: dict[str, object]) -> int:
+    context = load_context(args.thread, args.db, **overrides)
+    args.active_thread = args.thread
+    before = asyncio.run(thread_outcome(args.thread, args.db))
+    if before is None or not before.pending:
+        raise ValueError(f"thread {args.thread} is not waiting for an approval")
+    chosen = select(before.pending, args.step)
+    edit = getattr(args, "edit", None)
+    if edit is not None and len(chosen) != 1:
+        raise ValueError("--edit answers one approval: add --step ID")
+    feedback = getattr(args, "feedback", "") or ""
+    answers = {
+        i: build_answer(p, "edit" if edit is not None else action, edit=edit, feedback=feedback)
+        for i, p in chosen.items()
+    }
+    printer = ProgressPrinter(budget=before.budget)
+    printer.say(f"{action} {len(answers)} pending approval(s) on thread {args.thread}")
+    return _continue(args.thread, context, args, printer, answers=answers)
+
+
+def cmd_approve(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    return _answer_pending(args, "approve", overrides)
+
+
+def cmd_reject(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    return _answer_pending(args, "reject", overrides)
 
 
 def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
@@ -140,6 +198,11 @@ def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
     budget = values.get("budget")
     if budget is not None:
         print(f"budget:    {summary(budget)}")  # type: ignore[arg-type]
+    pending = values.get("pending_approvals")
+    if isinstance(pending, list) and pending:
+        print("waiting for approval:")
+        for item in pending:
+            print(clean(f"  {item.step_id}: {item.summary} ({item.why})"))
     if values.get("answer"):
         print(clean(f"answer:\n{values['answer']}"))
     if values.get("report_path"):
@@ -150,6 +213,8 @@ def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
 COMMANDS: dict[str, Command] = {
     "run": cmd_run,
     "resume": cmd_resume,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
     "threads": cmd_threads,
     "show": cmd_show,
 }

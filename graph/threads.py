@@ -33,6 +33,8 @@ class ThreadSummary:
         """The run's status; `resumable` when it stopped before finishing."""
         if self.outcome is None:
             return "not started"
+        if self.outcome.paused:
+            return "paused"
         if self.outcome.status == "running":
             return "resumable" if self.outcome.next_nodes else "running"
         return self.outcome.status
