@@ -77,7 +77,15 @@ def build_parser() -> Parser:
     run.add_argument("goal", help="the goal, in plain words")
     run.add_argument("--workspace", default=".", help="directory the agent may use (default: .)")
     _add_model(run, default_text="$PLANLOOP_MODEL or gpt-4o-mini")
-    run.add_argument("--approve", choices=("risky", "all", "none"), default="risky")
+    run.add_argument(
+        "--approve",
+        choices=("risky", "all", "none"),
+        default="risky",
+        help="which steps wait for your approval (default: risky)",
+    )
+    run.add_argument(
+        "--plan-approval", action="store_true", help="approve each plan and replan first"
+    )
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
     _add_common(run)
     _add_limits(run)

@@ -86,7 +86,12 @@ def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
 
 
 def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
-    settings = {"workspace": args.workspace, "approval": args.approve, **overrides}
+    settings = {
+        "workspace": args.workspace,
+        "approval": args.approve,
+        "plan_approval": args.plan_approval,
+        **overrides,
+    }
     context = Context(**settings)
     thread_id = prepare_run(args.goal, thread_id=args.thread_id, context=context, db=args.db)
     args.active_thread = thread_id
