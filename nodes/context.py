@@ -93,6 +93,10 @@ class Context:
     structured_retries: int = field(
         default=2, metadata=_describe("Repair attempts for malformed structured model output.")
     )
+    history_budget_tokens: int = field(
+        default=2500,
+        metadata=_describe("Tokens of past results a prompt may carry; older ones are summarised."),
+    )
     max_observation_chars: int = field(
         default=4000, metadata=_describe("Longest tool output kept in state, in characters.")
     )

@@ -9,9 +9,10 @@ from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.history import history_text
 from nodes.llm import invoke
 from nodes.prompts import FINISH_SYSTEM, FINISH_USER
-from nodes.render import criteria_lines, results_text
+from nodes.render import criteria_lines
 from nodes.report import partial_answer, render_report
 from nodes.state import Budget, State
 from tools.artifacts import run_dir
@@ -28,10 +29,11 @@ async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
             FINISH_USER.format(
                 goal=state.goal,
                 criteria=criteria_lines(state.criteria, with_status=True),
-                results=results_text(
-                    state.results.values(),
+                results=history_text(
+                    list(state.results.values()),
                     {s.id: s for s in state.plan},
-                    max_chars=RESULT_CHARS,
+                    budget_tokens=context.history_budget_tokens,
+                    detail_chars=RESULT_CHARS,
                 ),
             )
         ),

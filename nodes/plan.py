@@ -9,10 +9,11 @@ from nodes.approve_plan import plan_diff
 from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
+from nodes.history import history_text
 from nodes.llm import invoke_structured
 from nodes.plan_check import to_steps, validate_plan
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
-from nodes.render import criteria_lines, results_text, tools_text
+from nodes.render import criteria_lines, tools_text
 from nodes.schemas import PlanSpec
 from nodes.state import State
 from tools import TOOL_RISK, tools_for, unavailable_tools
@@ -28,7 +29,12 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
         objective=state.objective,
         criteria=criteria_lines(state.criteria, with_status=True),
         constraints="\n".join(f"- {c}" for c in state.constraints) or "(none)",
-        completed=results_text(state.results.values(), steps_by_id, max_chars=PROMPT_RESULT_CHARS),
+        completed=history_text(
+            list(state.results.values()),
+            steps_by_id,
+            budget_tokens=context.history_budget_tokens,
+            detail_chars=PROMPT_RESULT_CHARS,
+        ),
         replan_note=REPLAN_NOTE.format(reason=state.replan_reason) if replanning else "",
         errors=PLAN_ERRORS_NOTE.format(errors="\n".join(f"- {e}" for e in state.plan_errors))
         if state.plan_errors

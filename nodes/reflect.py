@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
+from nodes.history import history_text
 from nodes.llm import invoke_structured
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
@@ -90,7 +91,12 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
                     for r in pending
                     if r.step_id in steps_by_id
                 ),
-                earlier_results=results_text(earlier, steps_by_id, max_chars=EARLIER_RESULT_CHARS),
+                earlier_results=history_text(
+                    earlier,
+                    steps_by_id,
+                    budget_tokens=runtime.context.history_budget_tokens,
+                    detail_chars=EARLIER_RESULT_CHARS,
+                ),
             )
         ),
     ]
