@@ -13,10 +13,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
 from checkpoints import RunRegistry, default_db_path, open_checkpointer
+from checkpoints.memory import open_store
 from graph.builder import build_graph
 from nodes.budget import super_step_bound
 from nodes.context import Context
-from nodes.llm import check_model_config
+from nodes.llm import check_model_config, embedding_index
 from nodes.state import Budget, Criterion, InputState, StepResult
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
@@ -96,8 +97,11 @@ async def drive(
         "configurable": {"thread_id": thread_id},
         "recursion_limit": super_step_bound(context),
     }
-    async with open_checkpointer(path) as saver:
-        compiled = build_graph().compile(checkpointer=saver, name="planloop")
+    async with (
+        open_checkpointer(path) as saver,
+        open_store(path, embedding_index(context)) as store,
+    ):
+        compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
         graph_input: InputState | Command[object] | None = (
             InputState(goal=goal) if goal is not None else None
         )

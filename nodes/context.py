@@ -62,6 +62,28 @@ class Context:
     max_parallel_steps: int = field(
         default=4, metadata=_describe("Most ready steps that run at the same time.")
     )
+    memory: bool = field(
+        default=True, metadata=_describe("Recall and store long-term memories (off: --no-memory).")
+    )
+    memory_user: str = field(
+        default_factory=lambda: _env_default("USER", "default") or "default",
+        metadata=_describe("User part of the memory namespace (default: $USER)."),
+    )
+    project: str = field(
+        default="",
+        metadata=_describe("Project part of the memory namespace (default: workspace name)."),
+    )
+    memory_recall: int = field(default=5, metadata=_describe("Memories recalled per plan."))
+    memory_max_items: int = field(
+        default=200, metadata=_describe("Most memories kept per namespace (oldest go first).")
+    )
+    embedding_model: str | None = field(
+        default_factory=lambda: _env_default("PLANLOOP_EMBEDDING_MODEL"),
+        metadata=_describe("Embeddings model for semantic recall (unset: lexical BM25 recall)."),
+    )
+    embedding_dims: int = field(
+        default=1536, metadata=_describe("Dimensions of the embedding model's vectors.")
+    )
     temperature: float = field(default=0.0, metadata=_describe("Sampling temperature."))
     request_timeout: float = field(
         default=120.0, metadata=_describe("Seconds to wait for one model response.")
@@ -149,6 +171,11 @@ class Context:
             problems.append(f"approval must be risky, all or none, not {self.approval!r}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def memory_namespace(self) -> tuple[str, str, str]:
+        """Where this run's memories live: planloop / user / project."""
+        project = self.project or os.path.basename(os.path.abspath(self.workspace)) or "default"
+        return ("planloop", self.memory_user, project)
 
     def prices(self) -> tuple[float, float]:
         """Prompt and completion price per million tokens for the configured model."""

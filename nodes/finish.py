@@ -11,6 +11,7 @@ from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.history import history_text
 from nodes.llm import invoke
+from nodes.memory import memories_of_run, memory_bank
 from nodes.prompts import FINISH_SYSTEM, FINISH_USER
 from nodes.render import criteria_lines
 from nodes.report import partial_answer, render_report
@@ -63,4 +64,7 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         resolve_in_workspace(runtime.context.workspace, f"{run_dir(thread_id)}/answer.md"),
         answer + "\n",
     )
+    bank = memory_bank(runtime)
+    if bank is not None:
+        await bank.remember(memories_of_run(final, answer, thread_id))
     return {"status": status, "answer": answer, "report_path": report_rel, "budget": budget}

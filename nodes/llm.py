@@ -69,6 +69,22 @@ def use_model_factory(factory: ModelFactory) -> Iterator[None]:
         _factory = previous
 
 
+def embedding_index(context: Context) -> dict[str, object] | None:
+    """The store's vector index settings when an embedding model is configured, else None."""
+    if not context.memory or not context.embedding_model:
+        return None
+    from langchain_openai import OpenAIEmbeddings
+
+    embeddings = OpenAIEmbeddings(
+        model=context.embedding_model,
+        base_url=context.base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY,  # type: ignore[arg-type]
+        dimensions=context.embedding_dims,
+        check_embedding_ctx_length=False,
+    )
+    return {"dims": context.embedding_dims, "embed": embeddings, "fields": ["text"]}
+
+
 def chat_model(context: Context) -> BaseChatModel:
     """The chat model for this run."""
     return _factory(context)

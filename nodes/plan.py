@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
@@ -11,14 +13,25 @@ from nodes.context import Context
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
 from nodes.llm import invoke_structured
+from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines, tools_text
 from nodes.schemas import PlanSpec
-from nodes.state import State
+from nodes.state import MemoryHit, State
 from tools import TOOL_RISK, tools_for, unavailable_tools
 
 PROMPT_RESULT_CHARS = 600
+
+
+def memories_text(hits: list[MemoryHit]) -> str:
+    """Recalled memories as delimited, tagged data blocks."""
+    blocks = [
+        f'<memory id="{h.id}" kind="{h.kind}" trust="{"trusted" if h.trusted else "untrusted"}" '
+        f'source="{h.source}">{h.text}</memory>'
+        for h in hits
+    ]
+    return "\n".join(blocks) or "(none)"
 
 
 def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanMessage]:
@@ -35,6 +48,7 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
             budget_tokens=context.history_budget_tokens,
             detail_chars=PROMPT_RESULT_CHARS,
         ),
+        memories=memories_text(state.memory_hits),
         replan_note=REPLAN_NOTE.format(reason=state.replan_reason) if replanning else "",
         errors=PLAN_ERRORS_NOTE.format(errors="\n".join(f"- {e}" for e in state.plan_errors))
         if state.plan_errors
@@ -64,10 +78,19 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Propose a plan, validate it, and keep it only if every check passes."""
     context = runtime.context
     watch = Stopwatch()
+    hits = state.memory_hits if state.memory_hits else await recall(state, runtime)
+    recalled: dict[str, object] = {"memory_hits": hits}
+    if any(not h.trusted for h in hits):
+        recalled["web_content_seen"] = True  # web-derived memories taint later actions too
+    state = replace(state, memory_hits=hits)
     try:
         spec, spent = await invoke_structured(context, plan_messages(state, context), PlanSpec)
     except StructuredOutputError as exc:
-        return {**_rejected(state, context, [str(exc)]), "budget": watch.budget(exc.spent)}
+        return {
+            **recalled,
+            **_rejected(state, context, [str(exc)]),
+            "budget": watch.budget(exc.spent),
+        }
     errors = validate_plan(
         spec.steps,
         tools=tools_for(context),
@@ -75,13 +98,14 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         max_steps=context.max_plan_steps,
     )
     if errors:
-        return {**_rejected(state, context, errors), "budget": watch.budget(spent)}
+        return {**recalled, **_rejected(state, context, errors), "budget": watch.budget(spent)}
     kept = [
         s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
     ]
     new_steps = to_steps(spec.steps)
     dropped = [s for s in state.plan if s not in kept]
     return {
+        **recalled,
         "plan": kept + new_steps,
         "plan_diff": plan_diff(dropped, new_steps) if state.plan else None,
         "plan_errors": [],

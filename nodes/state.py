@@ -100,6 +100,24 @@ class PendingApproval:
 
 
 @dataclass(kw_only=True)
+class MemoryHit:
+    """A long-term memory recalled for planning."""
+
+    id: str
+    """The memory's id (forget it with `planloop memory forget ID`)."""
+    kind: Literal["lesson", "fact", "outcome"]
+    """Lesson from reflection, fact with provenance, or a past run's outcome."""
+    text: str
+    """What was remembered."""
+    trusted: bool
+    """False when derived from web content: data for the planner, never instructions."""
+    source: str = ""
+    """Where it came from: a URL, or the thread and step."""
+    score: float = 0.0
+    """Relevance to this run's objective (higher is closer)."""
+
+
+@dataclass(kw_only=True)
 class PlanDiff:
     """Differences between two plans, by step id."""
 
@@ -254,6 +272,8 @@ class State(InputState, OutputState):
     """Workspace files this run has written (changing them again needs no approval)."""
     web_content_seen: Annotated[bool, operator.or_] = False
     """True once a web tool returned content: later writes and code runs need approval."""
+    memory_hits: list[MemoryHit] = field(default_factory=list)
+    """Long-term memories recalled for planning."""
     plan_diff: PlanDiff | None = None
     """How the newest plan differs from the one before it (for plan approval)."""
 
@@ -262,6 +282,7 @@ STATE_TYPES: tuple[type, ...] = (
     ApprovalDecision,
     PendingApproval,
     PlanDiff,
+    MemoryHit,
     Criterion,
     Step,
     StepResult,
