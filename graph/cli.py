@@ -86,6 +86,9 @@ def build_parser() -> Parser:
     run.add_argument(
         "--plan-approval", action="store_true", help="approve each plan and replan first"
     )
+    run.add_argument(
+        "--no-memory", action="store_true", help="neither recall nor store long-term memories"
+    )
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
     _add_common(run)
     _add_limits(run)
@@ -109,6 +112,15 @@ def build_parser() -> Parser:
             answer.add_argument("--feedback", default="", help="why, shown to the planner")
         _add_common(answer)
         answer.add_argument("--quiet", action="store_true", help="print only the final result")
+
+    memory = sub.add_parser("memory", help="list, search, forget or clear long-term memories")
+    memory.add_argument("action", choices=("list", "search", "forget", "clear"))
+    memory.add_argument("arg", nargs="?", help="QUERY for search, ID for forget")
+    memory.add_argument("--workspace", default=".", help="project whose memories (default: .)")
+    memory.add_argument("--project", help="project name (default: the workspace's name)")
+    memory.add_argument("--user", help="user name (default: $USER)")
+    memory.add_argument("--limit", type=_positive(int), default=10, help="results for search")
+    _add_common(memory)
 
     threads = sub.add_parser("threads", help="list runs")
     _add_common(threads)

@@ -12,6 +12,7 @@ from checkpoints import CheckpointStoreError
 from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
 from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
 from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
+from graph.memory_cli import cmd_memory
 from graph.progress import ProgressPrinter, clean
 from graph.threads import get_record, list_threads, thread_history, thread_outcome, thread_state
 from nodes.budget import summary
@@ -90,6 +91,7 @@ def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
         "workspace": args.workspace,
         "approval": args.approve,
         "plan_approval": args.plan_approval,
+        "memory": not args.no_memory,
         **overrides,
     }
     context = Context(**settings)
@@ -221,5 +223,6 @@ COMMANDS: dict[str, Command] = {
     "approve": cmd_approve,
     "reject": cmd_reject,
     "threads": cmd_threads,
+    "memory": cmd_memory,
     "show": cmd_show,
 }

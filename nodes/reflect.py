@@ -56,9 +56,10 @@ def apply_reflection(
     for result in pending:
         verdict = verdicts.get(result.step_id)
         passed = bool(verdict and verdict.ok) and result.status == "done"
-        judged[result.step_id] = replace(
-            result, verdict="pass" if passed else "fail", note=verdict.note if verdict else ""
-        )
+        note = verdict.note if verdict else ""
+        if not passed and spec.replan and spec.reason.strip():
+            note = f"{note}; {spec.reason.strip()}" if note else spec.reason.strip()
+        judged[result.step_id] = replace(result, verdict="pass" if passed else "fail", note=note)
     updates = {u.id: u for u in spec.criteria}
     new_criteria = [
         replace(c, met=updates[c.id].met, evidence=updates[c.id].evidence.strip())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,16 @@ def test_langgraph_json_serves_the_compiled_graph_without_checkpointer() -> None
         "decide_done",
         "finish",
     }
+
+
+def test_cli_help_does_not_import_the_heavy_stack() -> None:
+    """`planloop --help` stays fast: building the parser imports neither LangGraph nor LangChain."""
+    probe = (
+        "import sys; from graph.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('langgraph', 'langchain_core', 'langchain_openai', 'openai', 'aiosqlite')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
