@@ -8,6 +8,7 @@ offline too. Memories are deduplicated by content and bounded per namespace.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sqlite3
 import time
@@ -22,6 +23,8 @@ from langgraph.store.base import BaseStore, Item
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from checkpoints.saver import BUSY_TIMEOUT_MS, CheckpointStoreError
+
+logger = logging.getLogger(__name__)
 
 MemoryKind = Literal["lesson", "fact", "outcome"]
 SCAN_LIMIT = 1000
@@ -144,6 +147,11 @@ def _with_time(memory: Memory) -> Memory:
     return Memory(**{**asdict(memory), "created_at": time.time()})
 
 
+def vector_search_supported() -> bool:
+    """Whether this Python's sqlite3 can load sqlite-vec (some builds disable extensions)."""
+    return hasattr(sqlite3.Connection, "enable_load_extension")
+
+
 @asynccontextmanager
 async def open_store(
     db_path: str | Path, index: dict[str, object] | None = None
@@ -151,6 +159,12 @@ async def open_store(
     """The SQLite store beside the checkpoints (with a sqlite-vec index when `index` is set)."""
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if index is not None and not vector_search_supported():
+        logger.warning(
+            "this Python's sqlite3 cannot load extensions, so sqlite-vec is unavailable; "
+            "memory recall falls back to lexical BM25 search"
+        )
+        index = None
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

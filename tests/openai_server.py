@@ -9,7 +9,10 @@ next request of a planloop role waiting until `release()`, for tests that stop a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
+import re
 import threading
 import time
 from http import HTTPStatus
@@ -112,6 +115,7 @@ class OpenAIStandIn:
         self.responses: list[dict[str, Any]] = []
         """Every chat.completion body answered with HTTP 200 (their `usage` is what was billed)."""
         self.errors: list[BaseException] = []
+        self.embedding_requests: list[dict[str, Any]] = []
         self.held = threading.Event()
         """Set when the request chosen by `hold()` has arrived and is waiting."""
         self._released = threading.Event()
@@ -209,7 +213,8 @@ class OpenAIStandIn:
                     self._send(404, _error(f"no route {self.path}", "not_found"))
 
             def do_POST(self) -> None:
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                route = self.path.rstrip("/")
+                if route not in ("/v1/chat/completions", "/v1/embeddings"):
                     self._send(404, _error(f"no route {self.path}", "not_found"))
                     return
                 length = int(self.headers.get("Content-Length", 0))
@@ -217,6 +222,11 @@ class OpenAIStandIn:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except json.JSONDecodeError as exc:
                     self._send(400, _error(f"invalid JSON body: {exc}"))
+                    return
+                if route == "/v1/embeddings":
+                    with stand_in._lock:
+                        stand_in.embedding_requests.append(body)
+                    self._send(200, embeddings_response(body))
                     return
                 status, result = stand_in.answer(body)
                 if status == HTTPStatus.OK and body.get("stream"):
@@ -226,6 +236,33 @@ class OpenAIStandIn:
                     self._send(status, result)
 
         return Handler
+
+
+def embed(text: str, dims: int) -> list[float]:
+    """A deterministic bag-of-words vector: texts sharing words point the same way."""
+    vector = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        bucket = int(hashlib.sha256(word.encode()).hexdigest(), 16) % dims
+        vector[bucket] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+def embeddings_response(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI embeddings response for `input` (a string or a list of strings)."""
+    inputs = body.get("input", [])
+    texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    dims = int(body.get("dimensions") or 64)
+    data = [
+        {"object": "embedding", "index": n, "embedding": embed(str(text), dims)}
+        for n, text in enumerate(texts)
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model", "stand-in-embed"),
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+    }
 
 
 def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:

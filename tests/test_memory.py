@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from checkpoints.memory import Memory, MemoryBank, open_store
+from checkpoints.memory import Memory, MemoryBank, open_store, vector_search_supported
 from graph.api import arun
 from graph.cli import main
 from nodes.context import Context
@@ -130,3 +130,53 @@ async def test_memory_is_deduplicated_and_bounded(db_path: Path) -> None:
             await bank.remember([Memory(kind="fact", text=f"fact {n}", created_at=1000.0 + n)])
         kept = [m.text for _, m in await bank.list()]
         assert len(kept) == 3 and "fact 4" in kept and "fact 0" not in kept
+
+
+@pytest.mark.real_http_model
+@pytest.mark.skipif(
+    not vector_search_supported(), reason="this Python's sqlite3 cannot load sqlite-vec"
+)
+async def test_semantic_recall_through_sqlite_vec_and_an_embeddings_endpoint(
+    db_path: Path,
+) -> None:
+    from checkpoints.memory import open_store as open_memory_store
+    from nodes.llm import embedding_index
+    from tests.fakes import Script as EmptyScript
+    from tests.openai_server import OpenAIStandIn
+
+    with OpenAIStandIn(EmptyScript()) as server:
+        context = Context(
+            base_url=server.base_url, embedding_model="stand-in-embed", embedding_dims=64
+        )
+        index = embedding_index(context)
+        assert index is not None
+        async with open_memory_store(db_path, index) as store:
+            bank = MemoryBank(store, ("planloop", "u", "p"), 50)
+            assert bank.semantic
+            await bank.remember(
+                [
+                    Memory(
+                        kind="lesson", text="csv parsing failed because of a semicolon delimiter"
+                    ),
+                    Memory(kind="lesson", text="the weather api needs a city name"),
+                    Memory(kind="outcome", text="wrote a haiku about autumn leaves"),
+                ]
+            )
+            hits = await bank.recall("which delimiter broke csv parsing", 2)
+    assert hits[0][0].text.startswith("csv parsing failed")
+    assert hits[0][1] > hits[1][1]
+    assert len(server.embedding_requests) >= 2  # documents at write, the query at recall
+    assert server.embedding_requests[0]["dimensions"] == 64
+
+
+async def test_without_extension_loading_recall_falls_back_to_lexical(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("checkpoints.memory.vector_search_supported", lambda: False)
+    index = {"dims": 8, "embed": lambda texts: [[0.0] * 8 for _ in texts], "fields": ["text"]}
+    async with open_store(db_path, index) as store:
+        bank = MemoryBank(store, ("planloop", "u", "p"), 50)
+        assert not bank.semantic
+        await bank.remember([Memory(kind="lesson", text="csv needs a semicolon delimiter")])
+        assert (await bank.recall("semicolon csv", 3))[0][0].text.startswith("csv needs")
+    assert "falls back to lexical BM25 search" in caplog.text
