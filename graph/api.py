@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
 from checkpoints import RunRegistry, default_db_path, open_checkpointer
+from checkpoints.journal import Journal, active_journal
+from checkpoints.lock import thread_lock
 from checkpoints.memory import open_store
 from graph.builder import build_graph
 from nodes.budget import super_step_bound
@@ -97,24 +100,37 @@ async def drive(
         "configurable": {"thread_id": thread_id},
         "recursion_limit": super_step_bound(context),
     }
-    async with (
-        open_checkpointer(path) as saver,
-        open_store(path, embedding_index(context)) as store,
-    ):
-        compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
-        graph_input: InputState | Command[object] | None = (
-            InputState(goal=goal) if goal is not None else None
-        )
-        if answers:
-            graph_input = Command(resume=dict(answers))
-        async for chunk in compiled.astream(
-            graph_input, config, context=context, stream_mode="updates", durability="sync"
+    graph_input: InputState | Command[object] | None = (
+        InputState(goal=goal) if goal is not None else None
+    )
+    if answers:
+        graph_input = Command(resume=dict(answers))
+    with thread_lock(path, thread_id), journal_for(path):
+        async with (
+            open_checkpointer(path) as saver,
+            open_store(path, embedding_index(context)) as store,
         ):
-            for node, update in chunk.items():
-                if on_update is not None and isinstance(update, Mapping):
-                    on_update(node, update)
-        snapshot = await compiled.aget_state(config)
+            compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
+            async for chunk in compiled.astream(
+                graph_input, config, context=context, stream_mode="updates", durability="sync"
+            ):
+                for node, update in chunk.items():
+                    if on_update is not None and isinstance(update, Mapping):
+                        on_update(node, update)
+            snapshot = await compiled.aget_state(config)
     return RunOutcome.from_snapshot(thread_id, snapshot)
+
+
+@contextmanager
+def journal_for(path: Path) -> Iterator[Journal]:
+    """Make the database's side-effect journal the active one for the block."""
+    journal = Journal(path)
+    token = active_journal.set(journal)
+    try:
+        yield journal
+    finally:
+        active_journal.reset(token)
+        journal.close()
 
 
 def prepare_run(

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from checkpoints import CheckpointStoreError
+from checkpoints.lock import ThreadBusyError
 from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
 from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
 from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
@@ -26,7 +27,9 @@ Command = Callable[[argparse.Namespace, dict[str, object]], int]
 
 def classify_error(exc: BaseException) -> tuple[str, int]:
     """A one-line message and exit code for an error that ended a command."""
-    if isinstance(exc, ModelConfigError | UnknownThreadError | ValueError | AnswerError):
+    if isinstance(
+        exc, ModelConfigError | UnknownThreadError | ValueError | AnswerError | ThreadBusyError
+    ):
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
         return str(message), EXIT_USAGE
     if isinstance(exc, CheckpointStoreError | ModelUnavailableError | PlanloopError):

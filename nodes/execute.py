@@ -72,8 +72,10 @@ class Execution:
         )
 
 
-async def call_tool(name: str, args: dict[str, object], context: Context) -> ToolOutcome:
-    """Run one tool call of this run with its limits, retries and artifact folder."""
+async def call_tool(
+    name: str, args: Mapping[str, object], context: Context, step_id: str
+) -> ToolOutcome:
+    """Run one tool call of this run with its limits, retries, journal and artifact folder."""
     return await run_tool(
         tools_for(context),
         name,
@@ -81,6 +83,8 @@ async def call_tool(name: str, args: dict[str, object], context: Context) -> Too
         limit=context.max_observation_chars,
         workspace=context.workspace,
         thread_id=current_thread_id(),
+        step_id=step_id,
+        side_effect=TOOL_RISK.get(name, "read_only") in ("writes_workspace", "executes_code"),
         retries=context.tool_retries,
         backoff_seconds=context.tool_retry_backoff_seconds,
     )
@@ -89,7 +93,7 @@ async def call_tool(name: str, args: dict[str, object], context: Context) -> Too
 async def _run_planned_call(step: Step, context: Context) -> Execution:
     args = step.args or {}
     run = Execution(step_id=step.id)
-    outcome = await call_tool(step.tool or "", args, context)
+    outcome = await call_tool(step.tool or "", args, context, step.id)
     run.record(step.tool or "", args, outcome)
     run.actions[action_fingerprint(step.tool or "", args)] += 1
     run.ok, run.output = outcome.ok, outcome.text
@@ -156,7 +160,7 @@ async def _run_tool_loop(task: StepTask, step: Step, context: Context) -> Execut
             if refusal:
                 outcome = ToolOutcome(False, refusal)
             else:
-                outcome = await call_tool(call["name"], call["args"], context)
+                outcome = await call_tool(call["name"], call["args"], context, step.id)
             run.record(call["name"], call["args"], outcome)
             tool_call_id = call["id"] or key
             messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,14 @@ def script() -> Iterator[Script]:
     scripted = Script()
     with use_model_factory(lambda _context: ScriptedChatModel(script=scripted)):
         yield scripted
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Environment for `planloop` subprocesses: no secrets, a private PLANLOOP_HOME."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TAVILY_"))}
+    clean["PLANLOOP_HOME"] = str(tmp_path / "home")
+    return clean
 
 
 @pytest.fixture

@@ -59,6 +59,8 @@ class Script:
         for role, items in replies.items():
             self.queues[role].extend(items)
         self.calls: list[tuple[str, list[BaseMessage]]] = []
+        self.defaults: dict[str, Reply] = {}
+        """Replies used whenever a role's queue is empty (for runs that are killed and resumed)."""
         self.lock = threading.Lock()
 
     def add(self, role: str, *items: Reply) -> Script:
@@ -76,9 +78,12 @@ class Script:
         role = role_of(messages)
         with self.lock:
             self.calls.append((role, list(messages)))
-            if not self.queues[role]:
+            if self.queues[role]:
+                item: Reply = self.queues[role].popleft()
+            elif role in self.defaults:
+                item = self.defaults[role]
+            else:
                 raise AssertionError(f"the script has no reply left for {role!r}")
-            item: Reply = self.queues[role].popleft()
         while callable(item) and not isinstance(item, AIMessage):
             item = item(messages)
         if isinstance(item, AIMessage):

@@ -108,7 +108,7 @@ def stream_chunks(body: dict[str, Any], with_usage: bool) -> list[dict[str, Any]
 class OpenAIStandIn:
     """`with OpenAIStandIn(script) as server:` serves on 127.0.0.1 at `server.base_url`."""
 
-    def __init__(self, script: Script, port: int = 0) -> None:
+    def __init__(self, script: Script, port: int = 0, latency_seconds: float = 0.0) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
         """Every parsed request body, in arrival order."""
@@ -116,6 +116,8 @@ class OpenAIStandIn:
         """Every chat.completion body answered with HTTP 200 (their `usage` is what was billed)."""
         self.errors: list[BaseException] = []
         self.embedding_requests: list[dict[str, Any]] = []
+        self.latency_seconds = latency_seconds
+        """Simulated model latency per request (stretches runs so kills land mid-run)."""
         self.held = threading.Event()
         """Set when the request chosen by `hold()` has arrived and is waiting."""
         self._released = threading.Event()
@@ -163,6 +165,8 @@ class OpenAIStandIn:
         """Status and JSON body for one chat completions request (held if `hold()` says so)."""
         with self._lock:
             self.requests.append(body)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         try:
             messages = to_messages(body["messages"])
             with self._lock:

@@ -7,7 +7,6 @@ a deterministic point, reached without sleeping.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -43,13 +42,6 @@ class Gate:
         self.arrived.set()
         self.opened.wait(WAIT_SECONDS)
         return self.reply
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TAVILY_"))}
-    clean["PLANLOOP_HOME"] = str(tmp_path / "home")
-    return clean
 
 
 def three_step_script(gate: Gate) -> Script:

@@ -12,8 +12,10 @@ from typing import cast
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
+from checkpoints.journal import Journal, active_journal, idempotency_key
 from tools.artifacts import clip
 from tools.sanitize import sanitize
+from tools.workspace import file_digest, planned_digest
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,59 @@ class TransientToolError(Exception):
     """A failure worth retrying (HTTP 5xx, timeouts); anything else fails at once."""
 
 
+async def _invoke(
+    tool: BaseTool, args: Mapping[str, object], retries: int, backoff: float
+) -> tuple[bool, str]:
+    """Call the tool, retrying transient failures; any failure becomes an ERROR text."""
+    raw = ""
+    for attempt in range(retries + 1):
+        try:
+            return True, str(await tool.ainvoke(dict(args)))
+        except TransientToolError as exc:
+            raw = f"ERROR: {exc} (after {attempt + 1} attempts)"
+            if attempt < retries:
+                await asyncio.sleep(backoff * 2**attempt)
+        except Exception as exc:  # a tool failure is an observation for the model
+            return False, f"ERROR: {type(exc).__name__}: {exc}"
+    return False, raw
+
+
+async def _journaled(
+    journal: Journal,
+    key: str,
+    *,
+    tool: BaseTool,
+    args: Mapping[str, object],
+    workspace: str,
+    thread_id: str,
+    step_id: str,
+    retries: int,
+    backoff: float,
+) -> tuple[bool, str]:
+    """Run a side-effecting call at most once per idempotency key, across crashes."""
+    entry = await asyncio.to_thread(journal.get, key)
+    if entry and entry.status == "completed" and entry.observation is not None:
+        ok = not entry.observation.startswith("ERROR")
+        return ok, entry.observation + "\n[from the journal: this action already ran]"
+    path = args.get("path")
+    if entry and entry.expected_digest and entry.expected_digest == file_digest(workspace, path):
+        text = f"{tool.name} on {path} had completed before an interruption"
+        await asyncio.to_thread(journal.complete, key, text)
+        return True, text + "\n[from the journal: this action already ran]"
+    expected = planned_digest(workspace, tool.name, args)
+    await asyncio.to_thread(
+        journal.start,
+        key,
+        thread_id=thread_id,
+        step_id=step_id,
+        tool=tool.name,
+        expected_digest=expected,
+    )
+    ok, raw = await _invoke(tool, args, retries, backoff)
+    await asyncio.to_thread(journal.complete, key, sanitize(raw))
+    return ok, raw
+
+
 async def run_tool(
     tools: Mapping[str, BaseTool],
     name: str,
@@ -74,13 +129,16 @@ async def run_tool(
     limit: int,
     workspace: str,
     thread_id: str,
+    step_id: str = "",
+    side_effect: bool = False,
     retries: int = 2,
     backoff_seconds: float = 0.5,
 ) -> ToolOutcome:
     """Run one tool call; unknown tools, bad args and tool exceptions become error outcomes.
 
     Output is sanitised and clipped to `limit` characters (the full text becomes an artifact);
-    transient failures are retried with exponential backoff.
+    transient failures are retried with exponential backoff. Side-effecting calls go through
+    the run's journal (when one is active), so a replayed step never acts twice.
     """
     tool = tools.get(name)
     if tool is None:
@@ -88,17 +146,21 @@ async def run_tool(
     problem = validate_args(tool, args)
     if problem:
         return ToolOutcome(False, f"ERROR: {problem}")
-    ok, raw = False, ""
-    for attempt in range(retries + 1):
-        try:
-            ok, raw = True, str(await tool.ainvoke(dict(args)))
-            break
-        except TransientToolError as exc:
-            raw = f"ERROR: {exc} (after {attempt + 1} attempts)"
-            if attempt < retries:
-                await asyncio.sleep(backoff_seconds * 2**attempt)
-        except Exception as exc:  # a tool failure is an observation for the model
-            raw = f"ERROR: {type(exc).__name__}: {exc}"
-            break
+    journal = active_journal.get()
+    if side_effect and journal is not None:
+        key = idempotency_key(thread_id, step_id, name, args)
+        ok, raw = await _journaled(
+            journal,
+            key,
+            tool=tool,
+            args=args,
+            workspace=workspace,
+            thread_id=thread_id,
+            step_id=step_id,
+            retries=retries,
+            backoff=backoff_seconds,
+        )
+    else:
+        ok, raw = await _invoke(tool, args, retries, backoff_seconds)
     observation = clip(sanitize(raw), limit, workspace=workspace, thread_id=thread_id, label=name)
     return ToolOutcome(ok, observation.text, observation.artifacts)

@@ -7,8 +7,10 @@ the check is `Path.is_relative_to` on resolved paths, so `/w/wsEVIL` is not insi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 MAX_WRITE_BYTES = 10 * 1024 * 1024
@@ -127,3 +129,44 @@ def list_paths(workspace: str | os.PathLike[str], path: str = ".") -> str:
             if len(names) >= MAX_LISTED_FILES:
                 return "\n".join([*names, f"[... listing stopped at {MAX_LISTED_FILES} files]"])
     return "\n".join(names) if names else "(no files)"
+
+
+def digest(text: str) -> str:
+    """The digest the journal compares file contents by."""
+    return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
+
+
+def file_digest(workspace: str | os.PathLike[str], path: object) -> str | None:
+    """Digest of a workspace file's current content, or None when it cannot be read."""
+    try:
+        target = resolve_in_workspace(workspace, str(path))
+        return digest(target.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, WorkspaceError):
+        return None
+
+
+def planned_digest(
+    workspace: str | os.PathLike[str], tool: str, args: Mapping[str, object]
+) -> str | None:
+    """Digest the target file will have once a file tool has run (None for other tools)."""
+    path, content = args.get("path"), args.get("content")
+    try:
+        if tool == "write_file" and isinstance(content, str):
+            return digest(content)
+        existing = resolve_in_workspace(workspace, str(path))
+        current = (
+            existing.read_text(encoding="utf-8", errors="replace") if existing.is_file() else ""
+        )
+    except (OSError, WorkspaceError):
+        return None
+    if tool == "append_file" and isinstance(content, str):
+        return digest(current + content)
+    old, new = args.get("old_text"), args.get("new_text")
+    if (
+        tool == "edit_file"
+        and isinstance(old, str)
+        and isinstance(new, str)
+        and current.count(old) == 1
+    ):
+        return digest(current.replace(old, new, 1))
+    return None
