@@ -108,6 +108,11 @@ class Journal:
                 .values(status="completed", observation=observation, completed_at=time.time())
             )
 
+    def delete_thread(self, thread_id: str) -> None:
+        """Drop a thread's entries (when the thread itself is pruned)."""
+        with self.engine.begin() as conn:
+            conn.execute(journal_table.delete().where(journal_table.c.thread_id == thread_id))
+
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()

@@ -104,6 +104,11 @@ class RunRegistry:
             rows = conn.execute(select(runs_table).order_by(runs_table.c.updated_at.desc()))
             return [_record(row) for row in rows]
 
+    def delete(self, thread_id: str) -> None:
+        """Forget a run (its checkpoints are deleted by the saver)."""
+        with self.engine.begin() as conn:
+            conn.execute(runs_table.delete().where(runs_table.c.thread_id == thread_id))
+
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()

@@ -18,6 +18,7 @@ from checkpoints.journal import Journal, active_journal
 from checkpoints.lock import thread_lock
 from checkpoints.memory import open_store
 from graph.builder import build_graph
+from graph.integrity import GRAPH_NODES_KEY, check_shape, checked_snapshot, graph_signature
 from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.llm import check_model_config, embedding_index
@@ -90,10 +91,12 @@ async def drive(
     db: str | os.PathLike[str] | None = None,
     on_update: UpdateHandler | None = None,
     answers: Mapping[str, object] | None = None,
+    from_checkpoint: str | None = None,
 ) -> RunOutcome:
     """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step.
 
     `answers` resumes a paused run: interrupt id -> resume value (see `RunOutcome.pending`).
+    `from_checkpoint` forks the thread from an earlier checkpoint (see `thread_history`).
     """
     path = resolve_db(db)
     config: RunnableConfig = {
@@ -111,13 +114,21 @@ async def drive(
             open_store(path, embedding_index(context)) as store,
         ):
             compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
+            config["metadata"] = {GRAPH_NODES_KEY: graph_signature(compiled)}
+            if goal is None:
+                before = await checked_snapshot(compiled, thread_id, from_checkpoint)
+                if from_checkpoint and not before.created_at:
+                    raise ValueError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
+                check_shape(compiled, before, thread_id)
+                if from_checkpoint:
+                    config["configurable"]["checkpoint_id"] = from_checkpoint
             async for chunk in compiled.astream(
                 graph_input, config, context=context, stream_mode="updates", durability="sync"
             ):
                 for node, update in chunk.items():
                     if on_update is not None and isinstance(update, Mapping):
                         on_update(node, update)
-            snapshot = await compiled.aget_state(config)
+            snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
     return RunOutcome.from_snapshot(thread_id, snapshot)
 
 

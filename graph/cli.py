@@ -95,6 +95,12 @@ def build_parser() -> Parser:
 
     resume = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
     resume.add_argument("thread", help="thread id")
+    resume.add_argument(
+        "--from",
+        dest="from_checkpoint",
+        metavar="CHECKPOINT",
+        help="fork from this earlier checkpoint (see planloop show THREAD --history)",
+    )
     _add_model(resume, default_text="the run's")
     _add_common(resume)
     _add_limits(resume)
@@ -123,6 +129,9 @@ def build_parser() -> Parser:
     _add_common(memory)
 
     threads = sub.add_parser("threads", help="list runs")
+    threads.add_argument(
+        "--prune", type=_positive(float), metavar="DAYS", help="delete runs idle for DAYS, vacuum"
+    )
     _add_common(threads)
 
     show = sub.add_parser("show", help="show one run")

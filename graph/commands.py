@@ -15,7 +15,14 @@ from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
 from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
 from graph.memory_cli import cmd_memory
 from graph.progress import ProgressPrinter, clean
-from graph.threads import get_record, list_threads, thread_history, thread_outcome, thread_state
+from graph.threads import (
+    get_record,
+    list_threads,
+    prune_threads,
+    thread_history,
+    thread_outcome,
+    thread_state,
+)
 from nodes.budget import summary
 from nodes.context import Context
 from nodes.errors import ModelConfigError, ModelUnavailableError, PlanloopError
@@ -58,13 +65,23 @@ def _continue(
     *,
     goal: str | None = None,
     answers: dict[str, dict[str, object]] | None = None,
+    from_checkpoint: str | None = None,
 ) -> int:
     """Drive the run; answer approvals at the terminal, or stop with exit 3 without one."""
     on_update = None if args.quiet else printer
     while True:
         outcome = asyncio.run(
-            drive(thread_id, context, goal=goal, db=args.db, on_update=on_update, answers=answers)
+            drive(
+                thread_id,
+                context,
+                goal=goal,
+                db=args.db,
+                on_update=on_update,
+                answers=answers,
+                from_checkpoint=from_checkpoint,
+            )
         )
+        from_checkpoint = None
         if not outcome.paused:
             return _finish(outcome, printer)
         if not sys.stdin.isatty():
@@ -111,14 +128,15 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     context = load_context(args.thread, args.db, **overrides)
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
-    if before is not None and not before.next_nodes:
+    fork = args.from_checkpoint
+    if before is not None and not before.next_nodes and not fork:
         raise ValueError(
             f"thread {args.thread} has already ended ({before.status}); nothing to resume"
         )
     printer = ProgressPrinter(budget=before.budget if before else None)
-    printer.say(f"resuming thread {args.thread}")
+    printer.say(f"resuming thread {args.thread}" + (f" from checkpoint {fork}" if fork else ""))
     goal = get_record(args.thread, args.db).goal if before is None else None
-    return _continue(args.thread, context, args, printer, goal=goal)
+    return _continue(args.thread, context, args, printer, goal=goal, from_checkpoint=fork)
 
 
 def _answer_pending(args: argparse.Namespace, action: str, overrides: dict[str, object]) -> int:
@@ -150,6 +168,10 @@ def cmd_reject(args: argparse.Namespace, overrides: dict[str, object]) -> int:
 
 
 def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
+    if args.prune:
+        pruned = asyncio.run(prune_threads(args.db, args.prune))
+        print(f"pruned {len(pruned)} thread(s){': ' + ', '.join(pruned) if pruned else ''}")
+        return EXIT_DONE
     summaries = asyncio.run(list_threads(args.db))
     if not summaries:
         print("no runs yet")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
 from langgraph.types import StateSnapshot
 
 from checkpoints import RunRecord, RunRegistry, open_checkpointer
+from checkpoints.journal import Journal
 from graph.api import RunOutcome, UnknownThreadError, resolve_db
 from graph.builder import build_graph
+from graph.integrity import checked_snapshot
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
 async def _snapshot(thread_id: str, db: str | os.PathLike[str] | None) -> StateSnapshot | None:
     async with open_checkpointer(resolve_db(db)) as saver:
         compiled = build_graph().compile(checkpointer=saver)
-        snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
+        snapshot = await checked_snapshot(compiled, thread_id)
     return snapshot if snapshot.created_at else None
 
 
@@ -100,7 +104,7 @@ async def list_threads(db: str | os.PathLike[str] | None) -> list[ThreadSummary]
     async with open_checkpointer(resolve_db(db)) as saver:
         compiled = build_graph().compile(checkpointer=saver)
         for record in records:
-            snapshot = await compiled.aget_state({"configurable": {"thread_id": record.thread_id}})
+            snapshot = await checked_snapshot(compiled, record.thread_id)
             outcome = (
                 RunOutcome.from_snapshot(record.thread_id, snapshot)
                 if snapshot.created_at
@@ -137,3 +141,24 @@ def _short_time(iso: str) -> str:
         return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso
+
+
+async def prune_threads(db: str | os.PathLike[str] | None, days: float) -> list[str]:
+    """Delete threads idle for `days` days (checkpoints, run record, journal), then VACUUM."""
+    cutoff = datetime.now().astimezone().timestamp() - days * 86400
+    old = [s.record.thread_id for s in await list_threads(db) if s.updated.timestamp() < cutoff]
+    path = resolve_db(db)
+    async with open_checkpointer(path) as saver:
+        for thread_id in old:
+            await saver.adelete_thread(thread_id)
+    registry, journal = _records(db), Journal(path)
+    try:
+        for thread_id in old:
+            registry.delete(thread_id)
+            journal.delete_thread(thread_id)
+    finally:
+        registry.close()
+        journal.close()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("VACUUM")
+    return old
