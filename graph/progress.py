@@ -60,7 +60,7 @@ class ProgressPrinter:
             return
         steps = _items(update.get("plan"), Step)
         if steps:
-            self.say(f"[plan] {len(steps)} steps")
+            self.say(f"[plan] {len(steps)} step{'' if len(steps) == 1 else 's'}")
             for step in steps:
                 self.say(f"  {step_line(step)}")
 

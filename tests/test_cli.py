@@ -44,7 +44,7 @@ def test_run_streams_progress_and_exits_0(
         "thread t-hello",
         "[goal] write hello.txt",
         "criterion c1: hello.txt exists",
-        "[plan] 1 steps",
+        "[plan] 1 step\n",
         "[step s1] done: wrote 2 bytes to hello.txt",
         "[reflect] s1: pass",
         "[decide] finish",
