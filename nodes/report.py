@@ -5,6 +5,7 @@ from __future__ import annotations
 from nodes.budget import summary
 from nodes.render import step_line
 from nodes.state import State
+from tools.sandbox import isolation_mode
 
 
 def remaining_work(state: State) -> list[str]:
@@ -49,6 +50,7 @@ def render_report(state: State, answer: str, thread_id: str) -> str:
         f"- Objective: {state.objective or '(not parsed)'}",
         f"- Status: **{state.status}** ({state.stop_reason})",
         f"- Budget: {summary(state.budget)}",
+        f"- run_python isolation: {isolation_mode()}",
         "",
         "## Answer",
         "",

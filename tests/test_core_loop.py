@@ -41,6 +41,7 @@ async def test_goal_writes_file_and_finishes(
     assert outcome.budget.prompt_tokens > 0 and outcome.budget.tool_calls == 1
     report = (workspace / outcome.report_path).read_text()
     assert "s1 wrote hello.txt" in report and "**done**" in report
+    assert "- run_python isolation: " in report
     assert db_path.exists()
 
 
