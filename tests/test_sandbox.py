@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from nodes.context import Context
+from tests.fakes import Script
 from tools import sandbox
 from tools.sandbox import SandboxLimits, SandboxResult, isolation_mode, run_python_code
 
@@ -167,3 +169,34 @@ async def test_fallback_without_bubblewrap_still_limits_and_scrubs(
     assert "sk-secret-value" not in env.stdout
     assert memory.limit_hit == "memory"
     assert "not prevented" in looped.isolation or "only" in looped.isolation
+
+
+async def test_invalid_utf8_and_lone_surrogates_are_sanitised(workspace: Path) -> None:
+    from tools.sanitize import sanitize
+
+    result = await run("import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe end')", workspace)
+    assert result.stdout == "ok \ufffd\ufffd end"
+    assert sanitize("a\ud800b\x00c") == "a\ufffdbc"
+    "a\ufffdbc".encode()  # valid UTF-8: safe for the checkpoint
+
+
+async def test_large_output_is_clipped_into_state_with_the_full_text_as_artifact(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    from graph.api import arun
+    from tests.fakes import goal_reply, plan_reply, reflect_reply, step
+
+    context.approval, context.max_observation_chars = "none", 500
+    code = "for i in range(2000): print(f'row {i}')"
+    script.add("parse_goal", goal_reply("the rows were printed"))
+    script.add("plan", plan_reply(step("s1", tool="run_python", args={"code": code})))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 printed them"}))
+    script.add("finish", "done")
+
+    outcome = await arun("print rows", context=context, db=db_path)
+
+    result = outcome.results["s1"]
+    assert len(result.output) < 800 and "the full output is in planloop-runs/" in result.output
+    (artifact,) = result.artifacts
+    full = (workspace / artifact).read_text()
+    assert "row 0" in full and "row 1999" in full

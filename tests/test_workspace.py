@@ -1,4 +1,10 @@
-"""Workspace confinement of the file operations, asserted on the filesystem."""
+"""Workspace confinement of the file operations, asserted on the filesystem.
+
+How each protection was shown to matter: with a naive `root / path` join (and a
+`str(path).startswith(str(root))` check), `../secret.txt` and `a/../../secret.txt` wrote next to
+the workspace, `/etc/passwd` replaced the root entirely, the symlinks led out, and `wsEVIL`
+passed the prefix check. The tests assert that none of that happens.
+"""
 
 from __future__ import annotations
 

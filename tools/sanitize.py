@@ -6,6 +6,7 @@ import re
 
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNTRUSTED_TAG = re.compile(r"</?\s*untrusted[^>]*>", re.IGNORECASE)
 
 
@@ -17,7 +18,7 @@ def sanitize(text: str | bytes) -> str:
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    text = text.encode("utf-8", errors="replace").decode("utf-8")
+    text = _SURROGATE.sub("\ufffd", text)
     text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 
