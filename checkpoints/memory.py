@@ -7,6 +7,7 @@ offline too. Memories are deduplicated by content and bounded per namespace.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -112,7 +113,8 @@ class MemoryBank:
             found = await self.store.asearch(self.namespace, query=query, limit=limit)
             return [(_memory(item), float(item.score or 0.0)) for item in found]
         items = await self.all_items()
-        return [(_memory(item), score) for item, score in bm25_rank(query, items, limit)]
+        ranked = await asyncio.to_thread(bm25_rank, query, items, limit)
+        return [(_memory(item), score) for item, score in ranked]
 
     async def all_items(self) -> list[Item]:
         """Every memory in the namespace, newest first."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from langgraph.runtime import Runtime
 
 from nodes.approval import approval_reason
@@ -90,4 +92,5 @@ def decide(state: State, context: Context) -> dict[str, object]:
 
 async def decide_done(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Decide what happens next; the router after this node acts on `decision`."""
-    return decide(state, runtime.context)
+    # decide() looks at workspace files (approval of changes to existing files): off the loop.
+    return await asyncio.to_thread(decide, state, runtime.context)

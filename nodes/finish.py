@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -43,6 +44,18 @@ async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
     return reply.text.strip(), spent
 
 
+def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
+    """Write report.md and answer.md into the run's folder (blocking I/O: run in a thread)."""
+    report_rel = f"{run_dir(thread_id)}/report.md"
+    write_text_atomic(
+        resolve_in_workspace(workspace, report_rel), render_report(state, answer, thread_id)
+    )
+    write_text_atomic(
+        resolve_in_workspace(workspace, f"{run_dir(thread_id)}/answer.md"), answer + "\n"
+    )
+    return report_rel
+
+
 async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Write the answer and the report; a stopped run gets its partial result, no model call."""
     watch = Stopwatch()
@@ -55,14 +68,8 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     thread_id = current_thread_id()
     budget = watch.budget(spent)
     final = replace(state, budget=state.budget + budget)
-    report_rel = f"{run_dir(thread_id)}/report.md"
-    write_text_atomic(
-        resolve_in_workspace(runtime.context.workspace, report_rel),
-        render_report(final, answer, thread_id),
-    )
-    write_text_atomic(
-        resolve_in_workspace(runtime.context.workspace, f"{run_dir(thread_id)}/answer.md"),
-        answer + "\n",
+    report_rel = await asyncio.to_thread(
+        _write_outputs, final, answer, thread_id, runtime.context.workspace
     )
     bank = memory_bank(runtime)
     if bank is not None:

@@ -103,11 +103,12 @@ async def _journaled(
         ok = not entry.observation.startswith("ERROR")
         return ok, entry.observation + "\n[from the journal: this action already ran]"
     path = args.get("path")
-    if entry and entry.expected_digest and entry.expected_digest == file_digest(workspace, path):
+    current = await asyncio.to_thread(file_digest, workspace, path)
+    if entry and entry.expected_digest and entry.expected_digest == current:
         text = f"{tool.name} on {path} had completed before an interruption"
         await asyncio.to_thread(journal.complete, key, text)
         return True, text + "\n[from the journal: this action already ran]"
-    expected = planned_digest(workspace, tool.name, args)
+    expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
     await asyncio.to_thread(
         journal.start,
         key,
@@ -162,5 +163,7 @@ async def run_tool(
         )
     else:
         ok, raw = await _invoke(tool, args, retries, backoff_seconds)
-    observation = clip(sanitize(raw), limit, workspace=workspace, thread_id=thread_id, label=name)
+    observation = await asyncio.to_thread(
+        clip, sanitize(raw), limit, workspace=workspace, thread_id=thread_id, label=name
+    )
     return ToolOutcome(ok, observation.text, observation.artifacts)

@@ -194,9 +194,13 @@ async def _read_bounded(stream: asyncio.StreamReader, limit: int) -> tuple[bytes
 async def run_python_code(code: str, workspace: str | Path, limits: SandboxLimits) -> SandboxResult:
     """Run `code` confined to `workspace`; never raises for what the program does."""
     root = Path(workspace).resolve()
+    await asyncio.to_thread(isolation_mode)  # cached after the first probe
     argv, cwd = build_command(root)
-    before = snapshot(root)
-    cgroup = _make_cgroup(limits)
+    # Blocking work (file walks, probes, cgroup files) runs in threads: the event loop serves
+    # other steps meanwhile, and `langgraph dev` forbids blocking calls on it.
+    isolation = await asyncio.to_thread(isolation_mode)
+    before = await asyncio.to_thread(snapshot, root)
+    cgroup = await asyncio.to_thread(_make_cgroup, limits)
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -230,7 +234,7 @@ async def run_python_code(code: str, workspace: str | Path, limits: SandboxLimit
             await process.wait()
     finally:
         _kill_tree(process.pid)
-        _remove_cgroup(cgroup)
+        await asyncio.to_thread(_remove_cgroup, cgroup)
     stderr = sanitize(err)
     limit_hit = _which_limit(timed_out, stderr, out_cut or err_cut)
     return SandboxResult(
@@ -239,8 +243,8 @@ async def run_python_code(code: str, workspace: str | Path, limits: SandboxLimit
         stderr=stderr + ("\n[... output truncated]" if err_cut else ""),
         timed_out=timed_out,
         limit_hit=limit_hit,
-        created_files=changed_files(root, before),
-        isolation=isolation_mode(),
+        created_files=await asyncio.to_thread(changed_files, root, before),
+        isolation=isolation,
     )
 
 
