@@ -129,13 +129,15 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
     fork = args.from_checkpoint
-    if before is not None and not before.next_nodes and not fork:
+    # Killed before its first step was recorded: nothing to continue, so start it again.
+    unstarted = before is None or (before.status == "running" and not before.next_nodes)
+    if before is not None and not before.next_nodes and not fork and not unstarted:
         raise ValueError(
             f"thread {args.thread} has already ended ({before.status}); nothing to resume"
         )
     printer = ProgressPrinter(budget=before.budget if before else None)
     printer.say(f"resuming thread {args.thread}" + (f" from checkpoint {fork}" if fork else ""))
-    goal = get_record(args.thread, args.db).goal if before is None else None
+    goal = get_record(args.thread, args.db).goal if unstarted and not fork else None
     return _continue(args.thread, context, args, printer, goal=goal, from_checkpoint=fork)
 
 
