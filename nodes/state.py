@@ -7,8 +7,13 @@ LangGraph Studio can render it and the checkpointer can restore it under a stric
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
+
+from langgraph.channels.delta import DeltaChannel
+
+T = TypeVar("T")
 
 Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
 RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
@@ -188,18 +193,35 @@ def add_budget(current: Budget | None, delta: Budget | None) -> Budget:
     return (current or Budget()) + (delta or Budget())
 
 
-def merge_results(
-    current: dict[str, StepResult] | None, update: dict[str, StepResult] | None
+def merge_result_batches(
+    current: dict[str, StepResult] | None, updates: Sequence[dict[str, StepResult] | None]
 ) -> dict[str, StepResult]:
-    """Reducer: results are keyed by step id; later writes replace earlier ones."""
-    return {**(current or {}), **(update or {})}
+    """Delta reducer for `results`: fold a batch of updates (associative, so replay-safe)."""
+    merged = dict(current or {})
+    for update in updates:
+        merged.update(update or {})
+    return merged
 
 
-def add_decisions(
-    current: list[ApprovalDecision] | None, update: list[ApprovalDecision] | None
-) -> list[ApprovalDecision]:
-    """Reducer: approval decisions accumulate (parallel steps may each add one)."""
-    return [*(current or []), *(update or [])]
+def latest(current: list[Step] | None, updates: Sequence[list[Step] | None]) -> list[Step]:
+    """Delta reducer for `plan`: the newest plan replaces the old one."""
+    chosen = [u for u in updates if u is not None]
+    return list(chosen[-1]) if chosen else list(current or [])
+
+
+def concat_batches(current: list[T] | None, updates: Sequence[list[T] | None]) -> list[T]:
+    """Delta reducer for append-only lists."""
+    return [*(current or []), *(item for update in updates for item in (update or []))]
+
+
+def add_count_batches(
+    current: dict[str, int] | None, updates: Sequence[dict[str, int] | None]
+) -> dict[str, int]:
+    """Delta reducer for counters."""
+    merged = dict(current or {})
+    for update in updates:
+        merged = add_counts(merged, update)
+    return merged
 
 
 def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) -> dict[str, int]:
@@ -230,8 +252,13 @@ class OutputState:
     """Final answer, or the partial result when the run stopped early."""
     criteria: list[Criterion] = field(default_factory=list)
     """Done-criteria with their evidence."""
-    results: Annotated[dict[str, StepResult], merge_results] = field(default_factory=dict)
-    """Every executed step's result, keyed by step id."""
+    results: Annotated[dict[str, StepResult], DeltaChannel(merge_result_batches)] = field(
+        default_factory=dict
+    )
+    """Every executed step's result, keyed by step id.
+
+    A delta channel: checkpoints store each step's new result once, not the whole growing map,
+    so storage grows linearly with the number of steps."""
     budget: Annotated[Budget, add_budget] = field(default_factory=Budget)
     """Resources used by the run."""
     report_path: str = ""
@@ -246,7 +273,7 @@ class State(InputState, OutputState):
     """The goal restated as one concrete objective."""
     constraints: list[str] = field(default_factory=list)
     """Constraints stated or implied by the goal."""
-    plan: list[Step] = field(default_factory=list)
+    plan: Annotated[list[Step], DeltaChannel(latest)] = field(default_factory=list)
     """The current plan DAG (completed steps stay in it)."""
     plan_errors: list[str] = field(default_factory=list)
     """Why the last proposed plan was rejected; fed back to the planner."""
@@ -260,15 +287,19 @@ class State(InputState, OutputState):
     """Replans in a row that made no progress."""
     progress_at_replan: int = 0
     """Passed steps plus met criteria at the last replan, to measure progress between replans."""
-    action_counts: Annotated[dict[str, int], add_counts] = field(default_factory=dict)
+    action_counts: Annotated[dict[str, int], DeltaChannel(add_count_batches)] = field(
+        default_factory=dict
+    )
     """How often each identical tool action ran."""
     next_steps: list[str] = field(default_factory=list)
     """Ids of the ready steps decide_done dispatches next (at most the parallel cap)."""
     pending_approvals: list[PendingApproval] = field(default_factory=list)
     """Dispatched steps that wait for a human before running."""
-    approvals: Annotated[list[ApprovalDecision], add_decisions] = field(default_factory=list)
+    approvals: Annotated[list[ApprovalDecision], DeltaChannel(concat_batches)] = field(
+        default_factory=list
+    )
     """Every approval answer given in this run."""
-    files_written: Annotated[list[str], operator.add] = field(default_factory=list)
+    files_written: Annotated[list[str], DeltaChannel(concat_batches)] = field(default_factory=list)
     """Workspace files this run has written (changing them again needs no approval)."""
     web_content_seen: Annotated[bool, operator.or_] = False
     """True once a web tool returned content: later writes and code runs need approval."""
