@@ -57,7 +57,10 @@ async def main(quick: bool) -> dict[str, bool]:
         bare = await bare_graph_step_seconds(zero.super_steps, workdir / "bare.db")
     startup = help_startup_seconds(3 if quick else 7)
     print(f"simulated latency: {latency}")
-    print("critical path: the system's own unavoidable sequential model calls + longest tool chain")
+    print(
+        "critical path: the system's own unavoidable sequential model calls (at their average "
+        "latency) + the longest tool chain"
+    )
     print("task   system                wall     crit  ratio  calls   prompt  compl  tools  steps")
     for result in results:
         print(row(result))

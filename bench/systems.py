@@ -32,6 +32,12 @@ class Result:
     critical_path: float = 0.0
 
 
+def _call_seconds(meter: Meter, latency: Latency) -> float:
+    """Latency of an average model call of this run (per-call plus output-token time)."""
+    average_output = meter.completion_tokens / max(meter.llm_calls, 1)
+    return latency.per_call + latency.per_output_token * average_output
+
+
 def _text(messages: Sequence[BaseMessage]) -> str:
     return "\n".join(str(m.content) for m in messages)
 
@@ -102,7 +108,7 @@ async def run_planloop(task: Task, latency: Latency, workdir: Path) -> Result:
     steps = len(await thread_history(task.name, db)) - 1
     # parse, plan, (lookups along the longest chain, each reflected), synth, its reflection, finish
     sequential_calls = 2 + task.longest_chain + 3
-    critical = sequential_calls * latency.per_call + task.longest_chain * latency.tool
+    critical = sequential_calls * _call_seconds(meter, latency) + task.longest_chain * latency.tool
     return Result("planloop", task.name, wall, meter, steps, critical)
 
 
@@ -191,5 +197,5 @@ async def run_react(task: Task, latency: Latency) -> Result:
     started = time.perf_counter()
     await agent.ainvoke({"messages": [HumanMessage(GOAL)]})
     wall = time.perf_counter() - started
-    critical = (len(task.deps) + 1) * latency.per_call + len(task.deps) * latency.tool
+    critical = (len(task.deps) + 1) * _call_seconds(meter, latency) + len(task.deps) * latency.tool
     return Result("react", task.name, wall, meter, critical_path=critical)
