@@ -186,3 +186,26 @@ async def test_plan_approval_shows_plan_then_diff_on_replan(
     assert [s["id"] for s in third_payload["plan"]] == ["s4"]  # type: ignore[union-attr]
     assert "the user rejected this plan: use list" in script.calls_for("plan")[2][-2].text
     assert not (workspace / "answer.txt").exists()
+
+
+async def test_rejected_run_python_leaves_no_trace_of_execution(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    code = "open('ran.txt', 'w').write('executed')\nprint('side effect')"
+    script.add("parse_goal", goal_reply("nothing is executed without consent"))
+    script.add("plan", plan_reply(step("s1", tool="run_python", args={"code": code})))
+    outcome = await arun("run my script", context=context, db=db_path, thread_id="py")
+    interrupt_id, payload = _only(outcome)
+    assert payload["risk"] == "executes_code" and payload["why"] == "the step executes code"
+
+    script.add("plan", plan_reply(step("s2", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "the user refused; s2 listed files"}))
+    script.add("finish", "not run")
+    answer = _answer(payload, "reject", feedback="do not run code")
+    done = await aresume("py", db=db_path, answers={interrupt_id: answer})
+
+    assert done.status == "done"
+    assert not (workspace / "ran.txt").exists()
+    assert "side effect" not in str(done.results)
+    assert not (workspace / "planloop-runs" / "py" / "artifacts").exists()
+    assert done.budget.tool_calls == 1  # only list_files ran
