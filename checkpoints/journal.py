@@ -23,6 +23,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 from sqlalchemy.engine import Engine
 
 from checkpoints.saver import BUSY_TIMEOUT_MS
+from checkpoints.schema_lock import schema_lock
 
 metadata = MetaData()
 
@@ -70,7 +71,8 @@ class Journal:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.engine: Engine = create_engine(f"sqlite:///{Path(db_path)}")
         event.listen(self.engine, "connect", _pragmas)
-        metadata.create_all(self.engine)
+        with schema_lock(db_path):  # concurrent first set-ups would collide
+            metadata.create_all(self.engine)
 
     def get(self, key: str) -> JournalEntry | None:
         """The entry for a key, if the action was ever started."""

@@ -24,6 +24,7 @@ from langgraph.store.base import BaseStore, Item
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from checkpoints.saver import BUSY_TIMEOUT_MS, CheckpointStoreError
+from checkpoints.schema_lock import async_schema_lock
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ async def open_store(
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         store = AsyncSqliteStore(conn, index=index)  # type: ignore[arg-type]
         try:
-            await store.setup()
+            async with async_schema_lock(path):  # concurrent first set-ups would collide
+                await store.setup()
         except sqlite3.DatabaseError as exc:
             raise CheckpointStoreError(f"{path} is not a usable planloop database ({exc})") from exc
         yield store

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from checkpoints.saver import BUSY_TIMEOUT_MS, CheckpointStoreError
+from checkpoints.schema_lock import schema_lock
 
 metadata = MetaData()
 
@@ -59,7 +60,8 @@ class RunRegistry:
     def setup(self) -> None:
         """Create the table if missing (idempotent)."""
         try:
-            metadata.create_all(self.engine)
+            with schema_lock(self.path):  # concurrent first set-ups would collide
+                metadata.create_all(self.engine)
         except SADatabaseError as exc:
             raise CheckpointStoreError(
                 f"{self.path} is not a usable planloop database ({exc.orig})"
