@@ -1,81 +1,208 @@
-"""Plain-HTTP page fetching with an SSRF guard, a size cap and HTML-to-text extraction."""
+"""Plain-HTTP page fetching: an SSRF guard, a byte cap, a deadline, and HTML-to-text.
+
+The guard resolves the host once per hop, refuses it unless every address is public, and then
+connects to that checked address (Host header and TLS SNI keep the name), so a DNS answer that
+changes between the check and the connection (DNS rebinding) cannot reach a private address.
+Redirects are followed by hand, at most `MAX_REDIRECTS`, each hop checked again. When an
+environment proxy applies, the proxy connects for us: the check still runs, but cannot be pinned.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urljoin, urlsplit
+import urllib.request
+from dataclasses import dataclass
 
 import httpx
 
 from tools.registry import TransientToolError
 
 MAX_REDIRECTS = 5
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
+RETRIED_STATUSES = frozenset({408, 429})
+"""Client errors worth a retry (timeouts, rate limits); other 4xx are final, 5xx retried."""
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-async def check_public(url: str) -> None:
-    """Refuse URLs whose host resolves to loopback, private, link-local or reserved addresses."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise ValueError(f"no host in URL {url!r}")
+def is_public(address: IPAddress) -> bool:
+    """True for globally routable unicast addresses (IPv4 inside IPv6 judged as IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return is_public(address.ipv4_mapped)
+        if address in _NAT64:
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (IP literals resolve to themselves)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ValueError(f"cannot resolve {host}: {exc.strerror}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+async def checked_address(url: httpx.URL) -> str:
+    """The address to connect to for `url`, if its host resolves only to public addresses."""
+    host = url.raw_host.decode("ascii")
+    if not host:
+        raise ValueError(f"no host in URL {url}")
+    addresses = await resolve(host, _port(url))
+    for text in addresses:
+        if not is_public(ipaddress.ip_address(text)):
             raise ValueError(
-                f"refusing to fetch {url}: {host} is a private or local address ({address})"
+                f"refusing to fetch {url}: {host} is a private or local address ({text}); "
+                "only public web pages can be fetched"
             )
+    if not addresses:
+        raise ValueError(f"cannot resolve {host}")
+    return addresses[0]
 
 
-def html_to_text(html: str) -> str:
-    """Readable main text of an HTML page (scripts, navigation and boilerplate removed)."""
+async def points_inward(url: httpx.URL) -> bool:
+    """True when the host of `url` resolves to a non-public address (False if it cannot resolve)."""
+    try:
+        addresses = await resolve(url.raw_host.decode("ascii"), _port(url))
+    except ValueError:
+        return False
+    return any(not is_public(ipaddress.ip_address(text)) for text in addresses)
+
+
+def _proxied(url: httpx.URL) -> bool:
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(url.raw_host.decode("ascii"))
+
+
+def parse_web_url(url: str | httpx.URL) -> httpx.URL:
+    """`url` as an absolute http(s) URL, or a ValueError saying why not."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid URL {url!s}: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise ValueError(f"only http:// and https:// URLs can be fetched, not {url!s}")
+    return parsed
+
+
+@dataclass
+class Page:
+    """A downloaded page body (possibly cut at the byte cap) and how to read it."""
+
+    url: httpx.URL
+    kind: str
+    charset: str | None
+    body: bytes
+    cut: bool
+
+
+def _status_error(url: httpx.URL, status: int) -> Exception:
+    message = f"{url} answered HTTP {status}"
+    if status >= 500 or status in RETRIED_STATUSES:
+        return TransientToolError(message)
+    return ValueError(message)
+
+
+async def _hop(
+    client: httpx.AsyncClient, url: httpx.URL, *, max_bytes: int, allow_private: bool
+) -> Page | httpx.URL:
+    """One request: the page, or the URL a redirect points to."""
+    target = url
+    headers: dict[str, str] = {}
+    extensions: dict[str, object] = {}
+    if not allow_private:
+        address = await checked_address(url)
+        if not _proxied(url):
+            target = url.copy_with(host=address)
+            headers["Host"] = url.netloc.decode("ascii")
+            if url.scheme == "https":
+                extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    async with client.stream("GET", target, headers=headers, extensions=extensions) as response:
+        if response.is_redirect and "location" in response.headers:
+            return parse_web_url(url.join(response.headers["location"]))
+        if response.status_code >= 300:
+            raise _status_error(url, response.status_code)
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and not is_text_type(kind):
+            raise ValueError(f"{url} is {kind}, not a text page; fetch_url reads text only")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():  # decompressed, so the cap also bounds bombs
+            body += chunk
+            if len(body) > max_bytes:
+                break
+        cut = len(body) > max_bytes
+        return Page(url, kind, response.charset_encoding, bytes(body[:max_bytes]), cut)
+
+
+def is_text_type(kind: str) -> bool:
+    """Content types fetch_url reads: HTML, any text/*, JSON and XML."""
+    return kind in HTML_TYPES or kind.startswith("text/") or kind.endswith(("json", "xml"))
+
+
+async def download(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> Page:
+    """GET `url` within `timeout` seconds, following up to 5 redirects, each hop checked."""
+    current = parse_web_url(url)
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+        ):
+            for _ in range(MAX_REDIRECTS + 1):
+                hop = await _hop(client, current, max_bytes=max_bytes, allow_private=allow_private)
+                if isinstance(hop, Page):
+                    return hop
+                current = hop
+    except (TimeoutError, httpx.TimeoutException):
+        raise TransientToolError(f"fetching {current} timed out after {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise TransientToolError(f"cannot fetch {current} ({type(exc).__name__})") from exc
+    raise ValueError(f"{url} redirects more than {MAX_REDIRECTS} times")
+
+
+def html_to_text(html: str | bytes) -> str:
+    """Readable main text of an HTML page (scripts, navigation and boilerplate removed).
+
+    Bytes are decoded by trafilatura, which honours the page's own `<meta charset>`.
+    """
     import trafilatura
 
     text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
-    return text or ""
+    if text is None:  # no main content found: fall back to all visible text
+        text = trafilatura.html2txt(html)
+    return str(text or "")
 
 
-async def _download(
-    client: httpx.AsyncClient, url: str, max_bytes: int
-) -> tuple[httpx.Response, bytes, bool]:
-    async with client.stream("GET", url) as response:
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                return response, bytes(body[:max_bytes]), True
-        return response, bytes(body), False
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name
+        return body.decode("utf-8", errors="replace")
+
+
+def page_text(page: Page) -> str:
+    """The readable text of a downloaded page; binary bodies are refused."""
+    if b"\x00" in page.body[:1024]:
+        raise ValueError(f"{page.url} is binary content, not a text page")
+    looks_html = page.body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    if page.kind in HTML_TYPES or (not page.kind and looks_html):
+        text = html_to_text(_decode(page.body, page.charset) if page.charset else page.body)
+    else:
+        text = _decode(page.body, page.charset)
+    note = f"\n[... page cut at {len(page.body)} bytes]" if page.cut else ""
+    return text + note
 
 
 async def fetch_readable(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> str:
-    """Fetch `url` (following up to 5 redirects, each re-checked) and return readable text."""
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            if not allow_private:
-                await check_public(url)
-            try:
-                response, body, cut = await _download(client, url, max_bytes)
-            except httpx.TransportError as exc:
-                raise TransientToolError(f"cannot fetch {url} ({type(exc).__name__})") from exc
-            if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
-                continue
-            break
-        else:
-            raise ValueError(f"more than {MAX_REDIRECTS} redirects")
-    if response.status_code >= 500:
-        raise TransientToolError(f"{url} answered HTTP {response.status_code}")
-    if response.status_code >= 400:
-        raise ValueError(f"{url} answered HTTP {response.status_code}")
-    kind = response.headers.get("content-type", "text/html").split(";")[0].strip().lower()
-    if not kind.startswith(TEXT_TYPES):
-        raise ValueError(f"{url} is {kind}, not a text page")
-    text = body.decode(response.encoding or "utf-8", errors="replace")
-    readable = html_to_text(text) if "html" in kind else text
-    note = f"\n[... page cut at {max_bytes} bytes]" if cut else ""
-    return readable + note
+    """Fetch `url` over plain HTTP(S) and return its readable text."""
+    page = await download(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private)
+    return await asyncio.to_thread(page_text, page)
