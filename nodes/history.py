@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from nodes.render import NONE, result_block
 from nodes.state import Step, StepResult
+from tools.sanitize import close_untrusted
 
 CHARS_PER_TOKEN = 4
 """Rough characters per token, for budgeting without a tokenizer."""
@@ -28,7 +29,9 @@ def one_line(result: StepResult, step: Step | None) -> str:
     detail = (note + result.output.strip()).replace("\n", " ")
     title = step.description if step else ""
     line = f"- {result.step_id} [{result.verdict}] {title}: {detail}"
-    return line if len(line) <= 160 else line[:159] + "…"
+    if len(line) > 160:
+        line = line[:145] + "…"
+    return close_untrusted(line).replace("\n", " ")
 
 
 def _folded(results: Sequence[StepResult]) -> str:

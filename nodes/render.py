@@ -9,6 +9,7 @@ from langchain_core.tools import BaseTool
 
 from nodes.state import Criterion, Step, StepResult
 from tools.registry import input_model
+from tools.sanitize import close_untrusted
 
 NONE = "(none)"
 
@@ -34,7 +35,9 @@ def step_line(step: Step) -> str:
 def result_block(result: StepResult, step: Step | None, *, max_chars: int) -> str:
     """A result with its step, clipped for use inside prompts."""
     title = step.description if step else "(step no longer in plan)"
-    output = result.output if len(result.output) <= max_chars else result.output[:max_chars] + " …"
+    output = result.output
+    if len(output) > max_chars:
+        output = close_untrusted(output[:max_chars] + " …")
     verdict = "" if result.verdict == "pending" else f" verdict={result.verdict} {result.note}"
     return (
         f"<result step={result.step_id!r} status={result.status}{verdict}>\n"

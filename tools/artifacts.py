@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from tools.sanitize import close_untrusted
 from tools.workspace import relative_name, resolve_in_workspace, write_text_atomic
 
 RUNS_DIR = "planloop-runs"
@@ -51,4 +52,4 @@ def clip(
         f"\n[... truncated: {len(text)} characters in all; the full output is in {path} "
         "(read_file can read it)]"
     )
-    return Observation(text[:limit] + marker, [path])
+    return Observation(close_untrusted(text[:limit]) + marker, [path])

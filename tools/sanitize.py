@@ -23,6 +23,13 @@ def sanitize(text: str | bytes) -> str:
     return _CONTROL.sub("", text)
 
 
+def close_untrusted(text: str) -> str:
+    """Close an untrusted block that clipping cut open, so web text never leaks past it."""
+    if text.count("<untrusted") > text.count("</untrusted>"):
+        return text + "\n</untrusted>"
+    return text
+
+
 def wrap_untrusted(source: str, text: str) -> str:
     """Web content as delimited, source-tagged data that can never close its own delimiter."""
     body = _UNTRUSTED_TAG.sub("[tag removed]", text)
