@@ -17,13 +17,11 @@ import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, event, select
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 
-from checkpoints.saver import BUSY_TIMEOUT_MS
-from checkpoints.schema_lock import schema_lock
+from checkpoints.backend import create_tables, make_engine
 
 metadata = MetaData()
 
@@ -58,21 +56,12 @@ def idempotency_key(thread_id: str, step_id: str, tool: str, args: Mapping[str, 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 class Journal:
-    """Journal entries in the planloop database (SQLite through SQLAlchemy)."""
+    """Journal entries in the planloop database (SQLite or Postgres, through SQLAlchemy)."""
 
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
-        self.engine: Engine = create_engine(f"sqlite:///{Path(db_path)}")
-        event.listen(self.engine, "connect", _pragmas)
-        with schema_lock(db_path):  # concurrent first set-ups would collide
-            metadata.create_all(self.engine)
+        self.engine: Engine = make_engine(db_path)
+        create_tables(self.engine, metadata)
 
     def get(self, key: str) -> JournalEntry | None:
         """The entry for a key, if the action was ever started."""

@@ -1,6 +1,8 @@
 """Long-term memory on a LangGraph `BaseStore`: lessons, facts with provenance, run outcomes.
 
-Recall is semantic when the store has a vector index (sqlite-vec, an embeddings endpoint);
+The store lives where the checkpoints do: a SQLite file, or Postgres for a `postgresql://` URL.
+Recall is semantic when the store has a vector index (sqlite-vec or pgvector, an embeddings
+endpoint);
 otherwise it ranks the namespace's memories lexically with SQLite FTS5's BM25, so memory works
 offline too. Memories are deduplicated by content and bounded per namespace.
 """
@@ -158,9 +160,25 @@ def vector_search_supported() -> bool:
 @asynccontextmanager
 async def open_store(
     db_path: str | Path, index: dict[str, object] | None = None
+) -> AsyncIterator[BaseStore]:
+    """The store beside the checkpoints (with a vector index when `index` is set)."""
+    from checkpoints.backend import is_postgres
+
+    if is_postgres(db_path):
+        from checkpoints.postgres import open_postgres_store
+
+        async with open_postgres_store(str(db_path), index) as pg_store:
+            yield pg_store
+        return
+    async with _open_sqlite_store(Path(db_path), index) as store:
+        yield store
+
+
+@asynccontextmanager
+async def _open_sqlite_store(
+    path: Path, index: dict[str, object] | None
 ) -> AsyncIterator[AsyncSqliteStore]:
-    """The SQLite store beside the checkpoints (with a sqlite-vec index when `index` is set)."""
-    path = Path(db_path)
+    """The SQLite store (with a sqlite-vec index when `index` is set)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if index is not None and not vector_search_supported():
         logger.warning(

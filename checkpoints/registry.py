@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, event, select
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.exc import OperationalError as SAOperationalError
 
-from checkpoints.saver import BUSY_TIMEOUT_MS, CheckpointStoreError
-from checkpoints.schema_lock import schema_lock
+from checkpoints.backend import create_tables, make_engine, redact
+from checkpoints.saver import CheckpointStoreError
 
 metadata = MetaData()
 
@@ -41,30 +40,26 @@ class RunRecord:
     updated_at: float
 
 
-def _set_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 class RunRegistry:
     """Read and write run records in the planloop database."""
 
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
-        self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(f"sqlite:///{self.path}")
-        event.listen(self.engine, "connect", _set_pragmas)
+        self.name = redact(db_path)
+        self.engine: Engine = make_engine(db_path)
 
     def setup(self) -> None:
         """Create the table if missing (idempotent)."""
         try:
-            with schema_lock(self.path):  # concurrent first set-ups would collide
-                metadata.create_all(self.engine)
+            create_tables(self.engine, metadata)
+        except SAOperationalError as exc:
+            if self.engine.dialect.name != "postgresql":
+                raise CheckpointStoreError(
+                    f"{self.name} is not a usable planloop database ({exc.orig})"
+                ) from exc
+            raise CheckpointStoreError(f"cannot open database {self.name}: {exc.orig}") from exc
         except SADatabaseError as exc:
             raise CheckpointStoreError(
-                f"{self.path} is not a usable planloop database ({exc.orig})"
+                f"{self.name} is not a usable planloop database ({exc.orig})"
             ) from exc
 
     def register(self, thread_id: str, goal: str, settings: dict[str, object]) -> None:

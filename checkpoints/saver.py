@@ -1,4 +1,5 @@
-"""The SQLite checkpointer every run is persisted in, tuned for durability and concurrency."""
+"""The checkpointer every run is persisted in: a SQLite file tuned for durability and
+concurrency, or (for a `postgresql://` URL) LangGraph's Postgres saver."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -45,9 +47,25 @@ def strict_serializer() -> JsonPlusSerializer:
 
 
 @asynccontextmanager
-async def open_checkpointer(db_path: str | os.PathLike[str]) -> AsyncIterator[AsyncSqliteSaver]:
-    """Open (creating if needed) the checkpoint database with WAL and a busy timeout."""
-    path = Path(db_path)
+async def open_checkpointer(
+    db_path: str | os.PathLike[str],
+) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """Open (creating if needed) the checkpoint database: a Postgres URL or a SQLite file."""
+    from checkpoints.backend import is_postgres
+
+    if is_postgres(db_path):
+        from checkpoints.postgres import open_postgres_checkpointer
+
+        async with open_postgres_checkpointer(str(db_path)) as pg_saver:
+            yield pg_saver
+        return
+    async with _open_sqlite(Path(db_path)) as saver:
+        yield saver
+
+
+@asynccontextmanager
+async def _open_sqlite(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """The SQLite file with WAL and a busy timeout."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)

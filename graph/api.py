@@ -1,4 +1,5 @@
-"""One-call Python API: run a goal to its end (or resume a thread) with SQLite persistence."""
+"""One-call Python API: run a goal to its end (or resume a thread), persisted in SQLite or
+PostgreSQL (`db` / $PLANLOOP_DB)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
-from checkpoints import RunRegistry, default_db_path, open_checkpointer
+from checkpoints import RunRegistry, open_checkpointer
+from checkpoints.backend import resolve_target
 from checkpoints.journal import Journal, active_journal
 from checkpoints.lock import thread_lock
 from checkpoints.memory import open_store
@@ -78,9 +80,12 @@ class RunOutcome:
         )
 
 
-def resolve_db(db: str | os.PathLike[str] | None) -> Path:
-    """The database path: the argument, else the default under $PLANLOOP_HOME."""
-    return Path(db) if db else default_db_path()
+def resolve_db(db: str | os.PathLike[str] | None) -> Path | str:
+    """The database: the argument, else $PLANLOOP_DB, else the default under $PLANLOOP_HOME.
+
+    A `postgresql://` URL (returned as a string) selects Postgres; anything else is a SQLite file.
+    """
+    return resolve_target(db)
 
 
 async def drive(
@@ -133,7 +138,7 @@ async def drive(
 
 
 @contextmanager
-def journal_for(path: Path) -> Iterator[Journal]:
+def journal_for(path: Path | str) -> Iterator[Journal]:
     """Make the database's side-effect journal the active one for the block."""
     journal = Journal(path)
     token = active_journal.set(journal)

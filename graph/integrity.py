@@ -51,17 +51,7 @@ async def _last_good_checkpoint(
     compiled: PlanloopApp,
     thread_id: str,
 ) -> str | None:
-    saver = compiled.checkpointer
-    conn = getattr(saver, "conn", None)
-    if conn is None:
-        return None
-    async with conn.execute(
-        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-        "ORDER BY checkpoint_id DESC",
-        (thread_id,),
-    ) as cursor:
-        ids = [row[0] async for row in cursor]
-    for candidate in ids:
+    for candidate in await _checkpoint_ids(compiled, thread_id):
         config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_id": candidate}
         }
@@ -71,6 +61,25 @@ async def _last_good_checkpoint(
             continue
         return str(candidate)
     return None
+
+
+async def _checkpoint_ids(compiled: PlanloopApp, thread_id: str) -> list[str]:
+    """The thread's checkpoint ids, newest first, read without deserializing any checkpoint
+    (listing through the saver would stop at the first unreadable one)."""
+    saver = compiled.checkpointer
+    if type(saver).__module__.startswith("langgraph.checkpoint.postgres"):
+        from checkpoints.postgres import checkpoint_ids
+
+        return await checkpoint_ids(saver, thread_id)  # type: ignore[arg-type]
+    conn = getattr(saver, "conn", None)
+    if conn is None:
+        return []
+    async with conn.execute(
+        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+        "ORDER BY checkpoint_id DESC",
+        (thread_id,),
+    ) as cursor:
+        return [str(row[0]) async for row in cursor]
 
 
 def check_shape(

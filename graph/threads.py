@@ -11,6 +11,7 @@ from datetime import datetime
 from langgraph.types import StateSnapshot
 
 from checkpoints import RunRecord, RunRegistry, open_checkpointer
+from checkpoints.backend import is_postgres
 from checkpoints.journal import Journal
 from graph.api import RunOutcome, UnknownThreadError, resolve_db
 from graph.builder import build_graph
@@ -159,6 +160,11 @@ async def prune_threads(db: str | os.PathLike[str] | None, days: float) -> list[
     finally:
         registry.close()
         journal.close()
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("VACUUM")
+    if is_postgres(path):
+        from checkpoints.postgres import vacuum
+
+        await vacuum(str(path))
+    else:
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("VACUUM")
     return old

@@ -6,7 +6,10 @@ import random
 import re
 import signal
 import subprocess
+import uuid
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,81 +66,178 @@ def _cli(*args: str) -> list[str]:
     return [*planloop_command(), *args]
 
 
-def test_seeded_kills_never_lose_or_repeat_a_step(
-    workspace: Path, env: dict[str, str], tmp_path: Path
-) -> None:
+LOCK_ERROR = re.compile(r"database is locked|already running|deadlock|lock timeout", re.I)
+
+
+@dataclass
+class Counts:
+    """What a durability scenario measured; every count must be zero."""
+
+    backend: str
+    effects_repeated: int = 0
+    """Lines appended more than once (or out of order) over all workspaces."""
+    runs_lost: int = 0
+    """Runs that did not end `done` with every line written."""
+    lock_errors: int = 0
+    """Lock failures: SQLite `database is locked`, a wrong refusal or a missing one."""
+
+    def report(self, scenario: str, extra: str = "") -> None:
+        print(
+            f"[{self.backend}] {scenario}: effects repeated {self.effects_repeated}, "
+            f"runs lost {self.runs_lost}, lock errors {self.lock_errors}"
+            + (f"; {extra}" if extra else "")
+        )
+
+    def assert_clean(self) -> None:
+        assert (self.effects_repeated, self.runs_lost, self.lock_errors) == (0, 0, 0), self
+
+
+def _db_flags(db: str | None) -> list[str]:
+    return ["--db", db] if db else []
+
+
+def _log_repeats(path: Path) -> int:
+    """Effects repeated in a log: duplicate lines, or lines not in the planned order."""
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    duplicates = sum(n - 1 for n in Counter(lines).values())
+    return duplicates or int(LINES[: len(lines)] != lines)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _complete(path: Path) -> bool:
+    return path.exists() and path.read_text() == "".join(LINES)
+
+
+def seeded_kills(
+    workspace: Path, env: dict[str, str], *, db: str | None = None, thread: str = "k1"
+) -> Counts:
+    """SIGKILL one run at seeded moments, resuming after each kill, until it finishes."""
+    counts = Counts("postgres" if db else "sqlite")
     rng = random.Random(20261121)
-    first = ["run", "log six lines", "--workspace", str(workspace), "--thread-id", "k1"]
-    killed = finished = 0
-    with OpenAIStandIn(_endless_script(), latency_seconds=0.05) as server:
-        first += ["--base-url", server.base_url, "--approve", "none"]
+    log = workspace / "log.txt"
+    first = ["run", "log six lines", "--workspace", str(workspace), "--thread-id", thread]
+    killed = finished = mid_run = 0
+    # Slow model replies (0.3 s) stretch a run to several seconds, so seeded kill moments
+    # land mid-run on a fast machine too.
+    with OpenAIStandIn(_endless_script(), latency_seconds=0.3) as server:
+        first += ["--base-url", server.base_url, "--approve", "none", *_db_flags(db)]
         argv = _cli(*first)
         for _ in range(KILLS):
             process = subprocess.Popen(
-                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
             )
             try:
                 # The kill point: a seeded moment in the run (start-up included).
-                process.wait(timeout=rng.uniform(0.2, 2.5))
+                _, err = process.communicate(timeout=rng.uniform(0.2, 2.5))
                 finished += 1
+                counts.lock_errors += bool(LOCK_ERROR.search(err))
             except subprocess.TimeoutExpired:
+                before = _lines(log)
                 process.send_signal(signal.SIGKILL)
-                process.wait()
+                process.communicate()
                 killed += 1
-            argv = _cli("resume", "k1")
-            text = (workspace / "log.txt").read_text() if (workspace / "log.txt").exists() else ""
-            assert LINES[: len(text.splitlines())] == text.splitlines(keepends=True), text
+                mid_run += 0 < before < STEPS
+            argv = _cli("resume", thread, *_db_flags(db))
+            counts.effects_repeated = max(counts.effects_repeated, _log_repeats(log))
             if finished:
                 break
         last = subprocess.run(
-            _cli("show", "k1"), env=env, capture_output=True, text=True, check=True
+            _cli("show", thread, *_db_flags(db)),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         if "status:    done" not in last.stdout:
             done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-            assert done.returncode == 0, done.stdout + done.stderr
-    print(f"kills: {killed}, runs that finished on their own: {finished}")
+            counts.lock_errors += bool(LOCK_ERROR.search(done.stderr))
+            counts.runs_lost += done.returncode != 0
+    counts.effects_repeated = max(counts.effects_repeated, _log_repeats(log))
+    counts.runs_lost = max(counts.runs_lost, int(not _complete(log)))
+    counts.report(
+        "seeded SIGKILLs",
+        f"kills {killed} ({mid_run} between effects), finished on their own {finished}",
+    )
     assert killed >= 3
-    assert (workspace / "log.txt").read_text() == "".join(LINES)  # each effect exactly once
+    return counts
 
 
-def test_second_process_on_a_running_thread_is_refused(
-    workspace: Path, env: dict[str, str], tmp_path: Path
-) -> None:
-    script = _endless_script()
-    with OpenAIStandIn(script) as server:
+def test_seeded_kills_never_lose_or_repeat_a_step(workspace: Path, env: dict[str, str]) -> None:
+    seeded_kills(workspace, env).assert_clean()  # each effect exactly once
+
+
+def busy_thread_refused(
+    tmp_path: Path, env: dict[str, str], *, db: str | None = None, suffix: str = ""
+) -> Counts:
+    """A second process on a running thread is refused; another thread runs meanwhile."""
+    counts = Counts("postgres" if db else "sqlite")
+    busy, free = f"busy{suffix}", f"free{suffix}"
+    ws_busy, ws_free = tmp_path / "ws-busy", tmp_path / "ws-free"
+    ws_busy.mkdir()
+    ws_free.mkdir()
+    with OpenAIStandIn(_endless_script()) as server:
         server.hold("reflect")
-        argv = ["--workspace", str(workspace), "--base-url", server.base_url, "--approve", "none"]
+        argv = ["--base-url", server.base_url, "--approve", "none", *_db_flags(db)]
         holder = subprocess.Popen(
-            _cli("run", "log six lines", "--thread-id", "busy", *argv),
+            _cli("run", "log six lines", "--thread-id", busy, "--workspace", str(ws_busy), *argv),
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert server.held.wait(WAIT_SECONDS)
             second = subprocess.run(
-                _cli("resume", "busy"), env=env, capture_output=True, text=True, check=False
-            )
-            assert second.returncode == 2
-            assert f"thread busy is already running (pid {holder.pid})" in second.stderr
-            other = subprocess.run(  # another thread on the same database runs meanwhile
-                _cli("run", "log six lines", "--thread-id", "free", *argv),
+                _cli("resume", busy, *_db_flags(db)),
                 env=env,
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            assert other.returncode == 0, other.stderr
+            expected = f"thread {busy} is already running (pid {holder.pid}"
+            expected += " on " if db else ")"
+            refused = second.returncode == 2 and expected in second.stderr
+            counts.lock_errors += not refused
+            other = subprocess.run(  # another thread on the same database runs meanwhile
+                _cli("run", "log six lines", "--thread-id", free, "--workspace", str(ws_free))
+                + argv,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            counts.lock_errors += bool(LOCK_ERROR.search(other.stderr))
         finally:
             server.release()
-            holder.wait(WAIT_SECONDS)
-    assert holder.returncode == 0
+            holder_err = holder.communicate(timeout=WAIT_SECONDS)[1]
+    counts.lock_errors += bool(LOCK_ERROR.search(holder_err))
+    counts.runs_lost = (holder.returncode != 0 or not _complete(ws_busy / "log.txt")) + (
+        other.returncode != 0 or not _complete(ws_free / "log.txt")
+    )
+    counts.effects_repeated = _log_repeats(ws_busy / "log.txt") + _log_repeats(ws_free / "log.txt")
+    counts.report(
+        "2 processes on one thread",
+        f"second process exit {second.returncode} ({second.stderr.strip()[:90]!r})",
+    )
+    assert refused, second.stderr
+    assert other.returncode == 0, other.stderr
+    assert holder.returncode == 0, holder_err
+    return counts
 
 
-def test_many_processes_on_many_threads_share_one_database(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    count = 16
+def test_second_process_on_a_running_thread_is_refused(tmp_path: Path, env: dict[str, str]) -> None:
+    busy_thread_refused(tmp_path, env).assert_clean()
+
+
+def many_threads(
+    tmp_path: Path, env: dict[str, str], *, db: str | None = None, count: int = 16
+) -> Counts:
+    """`count` processes run `count` threads at once on one database."""
+    counts = Counts("postgres" if db else "sqlite")
+    prefix = f"p{uuid.uuid4().hex[:6]}-" if db else "p"
     with OpenAIStandIn(_endless_script()) as server:
         processes = []
         for n in range(count):
@@ -151,11 +251,12 @@ def test_many_processes_on_many_threads_share_one_database(
                         "--workspace",
                         str(ws),
                         "--thread-id",
-                        f"p{n}",
+                        f"{prefix}{n}",
                         "--base-url",
                         server.base_url,
                         "--approve",
                         "none",
+                        *_db_flags(db),
                     ),
                     env=env,
                     stdout=subprocess.DEVNULL,
@@ -163,11 +264,22 @@ def test_many_processes_on_many_threads_share_one_database(
                     text=True,
                 )
             )
-        errors = [p.communicate(timeout=120)[1] for p in processes]
+        errors = [p.communicate(timeout=180)[1] for p in processes]
+    logs = [tmp_path / f"ws{n}" / "log.txt" for n in range(count)]
+    counts.lock_errors = sum(bool(LOCK_ERROR.search(e)) for e in errors)
+    counts.effects_repeated = sum(_log_repeats(log) for log in logs)
+    counts.runs_lost = sum(
+        p.returncode != 0 or not _complete(log) for p, log in zip(processes, logs, strict=True)
+    )
+    counts.report(f"{count} processes on {count} threads")
     assert [p.returncode for p in processes] == [0] * count, errors
-    assert not any("locked" in e for e in errors)
-    for n in range(count):
-        assert (tmp_path / f"ws{n}" / "log.txt").read_text() == "".join(LINES)
+    return counts
+
+
+def test_many_processes_on_many_threads_share_one_database(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    many_threads(tmp_path, env).assert_clean()
 
 
 async def test_journal_replays_instead_of_acting_again(workspace: Path, tmp_path: Path) -> None:

@@ -1,0 +1,92 @@
+"""Which database a run lives in: a SQLite file (the default) or a PostgreSQL server.
+
+`--db` (or `$PLANLOOP_DB`) takes a file path or a `postgresql://` URL. Everything persistent
+(checkpoints, run registry, side-effect journal, memory store, the per-thread lock) follows that
+choice, so processes on several machines can share runs through one Postgres database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+
+from checkpoints.saver import BUSY_TIMEOUT_MS, default_db_path
+
+DB_ENV = "PLANLOOP_DB"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SCHEMA_LOCK_KEY = 0x706C616E6C6F6F70  # "planloop": serialises table creation across processes
+
+
+def is_postgres(db: str | os.PathLike[str]) -> bool:
+    """True when `db` is a PostgreSQL URL rather than a SQLite file path."""
+    return str(db).startswith(POSTGRES_SCHEMES)
+
+
+def resolve_target(db: str | os.PathLike[str] | None) -> Path | str:
+    """The database to use: `db`, else $PLANLOOP_DB, else $PLANLOOP_HOME/planloop.db.
+
+    A PostgreSQL URL is returned as a string; anything else is a SQLite file path.
+    """
+    chosen = db or os.environ.get(DB_ENV) or None
+    if chosen is None:
+        return default_db_path()
+    return str(chosen) if is_postgres(chosen) else Path(chosen)
+
+
+def redact(db: str | os.PathLike[str]) -> str:
+    """The database for messages: a URL without its password."""
+    if not is_postgres(db):
+        return str(db)
+    parts = urlsplit(str(db))
+    if parts.password is None:
+        return str(db)
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def sqlalchemy_url(db: str | os.PathLike[str]) -> str:
+    """The SQLAlchemy URL of the database (psycopg 3 for Postgres)."""
+    if is_postgres(db):
+        return "postgresql+psycopg://" + str(db).split("://", 1)[1]
+    return f"sqlite:///{Path(db)}"
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(db: str | os.PathLike[str]) -> Engine:
+    """A SQLAlchemy engine on the database: SQLite gets its busy timeout, Postgres a small pool."""
+    if is_postgres(db):
+        return create_engine(sqlalchemy_url(db), pool_size=1, max_overflow=2, pool_pre_ping=True)
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(sqlalchemy_url(db))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create missing tables; on Postgres one process at a time (CREATE TABLE is not race-free)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            _schema_lock(conn)
+        metadata.create_all(conn)
+
+
+def _schema_lock(conn: Connection) -> None:
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+
+
+def advisory_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key for a name."""
+    raw = hashlib.sha256(f"planloop:{name}".encode()).digest()[:8]
+    return int.from_bytes(raw, "big", signed=True)

@@ -1,0 +1,149 @@
+"""PostgreSQL persistence: LangGraph's Postgres checkpointer and store, set up once per database.
+
+Both use one psycopg 3 connection per process (autocommit, no prepared statements, dict rows, as
+langgraph-checkpoint-postgres requires). Their `setup()` migrations run under an advisory lock so
+that many processes starting at once on a fresh database do not race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg.rows import DictRow, dict_row
+
+from checkpoints.backend import advisory_key, redact
+from checkpoints.saver import CheckpointStoreError, strict_serializer
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10
+SETUP_WAIT_SECONDS = 120
+SETUP_LOCK_KEY = advisory_key("langgraph-setup")
+PLANLOOP_TABLES = (
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "planloop_runs",
+    "planloop_journal",
+)
+
+PgConnection = psycopg.AsyncConnection[DictRow]
+
+
+async def connect(url: str) -> PgConnection:
+    """An autocommit connection as the LangGraph Postgres classes need it."""
+    try:
+        return await psycopg.AsyncConnection.connect(
+            url,
+            autocommit=True,
+            prepare_threshold=0,
+            row_factory=dict_row,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        )
+    except psycopg.Error as exc:
+        raise CheckpointStoreError(f"cannot open database {redact(url)}: {exc}") from exc
+
+
+@asynccontextmanager
+async def setup_lock(conn: PgConnection) -> AsyncIterator[None]:
+    """Hold the set-up lock for the block (one process migrates at a time).
+
+    It polls `pg_try_advisory_lock` instead of waiting in `pg_advisory_lock`: a waiting statement
+    keeps a snapshot open, and the saver's first migration runs CREATE INDEX CONCURRENTLY, which
+    waits for every older snapshot; a blocked waiter would deadlock with it.
+    """
+    deadline = time.monotonic() + SETUP_WAIT_SECONDS
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SETUP_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row and row["ok"]:
+            break
+        if time.monotonic() > deadline:
+            raise CheckpointStoreError("timed out waiting for another process to set up tables")
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+@asynccontextmanager
+async def open_postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
+    """LangGraph's Postgres saver with planloop's strict serializer, tables created if needed."""
+    conn = await connect(url)
+    try:
+        saver = AsyncPostgresSaver(conn, serde=strict_serializer())
+        try:
+            async with setup_lock(conn):
+                await saver.setup()
+        except psycopg.Error as exc:
+            raise CheckpointStoreError(
+                f"{redact(url)} is not a usable planloop database ({exc})"
+            ) from exc
+        yield saver
+    finally:
+        await conn.close()
+
+
+async def _vector_index(
+    conn: PgConnection, index: dict[str, object] | None
+) -> dict[str, object] | None:
+    """The index when the database has pgvector installed; otherwise None (lexical recall)."""
+    if index is None:
+        return None
+    cursor = await conn.execute("SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'")
+    if await cursor.fetchone():
+        return index
+    logger.warning(
+        "the Postgres database has no pgvector extension (CREATE EXTENSION vector), so memory "
+        "recall falls back to lexical BM25 search"
+    )
+    return None
+
+
+@asynccontextmanager
+async def open_postgres_store(
+    url: str, index: dict[str, object] | None = None
+) -> AsyncIterator[AsyncPostgresStore]:
+    """LangGraph's Postgres store (semantic search through pgvector when available)."""
+    conn = await connect(url)
+    try:
+        chosen = await _vector_index(conn, index)
+        store = AsyncPostgresStore(conn, index=chosen)  # type: ignore[arg-type]
+        try:
+            async with setup_lock(conn):
+                await store.setup()
+        except psycopg.Error as exc:
+            raise CheckpointStoreError(
+                f"{redact(url)} is not a usable planloop database ({exc})"
+            ) from exc
+        yield store
+    finally:
+        await conn.close()
+
+
+async def checkpoint_ids(saver: AsyncPostgresSaver, thread_id: str) -> list[str]:
+    """A thread's root checkpoint ids, newest first, read without deserializing anything."""
+    async with saver.lock, saver.conn.cursor() as cursor:  # type: ignore[union-attr]
+        await cursor.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = '' "
+            "ORDER BY checkpoint_id DESC",
+            (thread_id,),
+        )
+        return [str(row["checkpoint_id"]) for row in await cursor.fetchall()]
+
+
+async def vacuum(url: str) -> None:
+    """Reclaim space after deletions (Postgres's counterpart of SQLite's VACUUM)."""
+    conn = await connect(url)
+    try:
+        await conn.execute("VACUUM (ANALYZE) " + ", ".join(PLANLOOP_TABLES))
+    finally:
+        await conn.close()
