@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 
 from checkpoints.saver import BUSY_TIMEOUT_MS, default_db_path
+from checkpoints.schema_lock import schema_lock
 
 DB_ENV = "PLANLOOP_DB"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -75,7 +76,11 @@ def make_engine(db: str | os.PathLike[str]) -> Engine:
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create missing tables; on Postgres one process at a time (CREATE TABLE is not race-free)."""
+    """Create missing tables one process at a time (CREATE TABLE is not race-free)."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        with schema_lock(engine.url.database), engine.begin() as conn:
+            metadata.create_all(conn)
+        return
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             _schema_lock(conn)
