@@ -7,13 +7,12 @@ LangGraph Studio can render it and the checkpointer can restore it under a stric
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from langgraph.channels.delta import DeltaChannel
 
-T = TypeVar("T")
+from nodes.reducers import add_count_batches, concat_batches, latest, merge_result_batches
 
 Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
 RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
@@ -191,45 +190,6 @@ class StepTask:
 def add_budget(current: Budget | None, delta: Budget | None) -> Budget:
     """Reducer: sum budget deltas written by nodes (parallel branches included)."""
     return (current or Budget()) + (delta or Budget())
-
-
-def merge_result_batches(
-    current: dict[str, StepResult] | None, updates: Sequence[dict[str, StepResult] | None]
-) -> dict[str, StepResult]:
-    """Delta reducer for `results`: fold a batch of updates (associative, so replay-safe)."""
-    merged = dict(current or {})
-    for update in updates:
-        merged.update(update or {})
-    return merged
-
-
-def latest(current: list[Step] | None, updates: Sequence[list[Step] | None]) -> list[Step]:
-    """Delta reducer for `plan`: the newest plan replaces the old one."""
-    chosen = [u for u in updates if u is not None]
-    return list(chosen[-1]) if chosen else list(current or [])
-
-
-def concat_batches(current: list[T] | None, updates: Sequence[list[T] | None]) -> list[T]:
-    """Delta reducer for append-only lists."""
-    return [*(current or []), *(item for update in updates for item in (update or []))]
-
-
-def add_count_batches(
-    current: dict[str, int] | None, updates: Sequence[dict[str, int] | None]
-) -> dict[str, int]:
-    """Delta reducer for counters."""
-    merged = dict(current or {})
-    for update in updates:
-        merged = add_counts(merged, update)
-    return merged
-
-
-def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) -> dict[str, int]:
-    """Reducer: add per-key counters (used to spot repeated identical actions)."""
-    merged = dict(current or {})
-    for key, count in (update or {}).items():
-        merged[key] = merged.get(key, 0) + count
-    return merged
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,49 @@
+"""Reducers for the state's channels. The batch reducers serve LangGraph delta channels: they
+must be deterministic and associative, so replaying stored writes in any batching gives the
+same state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def merge_result_batches(
+    current: dict[str, T] | None, updates: Sequence[dict[str, T] | None]
+) -> dict[str, T]:
+    """Delta reducer for `results`: fold a batch of updates (associative, so replay-safe)."""
+    merged = dict(current or {})
+    for update in updates:
+        merged.update(update or {})
+    return merged
+
+
+def latest(current: list[T] | None, updates: Sequence[list[T] | None]) -> list[T]:
+    """Delta reducer for `plan`: the newest plan replaces the old one."""
+    chosen = [u for u in updates if u is not None]
+    return list(chosen[-1]) if chosen else list(current or [])
+
+
+def concat_batches(current: list[T] | None, updates: Sequence[list[T] | None]) -> list[T]:
+    """Delta reducer for append-only lists."""
+    return [*(current or []), *(item for update in updates for item in (update or []))]
+
+
+def add_count_batches(
+    current: dict[str, int] | None, updates: Sequence[dict[str, int] | None]
+) -> dict[str, int]:
+    """Delta reducer for counters."""
+    merged = dict(current or {})
+    for update in updates:
+        merged = add_counts(merged, update)
+    return merged
+
+
+def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) -> dict[str, int]:
+    """Reducer: add per-key counters (used to spot repeated identical actions)."""
+    merged = dict(current or {})
+    for key, count in (update or {}).items():
+        merged[key] = merged.get(key, 0) + count
+    return merged
