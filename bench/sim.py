@@ -1,7 +1,9 @@
-"""The simulated world every system in the benchmark shares: a model and a lookup tool.
+"""The simulated world every system in the benchmark shares: a model, a lookup tool, the tasks.
 
 The model's latency is `per_call + per_output_token * completion_tokens` (asyncio.sleep: it
-simulates I/O); replies come from a per-system responder so that every system does the same task.
+simulates I/O); its replies come from a per-system responder so that every system does the same
+task. Token counts use one deterministic estimate (4 characters per token) for every system:
+the prompt is every message's text and tool calls plus the schemas of the tools bound to the call.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import StructuredTool
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 CHARS_PER_TOKEN = 4
+GOAL = "Look up every record listed in the task and combine what they say into one summary."
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,19 @@ class Latency:
     per_output_token: float = 0.0
     tool: float = 0.0
 
+    def call(self, completion_tokens: int) -> float:
+        """Latency of one model call that writes `completion_tokens`."""
+        return self.per_call + self.per_output_token * completion_tokens
+
+
+@dataclass(frozen=True)
+class Op:
+    """One simulated wait: a model call or a tool call, tagged with the step it served."""
+
+    kind: str  # "model" or "tool"
+    tag: str  # the task key (or "synth") it belongs to; "" for control calls
+    seconds: float
+
 
 @dataclass
 class Meter:
@@ -40,8 +56,11 @@ class Meter:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tool_calls: int = 0
-    lock: asyncio.Lock | None = None
-    started: float = field(default_factory=time.perf_counter)
+    ops: list[Op] = field(default_factory=list)
+
+    def seconds(self, kind: str, tag: str | None = None) -> float:
+        """Simulated seconds of one kind of op (optionally only those with `tag`)."""
+        return sum(o.seconds for o in self.ops if o.kind == kind and tag in (None, o.tag))
 
 
 def tokens(text: str) -> int:
@@ -49,7 +68,29 @@ def tokens(text: str) -> int:
     return max(1, len(text) // CHARS_PER_TOKEN)
 
 
-Responder = Callable[[Sequence[BaseMessage]], AIMessage]
+def message_text(message: BaseMessage) -> str:
+    """What a message costs as prompt: its text plus any tool calls it carries."""
+    calls = getattr(message, "tool_calls", None)
+    return str(message.content) + (json.dumps(calls) if calls else "")
+
+
+_SCHEMA_TOKENS: dict[tuple[str, ...], int] = {}
+
+
+def schema_tokens(tools: Sequence[Any]) -> int:
+    """Prompt tokens of the tool definitions sent with a call (cached by tool names: the
+    simulation itself must cost next to nothing)."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    names = tuple(t.name if hasattr(t, "name") else repr(t) for t in tools)
+    if names not in _SCHEMA_TOKENS:
+        schemas = [convert_to_openai_tool(t) for t in tools]
+        _SCHEMA_TOKENS[names] = tokens(json.dumps(schemas))
+    return _SCHEMA_TOKENS[names]
+
+
+Responder = Callable[[Sequence[BaseMessage]], tuple[AIMessage, str]]
+"""Computes (reply, tag of the step the call serves) from the prompt."""
 
 
 class SimChatModel(BaseChatModel):
@@ -59,7 +100,6 @@ class SimChatModel(BaseChatModel):
     responder: Responder
     latency: Latency
     meter: Meter
-    bound: list[str] = Field(default_factory=list)
     bound_schema_tokens: int = 0
     """Tokens of the tool definitions sent with each call (real APIs bill them as prompt)."""
 
@@ -67,26 +107,23 @@ class SimChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "planloop-bench-sim"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> SimChatModel:  # type: ignore[override]
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
-        schemas = json.dumps([convert_to_openai_tool(t) for t in tools])
-        names = [getattr(t, "name", str(t)) for t in tools]
-        return self.model_copy(update={"bound": names, "bound_schema_tokens": tokens(schemas)})
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> SimChatModel:  # type: ignore[override,unused-ignore]
+        return self.model_copy(update={"bound_schema_tokens": schema_tokens(tools)})
 
     def _reply(self, messages: Sequence[BaseMessage]) -> tuple[AIMessage, float]:
-        reply = self.responder(messages)
-        prompt = tokens("".join(str(m.content) for m in messages)) + self.bound_schema_tokens
-        completion = tokens(str(reply.content) + str(reply.tool_calls))
+        reply, tag = self.responder(messages)
+        prompt = tokens("".join(message_text(m) for m in messages)) + self.bound_schema_tokens
+        completion = tokens(message_text(reply))
         reply.usage_metadata = {
             "input_tokens": prompt,
             "output_tokens": completion,
             "total_tokens": prompt + completion,
         }
+        delay = self.latency.call(completion)
         self.meter.llm_calls += 1
         self.meter.prompt_tokens += prompt
         self.meter.completion_tokens += completion
-        delay = self.latency.per_call + self.latency.per_output_token * completion
+        self.meter.ops.append(Op("model", tag, delay))
         return reply, delay
 
     def _generate(
@@ -112,48 +149,85 @@ class SimChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
-def lookup_tool(latency: Latency, meter: Meter) -> StructuredTool:
-    """`lookup(key)`: a simulated, I/O-bound fact lookup."""
+def record(key: str, chars: int) -> str:
+    """What `lookup(key)` returns: a fact and a passage padded to about `chars` characters."""
+    head = f"Record {key}: the value of {key} is {fact(key)}. "
+    filler = f"Background on {key}: archived, cross-checked and unchanged since last review. "
+    return (head + filler * (1 + max(0, chars - len(head)) // len(filler)))[:chars]
+
+
+def fact(key: str) -> int:
+    """The value stored under a key."""
+    return sum(ord(c) for c in key) * 7 % 1000
+
+
+def summary(keys: Sequence[str]) -> str:
+    """The synthesis every system writes at the end of a task."""
+    return "Summary of the records: " + "; ".join(f"{k} = {fact(k)}" for k in keys) + "."
+
+
+def lookup_tool(latency: Latency, meter: Meter, chars: int) -> StructuredTool:
+    """`lookup(key)`: a simulated, I/O-bound record lookup."""
 
     async def lookup(key: str) -> str:
-        """Look up the fact stored under a key.
+        """Look up the record stored under a key.
 
         Args:
-            key: The key to look up, e.g. `k3`.
+            key: The record key, e.g. `k3`.
         """
         meter.tool_calls += 1
+        meter.ops.append(Op("tool", key, latency.tool))
         await asyncio.sleep(latency.tool)
-        return f"fact about {key}: {key} is {len(key) * 7}"
+        return record(key, chars)
 
     def lookup_sync(key: str) -> str:
         meter.tool_calls += 1
+        meter.ops.append(Op("tool", key, latency.tool))
         time.sleep(latency.tool)
-        return f"fact about {key}: {key} is {len(key) * 7}"
+        return record(key, chars)
 
     return StructuredTool.from_function(
-        func=lookup_sync, coroutine=lookup, name="lookup", description="Look up a fact by key."
+        func=lookup_sync, coroutine=lookup, name="lookup", description="Look up a record by key."
     )
 
 
 @dataclass(frozen=True)
 class Task:
-    """A DAG of lookups (key -> keys it depends on) followed by one synthesis."""
+    """A DAG of lookups (key -> keys whose results it needs) followed by one synthesis.
+
+    A dependency is a data dependency: the dependent lookup's key is only known from the result
+    of the lookups it depends on, so no system can issue it earlier.
+    """
 
     name: str
     deps: dict[str, list[str]]
 
-    @property
-    def longest_chain(self) -> int:
-        """Lookups on the longest dependency chain."""
+    def depth(self) -> dict[str, int]:
+        """Position of each lookup on its longest dependency chain (1 = no dependencies)."""
         depth: dict[str, int] = {}
         for key in self.deps:  # keys are listed in dependency order
             depth[key] = 1 + max((depth[d] for d in self.deps[key]), default=0)
-        return max(depth.values())
+        return depth
+
+    @property
+    def longest_chain(self) -> int:
+        """Lookups on the longest dependency chain."""
+        return max(self.depth().values())
+
+    def waves(self) -> list[list[str]]:
+        """Lookups grouped by depth: what a system with unlimited parallelism runs together."""
+        depth = self.depth()
+        return [[k for k in self.deps if depth[k] == d] for d in range(1, self.longest_chain + 1)]
+
+
+def chain(n: int) -> Task:
+    """`n` dependent lookups in a row."""
+    return Task(f"chain{n}", {f"k{i}": [f"k{i - 1}"] if i > 1 else [] for i in range(1, n + 1)})
 
 
 TASKS = (
     Task("wide", {f"k{n}": [] for n in range(1, 9)}),
-    Task("deep", {f"k{n}": [f"k{n - 1}"] if n > 1 else [] for n in range(1, 7)}),
+    Task("deep", chain(6).deps),
     Task(
         "mixed",
         {"k1": [], "k2": ["k1"], "k3": [], "k4": ["k3"], "k5": [], "k6": [], "k7": ["k2", "k5"]},

@@ -1,5 +1,7 @@
-"""A smoke run of the benchmark: it completes, prints its tables, and the deterministic
-comparisons hold (planloop needs fewer model calls than both baselines on the wide task)."""
+"""A smoke run of the benchmark (`python -m bench --quick`): it completes, prints its tables and
+the status of every target. Timing targets are not asserted (CI machines vary); the deterministic
+ones are: on the wide task planloop makes fewer model calls and sends fewer prompt tokens than
+both baselines, and checkpoint storage grows linearly with the steps."""
 
 from __future__ import annotations
 
@@ -11,14 +13,20 @@ pytest.importorskip("langchain_experimental", reason="bench extra not installed"
 
 
 async def test_quick_bench_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
-    from bench.__main__ import main
+    from bench.__main__ import QUICK, main
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    targets = await main(quick=True)
+    targets = await main(QUICK)
 
     out = capsys.readouterr().out
-    for system in ("planloop", "plan-and-execute", "react"):
-        assert f"wide   {system}" in out
+    for task in ("wide", "deep", "mixed"):
+        for system in ("planloop", "plan-and-execute", "react", "react-parallel"):
+            assert f"{task:<6} {system} " in out
+    assert "critical path (crit)" in out and "planloop vs" in out
     assert "per super-step at zero latency" in out and "checkpoint bytes" in out
-    assert targets["fewer LLM calls than both (wide)"]
-    assert targets["planloop --help < 1 s"]
+    assert "planloop --help start-up" in out
+    for name in targets:
+        assert f"PASS  {name}" in out or f"MISS  {name}" in out
+    assert targets["wide: fewer LLM calls than both baselines"]
+    assert targets["wide: fewer prompt tokens than both baselines"]
+    assert targets["checkpoint bytes N=40 / N=10 <= 4.5"]
