@@ -7,11 +7,13 @@ from langchain_core.tools import tool
 from tools.runtime import current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
 
+MAX_LISTED_FILES = 50
 
-def observation(result: SandboxResult) -> str:
-    """The program's result as the model sees it."""
+
+def observation(result: SandboxResult, limits: SandboxLimits) -> str:
+    """The program's result as the model sees it: status, output, files, isolation."""
     if result.timed_out:
-        head = "killed: timeout (wall-clock limit reached)"
+        head = f"killed: timeout after {limits.timeout_seconds:g}s"
     else:
         head = f"exit status {result.exit_code}"
         if result.limit_hit:
@@ -22,7 +24,12 @@ def observation(result: SandboxResult) -> str:
     if result.stderr.strip():
         parts += ["--- stderr ---", result.stderr.rstrip()]
     if result.created_files:
-        parts.append("files created or changed: " + ", ".join(result.created_files[:50]))
+        names = result.created_files[:MAX_LISTED_FILES]
+        more = len(result.created_files) - len(names)
+        parts.append(
+            "files created or changed: " + ", ".join(names) + (f" and {more} more" if more else "")
+        )
+    parts.append(f"isolation: {result.isolation}")
     return "\n".join(parts)
 
 
@@ -31,7 +38,8 @@ async def run_python(code: str) -> str:
     """Run a Python 3 program in an isolated sandbox and return its output.
 
     The workspace is the current directory and the only writable place; there is no network
-    and no access to secrets. Print what you need to see.
+    and no access to secrets. Limits: wall-clock time, memory, processes and file size (see the
+    run settings). Print what you need to see.
 
     Args:
         code: The complete program to run.
@@ -44,8 +52,11 @@ async def run_python(code: str) -> str:
         max_file_mb=context.python_max_file_mb,
     )
     result = await run_python_code(code, context.workspace, limits)
-    text = observation(result)
-    if result.timed_out or result.limit_hit or result.exit_code != 0:
-        # A failed program is an error observation (counted in the budget), not a crash.
+    text = observation(result, limits)
+    # A program that failed (non-zero exit) or hit a limit is raised, so run_tool records the
+    # step as an error observation ("ERROR: RuntimeError: exit status 1 ...", ok=False) that the
+    # planner sees; a clean run returns its output. Either way nothing crashes the graph.
+    # Output cut at the byte cap is not a failure: the program ran to its end.
+    if result.exit_code != 0 or (result.limit_hit and result.limit_hit != "output"):
         raise RuntimeError(text)
     return text

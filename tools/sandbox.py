@@ -1,38 +1,38 @@
 """Running untrusted Python in a separate, killable, confined process.
 
-With bubblewrap (`bwrap`): new user, PID, network, IPC and mount namespaces; the system and the
-interpreter read-only; the workspace the only writable place; a private /tmp; no environment
-but a few harmless variables. Always: rlimits (address space, CPU seconds, file size, open
-files, no core dumps), a pids cgroup for the process count where cgroups are writable (rlimits
-do not bind root), a wall-clock timeout that kills the whole process tree, and bounded output.
+With bubblewrap (`bwrap`): new PID, network, IPC and UTS namespaces (and a user namespace when
+planloop is not root); the system and the interpreter read-only; the workspace (at /workspace)
+the only writable place; a private, size-limited /tmp; an environment of a few harmless
+variables. Without it, the fallback gives what the machine allows (see `isolation_mode()`).
+Always: rlimits (address space, CPU seconds, file size, open files, processes, no core dumps);
+as root, the program runs as uid 65534 so the process limit binds (the kernel never applies
+RLIMIT_NPROC to uid 0); a wall-clock timeout that kills the whole process tree; output read
+with a byte cap; stdout/stderr sanitised before they reach state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import math
 import os
-import resource
 import shutil
-import subprocess
-import sys
-import uuid
+import signal
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tools.sandbox_boot import SETUP_FAILED
+from tools.sandbox_command import PROGRAM_FILE, Isolation, build_command, probe
 from tools.sandbox_files import changed_files, snapshot
 from tools.sanitize import sanitize
+from tools.workspace import workspace_root
 
-SANDBOX_WORKDIR = "/workspace"
-SAFE_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONIOENCODING": "utf-8",
-    "MPLBACKEND": "Agg",
-}
-PIDS_CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
+MIB = 1024 * 1024
+READ_CHUNK = 65536
+DRAIN_GRACE_SECONDS = 2.0
+"""How long to wait for the pipes to close once the program is gone, before giving up."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class SandboxLimits:
     max_processes: int
     max_file_mb: int
     max_output_bytes: int = 200_000
+    """Bytes of stdout, and of stderr, kept; the rest is read and dropped."""
 
 
 @dataclass(frozen=True)
@@ -51,212 +52,147 @@ class SandboxResult:
     """What the sandboxed program did."""
 
     exit_code: int | None
+    """The program's exit status (negative: killed by that signal); None when timed out."""
     stdout: str
     stderr: str
     timed_out: bool
     limit_hit: str = ""
-    """Empty, or which limit stopped the program: timeout, memory, file size, output."""
+    """Empty, or the limit that stopped the program: timeout, cpu, memory, file size,
+    processes, or output (cut, though the program ran to its end)."""
     created_files: list[str] = field(default_factory=list)
+    """Workspace-relative files the program created or changed."""
     isolation: str = ""
 
 
-def _bwrap_works() -> bool:
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return False
-    probe = [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]
-    return subprocess.run(probe, capture_output=True, check=False, timeout=10).returncode == 0
-
-
-def _unshare_net_works() -> bool:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    probe = [unshare, "--net", "true"]
-    return subprocess.run(probe, capture_output=True, check=False, timeout=10).returncode == 0
-
-
-@functools.cache
 def isolation_mode() -> str:
-    """Which isolation this machine gives run_python (shown in run reports)."""
-    cgroup = " + pids cgroup" if _cgroup_available() else ""
-    if _bwrap_works():
-        return (
-            "bubblewrap (no network, read-only system, workspace-only writes, private /tmp, "
-            f"scrubbed env) + rlimits{cgroup}"
-        )
-    if _unshare_net_works():
-        return (
-            f"rlimits{cgroup} + scrubbed env + network namespace (no bubblewrap: writes "
-            "outside the workspace are not prevented)"
-        )
-    return f"rlimits{cgroup} + scrubbed env only (no bubblewrap, no network namespace)"
+    """Which isolation this machine gives run_python (shown in run reports); cached."""
+    return probe().describe()
 
 
-def _cgroup_available() -> bool:
-    return os.access(PIDS_CGROUP_ROOT, os.W_OK)
+class _Capture:
+    """One output stream, read to its end with only the first `limit` bytes kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.kept, self.cut = limit, bytearray(), False
+
+    async def read(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(READ_CHUNK):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[: max(room, 0)]
+            self.cut = self.cut or len(chunk) > room
+
+    def text(self) -> str:
+        return sanitize(bytes(self.kept)) + ("\n[... output truncated]" if self.cut else "")
 
 
-def _interpreter_mounts() -> list[str]:
-    """Read-only binds that make this interpreter (and its venv's packages) usable."""
-    mounts = ["--ro-bind", "/usr", "/usr"]
-    for link in ("bin", "lib", "lib64", "sbin"):
-        target = Path("/") / link
-        if target.is_symlink():
-            mounts += ["--symlink", os.readlink(target), str(target)]
-        elif target.exists():
-            mounts += ["--ro-bind", str(target), str(target)]
-    for prefix in {sys.base_prefix, sys.prefix}:
-        if not prefix.startswith("/usr"):
-            mounts += ["--ro-bind", prefix, prefix]
-    return mounts
-
-
-def build_command(workspace: Path) -> tuple[list[str], Path]:
-    """The argv that runs a program read from stdin, and the directory it runs in."""
-    python = [sys.executable, "-I", "-"]
-    if _bwrap_works():
-        argv = [
-            shutil.which("bwrap") or "bwrap",
-            "--die-with-parent",
-            "--new-session",
-            "--unshare-all",
-            "--uid", "65534",
-            "--gid", "65534",
-            # /tmp first: the interpreter (a venv may live under /tmp) is bound on top of it.
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--tmpfs", "/tmp",
-            *_interpreter_mounts(),
-            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-            "--bind", str(workspace), SANDBOX_WORKDIR,
-            "--chdir", SANDBOX_WORKDIR,
-            "--clearenv",
-            *[arg for key, value in SAFE_ENV.items() for arg in ("--setenv", key, value)],
-            "--setenv", "HOME", SANDBOX_WORKDIR,
-            "--",
-            *python,
-        ]  # fmt: skip
-        return argv, workspace
-    prefix = [shutil.which("unshare") or "unshare", "--net"] if _unshare_net_works() else []
-    return [*prefix, *python], workspace
-
-
-def _limit_resources(limits: SandboxLimits, cgroup: Path | None) -> None:
-    """Runs in the child between fork and exec: rlimits, then join the pids cgroup."""
-    memory = limits.memory_mb * 1024 * 1024
-    cpu = max(1, int(limits.timeout_seconds) + 1)
-    file_size = limits.max_file_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
-    if cgroup is not None:
-        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
-
-
-def _make_cgroup(limits: SandboxLimits) -> Path | None:
-    if not _cgroup_available():
-        return None
-    cgroup = PIDS_CGROUP_ROOT / f"planloop-{uuid.uuid4().hex[:12]}"
-    try:
-        cgroup.mkdir()
-        # bwrap and its PID-namespace init count too.
-        (cgroup / "pids.max").write_text(str(limits.max_processes + 2))
-    except OSError:
-        return None
-    return cgroup
-
-
-def _remove_cgroup(cgroup: Path | None) -> None:
-    if cgroup is None:
-        return
-    with contextlib.suppress(OSError):
-        for pid in (cgroup / "cgroup.procs").read_text().split():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), 9)
-    with contextlib.suppress(OSError):
-        cgroup.rmdir()
-
-
-async def _read_bounded(stream: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
-    """Keep the first `limit` bytes and drain the rest; True when output was cut."""
-    kept, cut = bytearray(), False
-    while chunk := await stream.read(65536):
-        room = limit - len(kept)
-        if room > 0:
-            kept += chunk[:room]
-        cut = cut or len(chunk) > room
-    return bytes(kept), cut
-
-
-async def run_python_code(code: str, workspace: str | Path, limits: SandboxLimits) -> SandboxResult:
-    """Run `code` confined to `workspace`; never raises for what the program does."""
-    root = Path(workspace).resolve()
-    await asyncio.to_thread(isolation_mode)  # cached after the first probe
-    argv, cwd = build_command(root)
-    # Blocking work (file walks, probes, cgroup files) runs in threads: the event loop serves
-    # other steps meanwhile, and `langgraph dev` forbids blocking calls on it.
-    isolation = await asyncio.to_thread(isolation_mode)
-    before = await asyncio.to_thread(snapshot, root)
-    cgroup = await asyncio.to_thread(_make_cgroup, limits)
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=dict(SAFE_ENV, HOME=str(root)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=functools.partial(_limit_resources, limits, cgroup),
+async def _pipe_reader() -> tuple[asyncio.StreamReader, asyncio.BaseTransport, int]:
+    """A pipe of our own (asyncio's would make `wait()` wait for the pipes to close, which a
+    detached grandchild can keep open): its reader, transport, and write end for the child."""
+    read_end, write_end = os.pipe()
+    reader = asyncio.StreamReader(limit=READ_CHUNK)
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
     )
-    assert process.stdin and process.stdout and process.stderr
-    timed_out = False
-    try:
-        process.stdin.write(code.encode("utf-8", errors="replace"))
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            await process.stdin.drain()
-        process.stdin.close()
-        readers = asyncio.gather(
-            _read_bounded(process.stdout, limits.max_output_bytes),
-            _read_bounded(process.stderr, limits.max_output_bytes),
-            process.wait(),
-        )
-        try:
-            (out, out_cut), (err, err_cut), _ = await asyncio.wait_for(
-                readers, limits.timeout_seconds
-            )
-        except TimeoutError:
-            timed_out = True
-            _kill_tree(process.pid)
-            out, out_cut, err, err_cut = b"", False, b"", False
-            await process.wait()
-    finally:
-        _kill_tree(process.pid)
-        await asyncio.to_thread(_remove_cgroup, cgroup)
-    stderr = sanitize(err)
-    limit_hit = _which_limit(timed_out, stderr, out_cut or err_cut)
-    return SandboxResult(
-        exit_code=None if timed_out else process.returncode,
-        stdout=sanitize(out) + ("\n[... output truncated]" if out_cut else ""),
-        stderr=stderr + ("\n[... output truncated]" if err_cut else ""),
-        timed_out=timed_out,
-        limit_hit=limit_hit,
-        created_files=await asyncio.to_thread(changed_files, root, before),
-        isolation=isolation,
-    )
+    return reader, transport, write_end
+
+
+def _kill_children(pid: int) -> None:
+    """SIGKILL the direct children of `pid` (bwrap's or unshare's PID-namespace init, whose
+    death takes the whole namespace down), so that `pid` reaps them before it exits."""
+    with contextlib.suppress(OSError, ValueError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(child), signal.SIGKILL)
 
 
 def _kill_tree(pid: int) -> None:
+    """SIGKILL the child's process group (everything that did not leave it)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, 9)
+        os.killpg(pid, signal.SIGKILL)
 
 
-def _which_limit(timed_out: bool, stderr: str, output_cut: bool) -> str:
-    if timed_out:
+def _settings(limits: SandboxLimits) -> dict[str, Any]:
+    """What the bootstrap (`tools.sandbox_boot`) applies before the program runs."""
+    return {
+        "rlimits": {
+            "AS": limits.memory_mb * MIB,
+            # SIGXCPU at the soft limit (reported as "cpu"), SIGKILL a second later
+            "CPU": [math.ceil(limits.timeout_seconds) + 1, math.ceil(limits.timeout_seconds) + 2],
+            "FSIZE": limits.max_file_mb * MIB,
+            "NOFILE": 256,
+            "CORE": 0,
+        },
+        "max_processes": limits.max_processes,
+    }
+
+
+async def _execute(
+    argv: list[str], env: dict[str, str], cwd: Path, limits: SandboxLimits, *, monitored: bool
+) -> tuple[int | None, _Capture, _Capture]:
+    """Run the child to its end or the timeout, then kill whatever of it is left.
+
+    `monitored`: the child is bwrap or unshare, watching a PID namespace's init.
+    """
+    (out_pipe, out_transport, out_fd), (err_pipe, err_transport, err_fd) = (
+        await _pipe_reader(),
+        await _pipe_reader(),
+    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out_fd,
+            stderr=err_fd,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
+    except BaseException:
+        out_transport.close()
+        err_transport.close()
+        raise
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+    out, err = _Capture(limits.max_output_bytes), _Capture(limits.max_output_bytes)
+    io = [asyncio.create_task(out.read(out_pipe)), asyncio.create_task(err.read(err_pipe))]
+    exit_code: int | None = None
+    try:
+        exit_code = await asyncio.wait_for(process.wait(), limits.timeout_seconds)
+    except TimeoutError:
+        pass
+    finally:  # on success, timeout or cancellation alike
+        try:
+            if process.returncode is None and monitored:
+                await asyncio.shield(asyncio.to_thread(_kill_children, process.pid))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(process.wait()), DRAIN_GRACE_SECONDS)
+        finally:
+            _kill_tree(process.pid)
+            await asyncio.shield(process.wait())
+            # A detached grandchild could hold the pipes open: keep what was read, move on.
+            _, pending = await asyncio.wait(io, timeout=DRAIN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            out_transport.close()
+            err_transport.close()
+    return exit_code, out, err
+
+
+def _signal_of(exit_code: int, isolation: Isolation) -> int:
+    """The signal that killed the program, or 0 (bubblewrap reports it as 128 + signal)."""
+    if exit_code < 0:
+        return -exit_code
+    return exit_code - 128 if isolation.bwrap and exit_code > 128 else 0
+
+
+def _which_limit(exit_code: int | None, stderr: str, output_cut: bool, iso: Isolation) -> str:
+    if exit_code is None:
         return "timeout"
+    if _signal_of(exit_code, iso) == signal.SIGXCPU:
+        return "cpu"
+    if exit_code == 0:
+        return "output" if output_cut else ""
     if "MemoryError" in stderr or "Cannot allocate memory" in stderr:
         return "memory"
     if "File too large" in stderr:
@@ -264,3 +200,42 @@ def _which_limit(timed_out: bool, stderr: str, output_cut: bool) -> str:
     if "BlockingIOError" in stderr and "Resource temporarily unavailable" in stderr:
         return "processes"
     return "output" if output_cut else ""
+
+
+async def run_python_code(
+    code: str, workspace: str | Path, limits: SandboxLimits, *, isolation: Isolation | None = None
+) -> SandboxResult:
+    """Run `code` confined to `workspace`; never raises for what the program does.
+
+    Raises `WorkspaceError` when the workspace is not a directory.
+
+    `isolation` overrides the probed one (tests use `probe(bwrap=False)` for the fallback).
+    """
+    # Blocking work (probes, file walks) runs in threads: the event loop serves other steps
+    # meanwhile, and `langgraph dev` forbids blocking calls on it.
+    root = await asyncio.to_thread(workspace_root, workspace)
+    iso = isolation if isolation is not None else await asyncio.to_thread(probe)
+    before = await asyncio.to_thread(snapshot, root)
+    tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
+    try:
+        program = tmpdir / PROGRAM_FILE
+        await asyncio.to_thread(program.write_text, code, "utf-8", "replace")
+        argv, env = await asyncio.to_thread(
+            build_command, iso, root, tmpdir, _settings(limits), limits.memory_mb * MIB
+        )
+        monitored = bool(iso.bwrap or iso.unshare)
+        exit_code, out, err = await _execute(argv, env, root, limits, monitored=monitored)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmpdir, True)
+    stderr = err.text()
+    if exit_code == SETUP_FAILED and "sandbox setup failed" in stderr:
+        stderr += "\n(the sandbox could not be set up; the program did not run)"
+    return SandboxResult(
+        exit_code=exit_code,
+        stdout=out.text(),
+        stderr=stderr,
+        timed_out=exit_code is None,
+        limit_hit=_which_limit(exit_code, stderr, out.cut or err.cut, iso),
+        created_files=await asyncio.to_thread(changed_files, root, before),
+        isolation=iso.describe(),
+    )

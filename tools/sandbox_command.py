@@ -1,0 +1,197 @@
+"""How run_python's child is started: what this machine allows, and the command line.
+
+Probed once per process: bubblewrap, `unshare` (network and PID namespaces), Landlock, and
+whether planloop runs as root (then the program runs as uid 65534, see `tools.sandbox_boot`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools import sandbox_boot
+
+SANDBOX_UID = 65534
+SANDBOX_WORKDIR = "/workspace"
+PROGRAM_FILE = "program.py"
+"""The program's file in the private temporary directory (bound at /run/program.py)."""
+SANDBOX_PROGRAM = "/run/program.py"
+SAFE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONIOENCODING": "utf-8",
+    "MPLBACKEND": "Agg",
+}
+"""The child's whole environment (plus HOME and TMPDIR): nothing of planloop's, so no keys."""
+LANDLOCK_ARCHES = {"x86_64", "aarch64", "arm64", "riscv64", "ppc64le", "s390x"}
+BWRAP_ROOT_CAPS = ("CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+"""What the bootstrap needs to switch uid; bubblewrap drops every other capability of root."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """The isolation this machine gives run_python."""
+
+    bwrap: str | None
+    """bubblewrap's path when it works here."""
+    unshare: tuple[str, ...]
+    """Without bubblewrap: the `unshare` prefix for network and PID namespaces, or ()."""
+    landlock_abi: int
+    """Without bubblewrap: the Landlock ABI version, 0 when unavailable."""
+    run_as: int | None
+    """The uid the program runs as when planloop is root, so process limits bind."""
+
+    def describe(self) -> str:
+        """One line for the run report: what is isolated and, without bubblewrap, what is not."""
+        uid = f", uid {self.run_as}" if self.run_as is not None else ", user namespace"
+        if self.bwrap:
+            return (
+                "bubblewrap (no network, read-only system, workspace-only writes, "
+                f"private /tmp, scrubbed env{uid}) + rlimits"
+            )
+        parts = ["rlimits", "scrubbed env"]
+        parts += [f"uid {self.run_as}"] if self.run_as is not None else []
+        parts += ["unshare(net, pid)"] if self.unshare else []
+        if self.landlock_abi:
+            tcp = ", TCP" if self.landlock_abi >= 4 else ""
+            parts.append(f"Landlock v{self.landlock_abi} (files{tcp})")
+        gaps = ["UNIX sockets on the filesystem"]
+        if not self.landlock_abi:
+            gaps.insert(0, "reads and writes outside the workspace")
+        if not self.unshare:
+            gaps.append("UDP" if self.landlock_abi >= 4 else "network access")
+            gaps.append("processes that detach outliving the timeout")
+        return f"{' + '.join(parts)}; no bubblewrap, so not prevented: {', '.join(gaps)}"
+
+
+def _works(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, capture_output=True, check=False, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _bwrap() -> str | None:
+    path = shutil.which("bwrap")
+    probe = [path or "bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]
+    return path if path and _works(probe) else None
+
+
+def _unshare_prefix() -> tuple[str, ...]:
+    path, setpriv = shutil.which("unshare"), shutil.which("setpriv")
+    prefix: tuple[str, ...] = (path or "unshare", "--net", "--pid", "--fork", "--kill-child")
+    if os.geteuid() != 0:  # a user namespace makes the others possible; its own /proc makes
+        # the bootstrap count only this sandbox's tasks, as RLIMIT_NPROC then does
+        prefix += ("--user", "--map-current-user", "--mount-proc")
+    if not path or not _works([*prefix, "true"]):
+        return ()
+    # Like bwrap's --die-with-parent: unshare dies with planloop, its child with it.
+    with_parent = (setpriv or "setpriv", "--pdeathsig", "KILL", *prefix)
+    return with_parent if setpriv and _works([*with_parent, "true"]) else prefix
+
+
+def _landlock_abi() -> int:
+    if sys.platform != "linux" or platform.machine() not in LANDLOCK_ARCHES:
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    version = int(libc.syscall(sandbox_boot.SYS_LANDLOCK[0], None, 0, 1))  # 1: get the version
+    return max(version, 0)
+
+
+@functools.cache
+def probe(*, bwrap: bool = True) -> Isolation:
+    """What this machine allows (cached; `bwrap=False` describes the fallback)."""
+    found = _bwrap() if bwrap else None
+    return Isolation(
+        bwrap=found,
+        unshare=() if found else _unshare_prefix(),
+        landlock_abi=0 if found else _landlock_abi(),
+        run_as=SANDBOX_UID if os.geteuid() == 0 else None,
+    )
+
+
+@functools.cache
+def _boot_source() -> str:
+    return Path(sandbox_boot.__file__).read_text(encoding="utf-8")
+
+
+def _system_mounts() -> list[str]:
+    """Read-only binds that make this interpreter (and its venv's packages) usable."""
+    mounts = ["--ro-bind", "/usr", "/usr"]
+    for link in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            mounts += ["--symlink", os.readlink(target), str(target)]
+        elif target.exists():
+            mounts += ["--ro-bind", str(target), str(target)]
+    for prefix in sorted({sys.base_prefix, sys.prefix}):
+        if prefix != "/usr" and not prefix.startswith("/usr/"):
+            mounts += ["--ro-bind", prefix, prefix]
+    return [*mounts, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+
+
+def _bwrap_argv(iso: Isolation, workspace: Path, tmpdir: Path, tmpfs_bytes: int) -> list[str]:
+    if iso.run_as is not None:  # root: no user namespace, the bootstrap switches uid
+        identity = ["--cap-drop", "ALL"]
+        identity += [arg for cap in BWRAP_ROOT_CAPS for arg in ("--cap-add", cap)]
+    else:  # an unprivileged user: a user namespace (the uid outside stays the user's)
+        identity = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
+    return [
+        str(iso.bwrap),
+        "--die-with-parent",
+        "--new-session",
+        *("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"),
+        "--unshare-cgroup-try",
+        *identity,
+        *("--proc", "/proc", "--dev", "/dev"),
+        # /tmp first: the interpreter (a venv may live under /tmp) is bound on top of it.
+        *("--size", str(tmpfs_bytes), "--tmpfs", "/tmp"),
+        *_system_mounts(),
+        *("--ro-bind", str(tmpdir / PROGRAM_FILE), SANDBOX_PROGRAM),
+        *("--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR),
+        *("--remount-ro", "/"),  # the sandbox's own root (a tmpfs) too: no writes outside
+        "--clearenv",
+        *[arg for key, value in env.items() for arg in ("--setenv", key, value)],
+        "--",
+    ]
+
+
+def _landlock_paths(workspace: Path, tmpdir: Path) -> dict[str, list[str]]:
+    system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+    system += [sys.base_prefix, sys.prefix, "/etc/ld.so.cache", "/dev/urandom", "/dev/zero"]
+    return {"read": system, "write": [str(workspace), str(tmpdir), "/dev/null"]}
+
+
+def build_command(
+    iso: Isolation, workspace: Path, tmpdir: Path, settings: dict[str, Any], tmpfs_bytes: int
+) -> tuple[list[str], dict[str, str]]:
+    """The child's argv and environment.
+
+    `workspace` must be resolved; `tmpdir` holds the program (`PROGRAM_FILE`) and is its private
+    /tmp without bubblewrap.
+    """
+    settings = {**settings, "uid": iso.run_as}
+    if iso.bwrap:
+        prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes)
+        env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
+        settings["program"] = SANDBOX_PROGRAM
+    else:
+        prefix = list(iso.unshare)
+        settings["program"] = str(tmpdir / PROGRAM_FILE)
+        env = {**SAFE_ENV, "HOME": str(tmpdir), "TMPDIR": str(tmpdir)}
+        settings["pdeathsig"] = True
+        if iso.landlock_abi:
+            settings["landlock"] = {"abi": iso.landlock_abi, **_landlock_paths(workspace, tmpdir)}
+    python = [sys.executable, "-I", "-B", "-c", _boot_source(), json.dumps(settings)]
+    return [*prefix, *python], env
