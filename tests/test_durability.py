@@ -66,6 +66,7 @@ def _cli(*args: str) -> list[str]:
     return [*planloop_command(), *args]
 
 
+NO_RUN = "no run with thread id"
 LOCK_ERROR = re.compile(r"database is locked|already running|deadlock|lock timeout", re.I)
 
 
@@ -124,7 +125,8 @@ def seeded_kills(
     # land mid-run on a fast machine too.
     with OpenAIStandIn(_endless_script(), latency_seconds=0.3) as server:
         first += ["--base-url", server.base_url, "--approve", "none", *_db_flags(db)]
-        argv = _cli(*first)
+        argv = run_argv = _cli(*first)
+        resume_argv = _cli("resume", thread, *_db_flags(db))
         for _ in range(KILLS):
             process = subprocess.Popen(
                 argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -132,15 +134,19 @@ def seeded_kills(
             try:
                 # The kill point: a seeded moment in the run (start-up included).
                 _, err = process.communicate(timeout=rng.uniform(0.2, 2.5))
-                finished += 1
-                counts.lock_errors += bool(LOCK_ERROR.search(err))
             except subprocess.TimeoutExpired:
                 before = _lines(log)
                 process.send_signal(signal.SIGKILL)
                 process.communicate()
                 killed += 1
                 mid_run += 0 < before < STEPS
-            argv = _cli("resume", thread, *_db_flags(db))
+                argv = resume_argv
+            else:
+                if NO_RUN in err:  # killed before the run was registered: start it again
+                    argv = run_argv
+                    continue
+                finished += 1
+                counts.lock_errors += bool(LOCK_ERROR.search(err))
             counts.effects_repeated = max(counts.effects_repeated, _log_repeats(log))
             if finished:
                 break
@@ -149,10 +155,14 @@ def seeded_kills(
             env=env,
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
         if "status:    done" not in last.stdout:
             done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            if NO_RUN in done.stderr:
+                done = subprocess.run(
+                    run_argv, env=env, capture_output=True, text=True, check=False
+                )
             counts.lock_errors += bool(LOCK_ERROR.search(done.stderr))
             counts.runs_lost += done.returncode != 0
     counts.effects_repeated = max(counts.effects_repeated, _log_repeats(log))
