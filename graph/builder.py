@@ -31,8 +31,10 @@ def build_graph() -> PlanloopGraph:
     )
     builder.add_node("parse_goal", parse_goal)
     builder.add_node("plan", plan)
-    # Fed by Send(StepTask): langgraph's overloads only model nodes that take the state type.
-    builder.add_node("execute_step", execute_step)  # type: ignore[call-overload]
+    # Fed only by Send(StepTask), whose payload reaches the node as is. Declaring State as its
+    # input keeps StepTask's fields out of the graph's channels (and Studio's state view);
+    # langgraph's overloads only model nodes that take their declared input type.
+    builder.add_node("execute_step", execute_step, input_schema=State)  # type: ignore[call-overload]
     builder.add_node("reflect", reflect)
     builder.add_node("decide_done", decide_done)
     builder.add_node("finish", finish)

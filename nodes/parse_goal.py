@@ -29,6 +29,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
     criteria = [Criterion(id=f"c{n}", text=text) for n, text in enumerate(spec.criteria, 1)]
     return {
+        "status": "running",  # written, so the thread's values (and Studio) show it from here on
         "objective": spec.objective,
         "criteria": criteria,
         "constraints": spec.constraints,

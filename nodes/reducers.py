@@ -4,8 +4,10 @@ same state."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from langgraph.channels.delta import DeltaChannel
 
 T = TypeVar("T")
 
@@ -47,3 +49,42 @@ def add_counts(current: dict[str, int] | None, update: dict[str, int] | None) ->
     for key, count in (update or {}).items():
         merged[key] = merged.get(key, 0) + count
     return merged
+
+
+class TypedDeltaChannel(DeltaChannel[Any]):
+    """A `DeltaChannel` that reports its declared type (`list[Step]`, not `list`).
+
+    LangGraph's `DeltaChannel` keeps only the bare container type, so the state schema that
+    `langgraph dev` serves (built from each channel's `UpdateType`) shows `plan` as a list of
+    anything and `results` as a bare object. Storage and replay are unchanged.
+    """
+
+    __slots__ = ("declared",)
+
+    def __init__(
+        self,
+        reducer: Callable[[Any, Sequence[Any]], Any],
+        typ: Any = None,
+        *,
+        snapshot_frequency: int = 100,
+    ) -> None:
+        super().__init__(reducer, typ, snapshot_frequency=snapshot_frequency)
+        self.declared: Any = self.typ if typ is None else typ
+
+    @property
+    def ValueType(self) -> Any:  # noqa: N802 (LangGraph's name)
+        return self.declared
+
+    @property
+    def UpdateType(self) -> Any:  # noqa: N802 (LangGraph's name)
+        return self.declared
+
+    def copy(self) -> TypedDeltaChannel:
+        new = super().copy()
+        new.declared = self.declared
+        return new
+
+    def from_checkpoint(self, checkpoint: Any) -> TypedDeltaChannel:
+        new = super().from_checkpoint(checkpoint)
+        new.declared = self.declared
+        return new

@@ -10,18 +10,29 @@ import operator
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Literal
 
-from langgraph.channels.delta import DeltaChannel
+from pydantic import ConfigDict
 
-from nodes.reducers import add_count_batches, concat_batches, latest, merge_result_batches
+from nodes.reducers import (
+    TypedDeltaChannel,
+    add_count_batches,
+    concat_batches,
+    latest,
+    merge_result_batches,
+)
 
 Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
 RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
 Decision = Literal["continue", "replan", "finish"]
 
+DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
+"""Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
+
 
 @dataclass(kw_only=True)
 class Criterion:
     """One done-criterion of the goal and the evidence that it is met."""
+
+    __pydantic_config__ = DOCUMENTED
 
     id: str
     """Short identifier, such as `c1`."""
@@ -36,6 +47,8 @@ class Criterion:
 @dataclass(kw_only=True)
 class Step:
     """One node of the plan DAG."""
+
+    __pydantic_config__ = DOCUMENTED
 
     id: str
     """Unique id within the run, such as `s1`."""
@@ -56,6 +69,8 @@ class Step:
 @dataclass(kw_only=True)
 class StepResult:
     """What executing a step produced, and reflection's verdict on it."""
+
+    __pydantic_config__ = DOCUMENTED
 
     step_id: str
     """The step this result belongs to."""
@@ -79,6 +94,8 @@ class StepResult:
 class ApprovalDecision:
     """A human's answer to a step approval."""
 
+    __pydantic_config__ = DOCUMENTED
+
     step_id: str
     """The step the answer is for."""
     action: Literal["approve", "reject", "edit"]
@@ -95,6 +112,8 @@ class ApprovalDecision:
 class PendingApproval:
     """A step waiting for a human before it runs (shown in Studio while the run is paused)."""
 
+    __pydantic_config__ = DOCUMENTED
+
     step_id: str
     """The step waiting."""
     summary: str
@@ -106,6 +125,8 @@ class PendingApproval:
 @dataclass(kw_only=True)
 class MemoryHit:
     """A long-term memory recalled for planning."""
+
+    __pydantic_config__ = DOCUMENTED
 
     id: str
     """The memory's id (forget it with `planloop memory forget ID`)."""
@@ -125,6 +146,8 @@ class MemoryHit:
 class PlanDiff:
     """Differences between two plans, by step id."""
 
+    __pydantic_config__ = DOCUMENTED
+
     added: list[str] = field(default_factory=list)
     """Steps only in the new plan."""
     removed: list[str] = field(default_factory=list)
@@ -136,6 +159,8 @@ class PlanDiff:
 @dataclass(kw_only=True)
 class Budget:
     """Resources used so far. Nodes return deltas; the reducer adds them up."""
+
+    __pydantic_config__ = DOCUMENTED
 
     llm_calls: int = 0
     """Chat model calls, including repair retries."""
@@ -171,6 +196,8 @@ class Budget:
 class StepTask:
     """The payload sent to `execute_step` for one ready step (one `Send` each)."""
 
+    __pydantic_config__ = DOCUMENTED
+
     step: Step
     """The step to execute."""
     objective: str
@@ -196,6 +223,8 @@ def add_budget(current: Budget | None, delta: Budget | None) -> Budget:
 class InputState:
     """What a caller provides."""
 
+    __pydantic_config__ = DOCUMENTED
+
     goal: str
     """The goal in plain words."""
 
@@ -203,6 +232,8 @@ class InputState:
 @dataclass(kw_only=True)
 class OutputState:
     """What a finished (or stopped) run returns."""
+
+    __pydantic_config__ = DOCUMENTED
 
     status: RunStatus = "running"
     """`done`, `failed`, `budget_exhausted` or `stalled` once the run has ended."""
@@ -212,7 +243,7 @@ class OutputState:
     """Final answer, or the partial result when the run stopped early."""
     criteria: list[Criterion] = field(default_factory=list)
     """Done-criteria with their evidence."""
-    results: Annotated[dict[str, StepResult], DeltaChannel(merge_result_batches)] = field(
+    results: Annotated[dict[str, StepResult], TypedDeltaChannel(merge_result_batches)] = field(
         default_factory=dict
     )
     """Every executed step's result, keyed by step id.
@@ -229,11 +260,13 @@ class OutputState:
 class State(InputState, OutputState):
     """Everything the graph tracks between nodes."""
 
+    __pydantic_config__ = DOCUMENTED
+
     objective: str = ""
     """The goal restated as one concrete objective."""
     constraints: list[str] = field(default_factory=list)
     """Constraints stated or implied by the goal."""
-    plan: Annotated[list[Step], DeltaChannel(latest)] = field(default_factory=list)
+    plan: Annotated[list[Step], TypedDeltaChannel(latest)] = field(default_factory=list)
     """The current plan DAG (completed steps stay in it)."""
     plan_errors: list[str] = field(default_factory=list)
     """Why the last proposed plan was rejected; fed back to the planner."""
@@ -247,7 +280,7 @@ class State(InputState, OutputState):
     """Replans in a row that made no progress."""
     progress_at_replan: int = 0
     """Passed steps plus met criteria at the last replan, to measure progress between replans."""
-    action_counts: Annotated[dict[str, int], DeltaChannel(add_count_batches)] = field(
+    action_counts: Annotated[dict[str, int], TypedDeltaChannel(add_count_batches)] = field(
         default_factory=dict
     )
     """How often each identical tool action ran."""
@@ -255,11 +288,13 @@ class State(InputState, OutputState):
     """Ids of the ready steps decide_done dispatches next (at most the parallel cap)."""
     pending_approvals: list[PendingApproval] = field(default_factory=list)
     """Dispatched steps that wait for a human before running."""
-    approvals: Annotated[list[ApprovalDecision], DeltaChannel(concat_batches)] = field(
+    approvals: Annotated[list[ApprovalDecision], TypedDeltaChannel(concat_batches)] = field(
         default_factory=list
     )
     """Every approval answer given in this run."""
-    files_written: Annotated[list[str], DeltaChannel(concat_batches)] = field(default_factory=list)
+    files_written: Annotated[list[str], TypedDeltaChannel(concat_batches)] = field(
+        default_factory=list
+    )
     """Workspace files this run has written (changing them again needs no approval)."""
     web_content_seen: Annotated[bool, operator.or_] = False
     """True once a web tool returned content: later writes and code runs need approval."""
