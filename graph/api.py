@@ -127,6 +127,8 @@ async def drive(
                 check_shape(compiled, before, thread_id)
                 if from_checkpoint:
                     config["configurable"]["checkpoint_id"] = from_checkpoint
+                elif not answers and never_started(before):
+                    graph_input = InputState(goal=registered_goal(path, thread_id))
             async for chunk in compiled.astream(
                 graph_input, config, context=context, stream_mode="updates", durability="sync"
             ):
@@ -135,6 +137,24 @@ async def drive(
                         on_update(node, update)
             snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
     return RunOutcome.from_snapshot(thread_id, snapshot)
+
+
+def never_started(snapshot: StateSnapshot) -> bool:
+    """True for a thread killed before its first step was checkpointed: nothing to continue."""
+    values = snapshot.values if isinstance(snapshot.values, Mapping) else {}
+    return not snapshot.next and values.get("status", "running") == "running"
+
+
+def registered_goal(path: Path | str, thread_id: str) -> str:
+    """The goal a thread was registered with."""
+    registry = RunRegistry(path)
+    try:
+        record = registry.get(thread_id)
+    finally:
+        registry.close()
+    if record is None:
+        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
+    return record.goal
 
 
 @contextmanager
@@ -216,7 +236,8 @@ async def aresume(
 ) -> RunOutcome:
     """Continue a stopped or paused thread from its last checkpoint (async).
 
-    A paused run needs `answers`: interrupt id -> resume value, one per pending approval.
+    A thread killed before its first checkpoint starts again from its goal. A paused run needs
+    `answers`: interrupt id -> resume value, one per pending approval.
     """
     context = load_context(thread_id, db, **overrides)
     return await drive(thread_id, context, goal=None, db=db, on_update=on_update, answers=answers)

@@ -51,7 +51,11 @@ LIMIT_FLAGS = (
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="checkpoint database (default: $PLANLOOP_HOME/planloop.db)")
+    parser.add_argument(
+        "--db",
+        help="checkpoint database: a SQLite file or a postgresql:// URL "
+        "(default: $PLANLOOP_DB, else $PLANLOOP_HOME/planloop.db)",
+    )
 
 
 def _add_model(parser: argparse.ArgumentParser, default_text: str) -> None:

@@ -137,8 +137,8 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
         )
     printer = ProgressPrinter(budget=before.budget if before else None)
     printer.say(f"resuming thread {args.thread}" + (f" from checkpoint {fork}" if fork else ""))
-    goal = get_record(args.thread, args.db).goal if unstarted and not fork else None
-    return _continue(args.thread, context, args, printer, goal=goal, from_checkpoint=fork)
+    # `drive` starts an unstarted thread again from its registered goal.
+    return _continue(args.thread, context, args, printer, goal=None, from_checkpoint=fork)
 
 
 def _answer_pending(args: argparse.Namespace, action: str, overrides: dict[str, object]) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import ToolMessage
 
-from graph.api import aresume, arun
+from graph.api import aresume, arun, prepare_run
 from nodes.context import Context
 from nodes.state import Criterion, StepResult
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
@@ -275,3 +275,25 @@ async def test_failed_model_call_is_resumed_without_repeating_steps(
 
     assert outcome.status == "done"
     assert (workspace / "log.txt").read_text() == "one\ntwo\n"  # no step ran twice
+
+
+async def test_a_thread_killed_before_its_first_checkpoint_starts_again_on_resume(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # Registered, then killed before the graph wrote anything: resume runs the registered goal.
+    thread_id = prepare_run("write hello world to hello.txt", thread_id="t0", context=context,
+                            db=db_path)  # fmt: skip
+    script.add("parse_goal", goal_reply("hello.txt contains 'hello world'"))
+    script.add("plan", _hello_plan())
+    script.add("reflect", _hello_done())
+    script.add("finish", "done")
+
+    outcome = await aresume(thread_id, db=db_path)
+
+    assert outcome.status == "done" and outcome.answer == "done"
+    assert (workspace / "hello.txt").read_text() == "hello world"
+    goal_prompt = "\n".join(m.text for m in script.calls_for("parse_goal")[0])
+    assert "write hello world to hello.txt" in goal_prompt
+    # Once it has ended, resuming again does not start it a second time.
+    again = await aresume(thread_id, db=db_path)
+    assert again.status == "done" and len(script.calls_for("parse_goal")) == 1
