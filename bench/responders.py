@@ -29,17 +29,16 @@ def _call(key: str, n: int) -> dict[str, object]:
 
 
 def _plan(task: Task) -> list[dict[str, object]]:
-    """Independent lookups get planned tool calls; dependent ones go to the executor."""
+    """Independent lookups are planned calls (args known: no description needed); a dependent
+    lookup names its tool and leaves the args to be filled in from its inputs."""
     steps: list[dict[str, object]] = []
     for key, deps in task.deps.items():
         if deps:
             where = ", ".join(deps)
-            steps.append({"id": key, "description": f"Look up {key}, named in {where}",
-                          "expected": f"the value of {key}", "depends_on": deps})  # fmt: skip
+            steps.append({"id": key, "description": f"Look up the key named in {where}",
+                          "tool": "lookup", "depends_on": deps})  # fmt: skip
         else:
-            steps.append({"id": key, "description": f"Look up {key}",
-                          "expected": f"the value of {key}", "tool": "lookup",
-                          "args": {"key": key}})  # fmt: skip
+            steps.append({"id": key, "tool": "lookup", "args": {"key": key}})
     steps.append({"id": "synth", "description": "Combine the records into one summary",
                   "expected": CRITERION, "depends_on": list(task.deps)})  # fmt: skip
     return steps
@@ -67,8 +66,9 @@ def planloop_responder(task: Task) -> Responder:
             new = _text(messages).split("New results to judge:")[1].split("Earlier results:")[0]
             ids = sorted(set(re.findall(r"<result step='(\w+)'", new)))
             met = [{"id": "c1", "met": True, "evidence": "synth gives all values"}]
-            verdicts = [{"step_id": i, "ok": True} for i in ids]
-            answer = {"verdicts": verdicts, "criteria": met if "synth" in ids else []}
+            done = "synth" in ids
+            answer = {"passed": ids, "criteria": met if done else [],
+                      "answer_step": "synth" if done else None}  # fmt: skip
             return AIMessage(json.dumps(answer)), ""
         return AIMessage(summary(keys)), ""  # the reporter's final answer
 

@@ -91,6 +91,18 @@ def build_parser() -> Parser:
         "--plan-approval", action="store_true", help="approve each plan and replan first"
     )
     run.add_argument(
+        "--parallel",
+        dest="max_parallel_steps",
+        type=_positive(int),
+        help="most steps that run at the same time (default: 4)",
+    )
+    run.add_argument(
+        "--reflection",
+        choices=("deferred", "every_wave"),
+        default="deferred",
+        help="judge results once nothing else can run (default), or after every wave",
+    )
+    run.add_argument(
         "--no-memory", action="store_true", help="neither recall nor store long-term memories"
     )
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
@@ -147,7 +159,7 @@ def build_parser() -> Parser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """Settings given explicitly on the command line (they win over stored and env defaults)."""
-    names = [dest for _, dest, _, _ in LIMIT_FLAGS] + ["model", "base_url"]
+    names = [dest for _, dest, _, _ in LIMIT_FLAGS] + ["model", "base_url", "max_parallel_steps"]
     return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 

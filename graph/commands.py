@@ -111,6 +111,7 @@ def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
         "workspace": args.workspace,
         "approval": args.approve,
         "plan_approval": args.plan_approval,
+        "reflection": args.reflection,
         "memory": not args.no_memory,
         **overrides,
     }

@@ -62,9 +62,11 @@ def approval_reason(
         return "the step sends data over the network"
     if step.risk == "writes_workspace" and web_content_seen:
         return "the step writes files and was planned after reading web content"
-    # Executor steps (no planned tool) are guarded per call instead: see nodes.execute.
+    # Steps whose call is not fixed yet (no tool, or args filled in at run time) are guarded
+    # per call instead: see nodes.execute.
     if (
         step.tool
+        and step.args is not None
         and step.risk == "writes_workspace"
         and changes_existing_file(step.args, context, written)
     ):

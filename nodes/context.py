@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 ApprovalPolicy = Literal["risky", "all", "none"]
+ReflectionPolicy = Literal["deferred", "every_wave"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -61,6 +62,13 @@ class Context:
     )
     max_parallel_steps: int = field(
         default=4, metadata=_describe("Most ready steps that run at the same time.")
+    )
+    reflection: ReflectionPolicy = field(
+        default="deferred",
+        metadata=_describe(
+            "When results are judged: deferred (one review once nothing else can run, at once "
+            "when a step fails) or every_wave (after each batch of parallel steps)."
+        ),
     )
     memory: bool = field(
         default=True, metadata=_describe("Recall and store long-term memories (off: --no-memory).")

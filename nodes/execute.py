@@ -1,4 +1,5 @@
-"""execute_step: run one step, as its planned tool call or with a short tool-calling loop.
+"""execute_step: run one step: its planned tool call (no model call), that call with its args
+filled in from earlier results (one model call), or a short tool-calling loop.
 
 The node takes a `StepTask` (one per `Send`), so ready steps fan out in parallel. A step that
 needs approval interrupts before any side effect (and before any model call).
@@ -18,7 +19,7 @@ from nodes.budget import Stopwatch, exceeded_limit
 from nodes.context import Context
 from nodes.llm import invoke
 from nodes.plan_check import RISK_ORDER
-from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER
+from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text
 from nodes.state import ApprovalDecision, Budget, Step, StepResult, StepTask
 from tools import (
@@ -100,6 +101,46 @@ async def _run_planned_call(step: Step, context: Context) -> Execution:
     return run
 
 
+async def _run_filled_call(task: StepTask, step: Step, context: Context) -> Execution:
+    """A planned tool whose args depend on earlier results: one model call fills them in."""
+    run = Execution(step_id=step.id)
+    name = step.tool or ""
+    tool = tools_for(context).get(name)
+    limit = exceeded_limit(task.budget, context)
+    if tool is None or limit:
+        why = f"{limit} reached" if limit else f"tool {name!r} is not available in this run"
+        run.ok, run.output = False, f"ERROR: {why}"
+        return run
+    messages: list[BaseMessage] = [
+        SystemMessage(FILL_SYSTEM.format(tool=name)),
+        HumanMessage(_step_prompt(task, step)),
+    ]
+    reply, run.spent = await invoke(context, messages, tools=[tool], tool_choice=name)
+    call = next((c for c in reply.tool_calls if c["name"] == name), None)
+    if call is None:
+        run.ok, run.output = False, f"ERROR: no {name} call was made: {sanitize(reply.text)[:300]}"
+        return run
+    args = call["args"]
+    run.actions[action_fingerprint(name, args)] += 1
+    refusal = _refusal(task, name, args, run, context)
+    outcome = (
+        ToolOutcome(False, refusal) if refusal else await call_tool(name, args, context, step.id)
+    )
+    run.record(name, args, outcome)
+    run.ok, run.output = outcome.ok, outcome.text
+    return run
+
+
+def _step_prompt(task: StepTask, step: Step) -> str:
+    return EXECUTE_USER.format(
+        objective=task.objective,
+        step_id=step.id,
+        description=step.description,
+        expected=step.expected,
+        inputs=results_text(task.inputs, {}, max_chars=INPUT_RESULT_CHARS),
+    )
+
+
 def _refusal(
     task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
 ) -> str | None:
@@ -130,15 +171,7 @@ async def _run_tool_loop(task: StepTask, step: Step, context: Context) -> Execut
     """Let the model call tools until it answers in plain text, within turn and budget limits."""
     messages: list[BaseMessage] = [
         SystemMessage(EXECUTE_SYSTEM),
-        HumanMessage(
-            EXECUTE_USER.format(
-                objective=task.objective,
-                step_id=step.id,
-                description=step.description,
-                expected=step.expected,
-                inputs=results_text(task.inputs, {}, max_chars=INPUT_RESULT_CHARS),
-            )
-        ),
+        HumanMessage(_step_prompt(task, step)),
     ]
     run = Execution(step_id=step.id)
     offered = list(tools_for(context).values())
@@ -197,8 +230,10 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
             }
         if decision.action == "edit":
             step = replace(step, args=decision.args)
-    if step.tool:
+    if step.tool and step.args is not None:
         run = await _run_planned_call(step, context)
+    elif step.tool:
+        run = await _run_filled_call(task, step, context)
     else:
         run = await _run_tool_loop(task, step, context)
     spent = run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)

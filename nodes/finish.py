@@ -44,6 +44,16 @@ async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
     return reply.text.strip(), spent
 
 
+def written_answer(state: State) -> str | None:
+    """The output of the step reflection named as the final answer, when finish may reuse it:
+    it passed and an executor wrote it (not raw tool output such as web text)."""
+    result = state.results.get(state.answer_step)
+    step = next((s for s in state.plan if s.id == state.answer_step), None)
+    if result is None or step is None or step.tool is not None or result.verdict != "pass":
+        return None
+    return result.output.strip() or None
+
+
 def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
     """Write report.md and answer.md into the run's folder (blocking I/O: run in a thread)."""
     report_rel = f"{run_dir(thread_id)}/report.md"
@@ -61,7 +71,10 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     watch = Stopwatch()
     status = "failed" if state.status == "running" else state.status
     state = replace(state, status=status)
-    if status == "done":
+    reused = written_answer(state) if status == "done" else None
+    if reused is not None:
+        answer, spent = reused, Budget()  # the answer is already written: no model call
+    elif status == "done":
         answer, spent = await _final_answer(state, runtime.context)
     else:
         answer, spent = partial_answer(state), Budget()

@@ -122,10 +122,15 @@ async def invoke(
     messages: Sequence[BaseMessage],
     *,
     tools: Sequence[BaseTool] = (),
+    tool_choice: str | None = None,
 ) -> tuple[AIMessage, Budget]:
-    """One model call, optionally offering tools; returns the reply and its budget delta."""
+    """One model call, optionally offering tools (`tool_choice` forces one by name); returns
+    the reply and its budget delta."""
     model = chat_model(context)
-    runnable = model.bind_tools(list(tools)) if tools else model
+    if tool_choice:
+        runnable = model.bind_tools(list(tools), tool_choice=tool_choice)
+    else:
+        runnable = model.bind_tools(list(tools)) if tools else model
     try:
         reply = await runnable.ainvoke(list(messages))
     except Exception as exc:

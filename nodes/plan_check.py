@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 from langchain_core.tools import BaseTool
@@ -41,12 +42,26 @@ def _find_cycle(steps: Mapping[str, StepSpec]) -> list[str] | None:
 
 def _check_step(spec: StepSpec, tools: Mapping[str, BaseTool]) -> list[str]:
     if spec.tool is None:
-        return [f"step {spec.id}: args given without a tool"] if spec.args else []
+        if spec.args:
+            return [f"step {spec.id}: args given without a tool"]
+        if not (spec.description.strip() and spec.expected.strip()):
+            return [f"step {spec.id}: a step without a tool needs a description and expected"]
+        return []
     tool = tools.get(spec.tool)
     if tool is None:
         return [f"step {spec.id}: unknown tool {spec.tool!r} (available: {', '.join(tools)})"]
-    problem = validate_args(tool, spec.args or {})
+    if spec.args is None:
+        # The args come from earlier results: one model call fills them when the step runs.
+        return [] if spec.description.strip() else [f"step {spec.id}: say what the args are"]
+    problem = validate_args(tool, spec.args)
     return [f"step {spec.id}: {problem}"] if problem else []
+
+
+def usable(result: StepResult | None) -> bool:
+    """A result later steps may build on: passed, or done and not judged yet (deferred)."""
+    return result is not None and (
+        result.verdict == "pass" or (result.verdict == "pending" and result.status == "done")
+    )
 
 
 def validate_plan(
@@ -74,7 +89,7 @@ def validate_plan(
         for dep in spec.depends_on:
             if dep == spec.id:
                 errors.append(f"step {spec.id} depends on itself")
-            elif dep in finished and finished[dep].verdict != "pass":
+            elif dep in finished and not usable(finished[dep]):
                 errors.append(f"step {spec.id} depends on step {dep!r}, which failed")
             elif dep not in proposed_ids and dep not in finished:
                 errors.append(f"step {spec.id} depends on unknown step {dep!r}")
@@ -92,13 +107,14 @@ def to_steps(specs: list[StepSpec]) -> list[Step]:
         tool_risk = TOOL_RISK.get(spec.tool or "", "read_only")
         if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(risk):
             risk = tool_risk
+        call = f"{spec.tool}({json.dumps(spec.args, ensure_ascii=False)})"
         steps.append(
             Step(
                 id=spec.id,
-                description=spec.description,
-                expected=spec.expected,
+                description=spec.description.strip() or f"call {call}",
+                expected=spec.expected.strip() or f"{spec.tool} succeeds",
                 tool=spec.tool,
-                args=dict(spec.args or {}) if spec.tool else None,
+                args=dict(spec.args) if spec.tool and spec.args is not None else None,
                 depends_on=list(dict.fromkeys(spec.depends_on)),
                 risk=risk,
             )
@@ -107,10 +123,9 @@ def to_steps(specs: list[StepSpec]) -> list[Step]:
 
 
 def ready_steps(plan: list[Step], results: Mapping[str, StepResult]) -> list[Step]:
-    """Steps not yet run whose dependencies all passed, in plan order."""
+    """Steps not yet run whose dependencies are all usable, in plan order."""
     return [
         step
         for step in plan
-        if step.id not in results
-        and all(results.get(dep) and results[dep].verdict == "pass" for dep in step.depends_on)
+        if step.id not in results and all(usable(results.get(dep)) for dep in step.depends_on)
     ]

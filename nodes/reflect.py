@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -13,9 +13,10 @@ from nodes.context import Context
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
 from nodes.llm import invoke_structured
+from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
-from nodes.schemas import ReflectionSpec
+from nodes.schemas import ReflectionSpec, StepVerdict
 from nodes.state import Criterion, State, StepResult
 
 NEW_RESULT_CHARS = 3000
@@ -23,17 +24,20 @@ EARLIER_RESULT_CHARS = 400
 
 
 def _checker(
-    pending: list[StepResult], criteria: list[Criterion]
+    pending: list[StepResult], criteria: list[Criterion], results: Iterable[StepResult]
 ) -> Callable[[ReflectionSpec], str | None]:
     """Rules the reflection schema cannot express: a verdict per new step, evidence when met."""
     pending_ids = {r.step_id for r in pending}
     criterion_ids = {c.id for c in criteria}
+    answerable = {r.step_id for r in results if r.status == "done"}
 
     def check(spec: ReflectionSpec) -> str | None:
         problems = []
-        missing = pending_ids - {v.step_id for v in spec.verdicts}
+        missing = pending_ids - {v.step_id for v in spec.verdicts} - set(spec.passed)
         if missing:
             problems.append(f"give a verdict for step(s) {', '.join(sorted(missing))}")
+        if spec.answer_step is not None and spec.answer_step not in answerable:
+            problems.append(f"answer_step {spec.answer_step!r} is not a finished step")
         for update in spec.criteria:
             if update.id not in criterion_ids:
                 problems.append(f"unknown criterion id {update.id!r}")
@@ -51,7 +55,8 @@ def apply_reflection(
 
     A step whose execution errored fails whatever the model says.
     """
-    verdicts = {v.step_id: v for v in spec.verdicts}
+    verdicts = {step_id: StepVerdict(step_id=step_id, ok=True) for step_id in spec.passed}
+    verdicts.update({v.step_id: v for v in spec.verdicts})
     judged = {}
     for result in pending:
         verdict = verdicts.get(result.step_id)
@@ -70,12 +75,27 @@ def apply_reflection(
     return judged, new_criteria
 
 
+def judgement_due(state: State, pending: list[StepResult], context: Context) -> bool:
+    """Whether the unjudged results must be judged now.
+
+    Deferred reflection (the default) judges in one call once nothing else can run, so results
+    that fan out and build on each other cost one review, not one per wave (as LLMCompiler's
+    joiner). A failed step is judged at once, so the planner hears of it before more runs.
+    """
+    if not pending:
+        return False
+    if context.reflection == "every_wave" or any(r.status != "done" for r in pending):
+        return True
+    out_of_steps = state.budget.steps >= context.max_steps
+    return out_of_steps or not ready_steps(state.plan, state.results)
+
+
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """One model call judges every result that has no verdict yet."""
+    """One model call judges every result that has no verdict yet (when judgement is due)."""
     watch = Stopwatch()
     pending = [r for r in state.results.values() if r.verdict == "pending"]
     cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
-    if not pending:
+    if not judgement_due(state, pending, runtime.context):
         return {**cleared, "budget": watch.budget()}
     steps_by_id = {s.id: s for s in state.plan}
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
@@ -103,7 +123,10 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     ]
     try:
         spec, spent = await invoke_structured(
-            runtime.context, messages, ReflectionSpec, check=_checker(pending, state.criteria)
+            runtime.context,
+            messages,
+            ReflectionSpec,
+            check=_checker(pending, state.criteria, state.results.values()),
         )
     except StructuredOutputError as exc:
         return {
@@ -120,5 +143,6 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "replan_reason": (spec.reason.strip() or "reflection asked for a replan")
         if spec.replan
         else "",
+        "answer_step": spec.answer_step or "",
         "budget": watch.budget(spent),
     }

@@ -27,7 +27,8 @@ def criteria_lines(criteria: Iterable[Criterion], *, with_status: bool = False) 
 
 def step_line(step: Step) -> str:
     """A step as one line: id, description, and the planned call if any."""
-    call = f" -> {step.tool}({json.dumps(step.args, default=str)})" if step.tool else ""
+    args = "args from earlier results" if step.args is None else json.dumps(step.args, default=str)
+    call = f" -> {step.tool}({args})" if step.tool else ""
     deps = f" after {', '.join(step.depends_on)}" if step.depends_on else ""
     return f"{step.id}: {step.description}{call}{deps} [{step.risk}]"
 

@@ -23,10 +23,12 @@ class StepSpec(BaseModel):
     """One proposed plan step."""
 
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = Field(min_length=1)
-    expected: str = Field(min_length=1, description="What success looks like.")
+    description: str = Field(default="", description="What the step does (needed without args).")
+    expected: str = Field(default="", description="What success looks like (needed without tool).")
     tool: str | None = Field(default=None, description="Tool to call directly, if known.")
-    args: dict[str, object] | None = Field(default=None, description="Arguments for `tool`.")
+    args: dict[str, object] | None = Field(
+        default=None, description="Arguments for `tool`; omit when earlier results decide them."
+    )
     depends_on: list[str] = Field(default_factory=list)
     risk: RiskName = "read_only"
 
@@ -56,7 +58,17 @@ class CriterionUpdate(BaseModel):
 class ReflectionSpec(BaseModel):
     """Reflection's judgement of the newest results."""
 
-    verdicts: list[StepVerdict] = Field(default_factory=list)
+    passed: list[str] = Field(
+        default_factory=list, description="Ids of new steps that passed with nothing to note."
+    )
+    verdicts: list[StepVerdict] = Field(
+        default_factory=list, description="Every other new step: failures, or notes worth keeping."
+    )
     criteria: list[CriterionUpdate] = Field(default_factory=list)
     replan: bool = False
     reason: str = ""
+    answer_step: str | None = Field(
+        default=None,
+        description="When every criterion is met and one step's output already is the complete "
+        "final answer for the user (a synthesis or report step), that step's id; else null.",
+    )

@@ -276,6 +276,8 @@ class State(InputState, OutputState):
     """decide_done's verdict, read by the router after it."""
     replan_reason: str = ""
     """Why the last replan was asked for."""
+    answer_step: str = ""
+    """The step whose output reflection found to be the final answer; finish then reuses it."""
     stalled_replans: int = 0
     """Replans in a row that made no progress."""
     progress_at_replan: int = 0

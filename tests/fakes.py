@@ -144,8 +144,10 @@ def step(
     description: str | None = None,
     expected: str = "it works",
     risk: str = "read_only",
+    fill_args: bool = False,
 ) -> dict[str, Any]:
-    """One plan step as the planner would write it."""
+    """One plan step as the planner would write it (`fill_args`: a tool whose args the
+    executor fills in from earlier results)."""
     spec: dict[str, Any] = {
         "id": step_id,
         "description": description or f"do {step_id}",
@@ -154,7 +156,9 @@ def step(
         "risk": risk,
     }
     if tool:
-        spec["tool"], spec["args"] = tool, args or {}
+        spec["tool"] = tool
+        if not fill_args:
+            spec["args"] = args or {}
     return spec
 
 
@@ -169,9 +173,11 @@ def reflect_reply(
     *,
     replan: bool = False,
     reason: str = "",
+    answer_step: str | None = None,
 ) -> dict[str, Any]:
     """A reflection answer: step verdicts and criteria met (id -> evidence)."""
     return {
+        "answer_step": answer_step,
         "verdicts": [
             {"step_id": k, "ok": v, "note": "ok" if v else "wrong"} for k, v in verdicts.items()
         ],

@@ -263,13 +263,13 @@ async def test_failed_model_call_is_resumed_without_repeating_steps(
             ),
         ),
     )
-    script.add("reflect", reflect_reply({"s1": True}))
-    # The script has no second reflection: the run fails inside reflect after s2 ran.
+    # Reflection is deferred until nothing else can run, and the script has no reflection:
+    # the run fails inside reflect after s1 and s2 ran.
     with pytest.raises(AssertionError, match="no reply left for 'reflect'"):
         await arun("log two lines", context=context, db=db_path, thread_id="t1")
     assert (workspace / "log.txt").read_text() == "one\ntwo\n"
 
-    script.add("reflect", reflect_reply({"s2": True}, {"c1": "s1 and s2 appended"}))
+    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s1 and s2 appended"}))
     script.add("finish", "done")
     outcome = await aresume("t1", db=db_path)
 

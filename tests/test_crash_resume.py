@@ -95,6 +95,8 @@ def _start(
         "stand-in",
         "--thread-id",
         "crash-1",
+        "--reflection",  # a review after each step, so the run can be stopped between them
+        "every_wave",
     ]
     with out.open("wb") as sink:
         return subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)

@@ -44,6 +44,7 @@ async def test_prompt_size_is_flat_over_a_40_step_run(
     context.max_llm_calls, context.max_tool_calls = 100, 100
     context.max_tokens = 1_000_000
     context.history_budget_tokens = 2000
+    context.reflection = "every_wave"  # one review per step: the prompt at every step
 
     outcome = await arun("read every document", context=context, db=db_path)
 

@@ -375,8 +375,12 @@ async def test_search_fetch_write_report_and_injection_changes_nothing(
             ),
         ),
     )
-    script.add("reflect", reflect_reply({"s1": True, "s2": True}))
-    script.add("reflect", reflect_reply({"s3": True}, {"c1": "s3 wrote report.md from s1/s2"}))
+    script.add(
+        "reflect",
+        reflect_reply(
+            {"s1": True, "s2": True, "s3": True}, {"c1": "s3 wrote report.md from s1/s2"}
+        ),
+    )
     script.add("finish", "report.md written")
 
     outcome = await arun("research otters and write report.md", context=context, db=db_path)

@@ -1,0 +1,273 @@
+"""How planloop saves model calls without losing judgement: deferred reflection, tool args
+filled in from earlier results, and a final answer reused when a step already wrote it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.api import arun
+from nodes.context import Context
+from nodes.plan_check import to_steps, validate_plan
+from nodes.schemas import StepSpec
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
+from tests.openai_server import OpenAIStandIn
+from tools import tools_for
+
+
+def _appends(n: int) -> list[dict[str, Any]]:
+    """A chain of n appends to log.txt (s2 after s1, ...): planned calls, no model needed."""
+    return [
+        step(
+            f"s{i}",
+            tool="append_file",
+            args={"path": "log.txt", "content": f"{i}\n"},
+            depends_on=[f"s{i - 1}"] if i > 1 else [],
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def _roles(script: Script) -> list[str]:
+    return [role for role, _ in script.calls]
+
+
+async def test_deferred_reflection_judges_a_chain_once(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("log.txt has three lines"))
+    script.add("plan", plan_reply(*_appends(3)))
+    # The short form: ids that passed with nothing to note, no verdict object each.
+    script.add("reflect", {"passed": ["s1", "s2"], "criteria": []})  # s3 has no verdict
+    script.add("reflect", {"passed": ["s1", "s2", "s3"], "criteria": [
+        {"id": "c1", "met": True, "evidence": "s1-s3"}]})  # fmt: skip
+    script.add("finish", "log.txt has three lines")
+
+    outcome = await arun("log three lines", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert (workspace / "log.txt").read_text() == "1\n2\n3\n"
+    repair = script.calls_for("reflect")[1][-1].text
+    assert "give a verdict for step(s) s3" in repair
+    assert _roles(script) == ["parse_goal", "plan", "reflect", "reflect", "finish"]
+    judged = script.calls_for("reflect")[0][1].text
+    new_results = judged.split("New results to judge:")[1].split("Earlier results:")[0]
+    assert all(f"<result step='s{i}'" in new_results for i in (1, 2, 3))
+    assert all(outcome.results[f"s{i}"].verdict == "pass" for i in (1, 2, 3))
+
+
+async def test_every_wave_reflection_judges_each_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.reflection = "every_wave"
+    script.add("parse_goal", goal_reply("log.txt has three lines"))
+    script.add("plan", plan_reply(*_appends(3)))
+    script.add("reflect", reflect_reply({"s1": True}), reflect_reply({"s2": True}))
+    script.add("reflect", reflect_reply({"s3": True}, {"c1": "s1-s3"}))
+    script.add("finish", "log.txt has three lines")
+
+    outcome = await arun("log three lines", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert _roles(script) == ["parse_goal", "plan", "reflect", "reflect", "reflect", "finish"]
+
+
+async def test_a_failed_step_is_judged_at_once_and_nothing_builds_on_it(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("summary.txt summarises notes.txt"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="read_file", args={"path": "notes.txt"}),  # does not exist
+            step(
+                "s2",
+                tool="write_file",
+                args={"path": "summary.txt", "content": "x"},
+                depends_on=["s1"],
+            ),
+        ),
+    )
+    script.add("reflect", reflect_reply({"s1": False}, replan=True, reason="notes.txt is missing"))
+    script.add("plan", plan_reply(step("s3", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s3": True}, {"c1": "s3: there are no notes"}))
+    script.add("finish", "there is no notes.txt to summarise")
+
+    outcome = await arun("summarise notes.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert "s2" not in outcome.results and not (workspace / "summary.txt").exists()
+    first_review = script.calls_for("reflect")[0][1].text.split("Earlier results:")[0]
+    assert "<result step='s1'" in first_review
+    assert _roles(script) == ["parse_goal", "plan", "reflect", "plan", "reflect", "finish"]
+
+
+async def test_filled_args_cost_one_call_and_the_output_is_the_tool_result(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "pointer.txt").write_text("the data is in data/q3.csv")
+    (workspace / "data").mkdir()
+    (workspace / "data" / "q3.csv").write_text("month,sales\njul,10\n")
+    script.add("parse_goal", goal_reply("the Q3 sales data is shown"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="read_file", args={"path": "pointer.txt"}),
+            step(
+                "s2",
+                tool="read_file",
+                fill_args=True,
+                depends_on=["s1"],
+                description="read the file pointer.txt names",
+            ),
+        ),
+    )
+    script.add("execute", tool_call("read_file", {"path": "data/q3.csv"}))
+    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s2 shows it"}))
+    script.add("finish", "Q3: jul 10")
+
+    outcome = await arun("show the Q3 sales data", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert outcome.results["s2"].output == "month,sales\njul,10\n"
+    assert outcome.results["s2"].tool_calls == 1
+    assert _roles(script) == ["parse_goal", "plan", "execute", "reflect", "finish"]
+    fill_prompt = "\n".join(m.text for m in script.calls_for("execute")[0])
+    assert "one call of the tool `read_file`" in fill_prompt
+    assert "the data is in data/q3.csv" in fill_prompt  # s1's result is its input
+
+
+async def test_filled_args_are_guarded_like_an_executor_call(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # The args are only known at run time, so the approval policy checks the actual call.
+    (workspace / "keep.txt").write_text("precious")
+    script.add("parse_goal", goal_reply("out.txt is written"))
+    script.add(
+        "plan",
+        plan_reply(
+            step(
+                "s1",
+                tool="write_file",
+                fill_args=True,
+                description="write the output",
+                risk="writes_workspace",
+            )
+        ),
+    )
+    script.add("execute", tool_call("write_file", {"path": "keep.txt", "content": "gone"}))
+    script.add("reflect", reflect_reply({"s1": False}))
+    script.defaults["plan"] = plan_reply(step("s9", tool="list_files", args={}))
+    script.defaults["reflect"] = reflect_reply({"s9": True}, {"c1": "s9"})
+    script.add("finish", "stopped")
+
+    outcome = await arun("write out.txt", context=context, db=db_path)
+
+    assert (workspace / "keep.txt").read_text() == "precious"
+    assert outcome.results["s1"].status == "error"
+    assert "existed before this run" in outcome.results["s1"].output
+
+
+async def test_a_written_answer_is_reused_without_a_finish_call(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("the answer sums both numbers"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="list_files", args={}),
+            step("s2", description="sum the numbers", depends_on=["s1"]),
+        ),
+    )
+    script.add("execute", "The sum is 42.")
+    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s2"}, answer_step="s2"))
+
+    outcome = await arun("sum the numbers", context=context, db=db_path)
+
+    assert outcome.status == "done" and outcome.answer == "The sum is 42."
+    assert "finish" not in _roles(script)
+    assert (workspace / outcome.report_path).read_text().count("The sum is 42.") >= 1
+
+
+async def test_raw_tool_output_is_never_reused_as_the_answer(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # Tool output (web text, say) goes through the reporter; only executor-written text is reused.
+    script.add("parse_goal", goal_reply("the files are listed"))
+    script.add("plan", plan_reply(step("s1", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1"}, answer_step="s1"))
+    script.add("finish", "The workspace is empty.")
+
+    outcome = await arun("list the files", context=context, db=db_path)
+
+    assert outcome.answer == "The workspace is empty."
+    assert _roles(script)[-1] == "finish"
+
+
+async def test_an_unknown_answer_step_is_sent_back_for_repair(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", goal_reply("the files are listed"))
+    script.add("plan", plan_reply(step("s1", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1"}, answer_step="ghost"))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1"}))
+    script.add("finish", "The workspace is empty.")
+
+    outcome = await arun("list the files", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    repair = script.calls_for("reflect")[1][-1].text
+    assert "answer_step 'ghost' is not a finished step" in repair
+
+
+def test_a_planned_call_needs_no_description_but_an_executor_step_does() -> None:
+    tools = tools_for(Context())
+    terse = StepSpec.model_validate({"id": "a", "tool": "read_file", "args": {"path": "x"}})
+    vague = StepSpec.model_validate({"id": "b", "description": "do it"})
+    fill = StepSpec.model_validate({"id": "c", "tool": "read_file", "depends_on": ["a"]})
+    assert validate_plan([terse], tools=tools, finished={}, max_steps=4) == []
+    (problem,) = validate_plan([vague], tools=tools, finished={}, max_steps=4)
+    assert "needs a description and expected" in problem
+    (problem,) = validate_plan([terse, fill], tools=tools, finished={}, max_steps=4)
+    assert "say what the args are" in problem
+    (step_a,) = to_steps([terse])
+    assert step_a.description == 'call read_file({"path": "x"})' and step_a.expected
+    assert step_a.args == {"path": "x"}
+
+
+@pytest.mark.real_http_model
+async def test_the_fill_call_offers_only_its_tool_and_forces_it(
+    workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / "pointer.txt").write_text("see b.txt")
+    (workspace / "b.txt").write_text("found it")
+    script = Script(
+        parse_goal=[goal_reply("b.txt is read")],
+        plan=[
+            plan_reply(
+                step("s1", tool="read_file", args={"path": "pointer.txt"}),
+                step(
+                    "s2",
+                    tool="read_file",
+                    fill_args=True,
+                    depends_on=["s1"],
+                    description="read the file s1 names",
+                ),
+            )
+        ],
+        execute=[tool_call("read_file", {"path": "b.txt"})],
+        reflect=[reflect_reply({"s1": True, "s2": True}, {"c1": "s2 read b.txt"})],
+        finish=["b.txt says found it"],
+    )
+    with OpenAIStandIn(script) as server:
+        context = Context(workspace=str(workspace), model="stand-in", base_url=server.base_url)
+        outcome = await arun("read what pointer.txt names", context=context, db=tmp_path / "x.db")
+
+    assert outcome.status == "done" and outcome.results["s2"].output == "found it"
+    (fill,) = [r for r in server.requests if r.get("tools")]
+    assert [t["function"]["name"] for t in fill["tools"]] == ["read_file"]
+    assert fill["tool_choice"] == {"type": "function", "function": {"name": "read_file"}}
+    assert json.dumps(fill).count("see b.txt") == 1
