@@ -92,5 +92,7 @@ def decide(state: State, context: Context) -> dict[str, object]:
 
 async def decide_done(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Decide what happens next; the router after this node acts on `decision`."""
+    if runtime.context.approval == "none":
+        return decide(state, runtime.context)  # no file checks: nothing blocks
     # decide() looks at workspace files (approval of changes to existing files): off the loop.
     return await asyncio.to_thread(decide, state, runtime.context)

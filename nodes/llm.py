@@ -7,6 +7,8 @@ errors with one-line messages and report the call's cost as a `Budget` delta.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -143,9 +145,9 @@ async def invoke(
     return reply, usage_budget(reply, context)
 
 
+@functools.cache
 def _schema_prompt(schema: type[BaseModel]) -> str:
-    import json
-
+    """The JSON-schema instructions for `schema` (built once: schemas are fixed classes)."""
     return SCHEMA_INSTRUCTIONS.format(schema=json.dumps(schema.model_json_schema()))
 
 
