@@ -119,6 +119,10 @@ def targets(by: dict[tuple[str, str], Result], extras: Extras) -> dict[str, bool
         checks[f"{task.name}: fewer prompt tokens than both baselines"] = all(
             mine.prompt_tokens < o.prompt_tokens for o in others
         )
+        checks[f"{task.name}: fewer tokens in all (prompt + completion) than both"] = all(
+            mine.prompt_tokens + mine.completion_tokens < o.prompt_tokens + o.completion_tokens
+            for o in others
+        )
     checks["overhead per super-step <= 2x bare LangGraph"] = extras.step_ratio <= 2
     checks["checkpoint bytes N=40 / N=10 <= 4.5"] = (
         extras.checkpoint_large <= 4.5 * extras.checkpoint_small
