@@ -60,6 +60,9 @@ def approval_reason(
         return "the step executes code"
     if step.risk == "network" and step.tool not in UNTRUSTED_OUTPUT_TOOLS:
         return "the step sends data over the network"
+    if step.risk == "network" and step.args is None:
+        # A query or URL chosen at run time from earlier results could carry them out.
+        return "the step sends data over the network, with args taken from earlier results"
     if step.risk == "writes_workspace" and web_content_seen:
         return "the step writes files and was planned after reading web content"
     # Steps whose call is not fixed yet (no tool, or args filled in at run time) are guarded

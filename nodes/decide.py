@@ -55,8 +55,8 @@ def _dispatch(state: State, context: Context) -> dict[str, object]:
     }
 
 
-def decide(state: State, context: Context) -> dict[str, object]:
-    """The decision and its state update, as a pure function of state and settings."""
+def _stop(state: State, context: Context) -> dict[str, object] | None:
+    """The finish decision when the run must end now (done, a limit, a loop), else None."""
     if state.status != "running":
         return {"decision": "finish"}
     if state.criteria and all(c.met and c.evidence for c in state.criteria):
@@ -70,6 +70,21 @@ def decide(state: State, context: Context) -> dict[str, object]:
             "stalled",
             f"the same action repeated more than {context.max_repeats} times: {looping[0]}",
         )
+    return None
+
+
+def goes_on(state: State, context: Context) -> bool:
+    """True when the next decision is to run more steps of this plan (no finish, no replan).
+
+    Pure and free of I/O; reflection defers its review only while this holds."""
+    return _stop(state, context) is None and _replan_reason(state) is None
+
+
+def decide(state: State, context: Context) -> dict[str, object]:
+    """The decision and its state update, as a pure function of state and settings."""
+    stop = _stop(state, context)
+    if stop is not None:
+        return stop
     reason = _replan_reason(state)
     if reason is None:
         return _dispatch(state, context)

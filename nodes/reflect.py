@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -10,10 +10,10 @@ from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
 from nodes.llm import invoke_structured
-from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict
@@ -21,15 +21,25 @@ from nodes.state import Criterion, State, StepResult
 
 NEW_RESULT_CHARS = 3000
 EARLIER_RESULT_CHARS = 400
+REVIEW_CHARS = 24_000
+"""All new results together (about 6k tokens): a deferred review of many steps stays bounded."""
+
+
+def new_result_chars(pending: list[StepResult]) -> int:
+    """How much of each new result the review shows."""
+    share = REVIEW_CHARS // max(len(pending), 1)
+    return max(EARLIER_RESULT_CHARS, min(NEW_RESULT_CHARS, share))
 
 
 def _checker(
-    pending: list[StepResult], criteria: list[Criterion], results: Iterable[StepResult]
+    pending: list[StepResult], criteria: list[Criterion]
 ) -> Callable[[ReflectionSpec], str | None]:
     """Rules the reflection schema cannot express: a verdict per new step, evidence when met."""
     pending_ids = {r.step_id for r in pending}
     criterion_ids = {c.id for c in criteria}
-    answerable = {r.step_id for r in results if r.status == "done"}
+    # Only a result the reviewer saw whole may become the answer that finish repeats verbatim.
+    shown = new_result_chars(pending)
+    answerable = {r.step_id for r in pending if r.status == "done" and len(r.output) <= shown}
 
     def check(spec: ReflectionSpec) -> str | None:
         problems = []
@@ -37,7 +47,9 @@ def _checker(
         if missing:
             problems.append(f"give a verdict for step(s) {', '.join(sorted(missing))}")
         if spec.answer_step is not None and spec.answer_step not in answerable:
-            problems.append(f"answer_step {spec.answer_step!r} is not a finished step")
+            problems.append(
+                f"answer_step {spec.answer_step!r} is not a new result shown in full; use null"
+            )
         for update in spec.criteria:
             if update.id not in criterion_ids:
                 problems.append(f"unknown criterion id {update.id!r}")
@@ -78,16 +90,17 @@ def apply_reflection(
 def judgement_due(state: State, pending: list[StepResult], context: Context) -> bool:
     """Whether the unjudged results must be judged now.
 
-    Deferred reflection (the default) judges in one call once nothing else can run, so results
-    that fan out and build on each other cost one review, not one per wave (as LLMCompiler's
-    joiner). A failed step is judged at once, so the planner hears of it before more runs.
+    Deferred reflection (the default) judges in one call once the plan cannot simply go on, so
+    results that fan out and build on each other cost one review, not one per wave (as
+    LLMCompiler's joiner). It is due at once when a step failed, and before any finish or
+    replan (no steps ready, a limit or loop hit, a rejected step), so nothing ends unjudged.
     """
     if not pending:
         return False
     if context.reflection == "every_wave" or any(r.status != "done" for r in pending):
         return True
     out_of_steps = state.budget.steps >= context.max_steps
-    return out_of_steps or not ready_steps(state.plan, state.results)
+    return out_of_steps or not goes_on(state, context)
 
 
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -105,7 +118,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             REFLECT_USER.format(
                 objective=state.objective,
                 criteria=criteria_lines(state.criteria, with_status=True),
-                new_results=results_text(pending, steps_by_id, max_chars=NEW_RESULT_CHARS)
+                new_results=results_text(pending, steps_by_id, max_chars=new_result_chars(pending))
                 + "\n"
                 + "\n".join(
                     f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
@@ -126,7 +139,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             runtime.context,
             messages,
             ReflectionSpec,
-            check=_checker(pending, state.criteria, state.results.values()),
+            check=_checker(pending, state.criteria),
         )
     except StructuredOutputError as exc:
         return {

@@ -207,14 +207,15 @@ async def test_repeated_identical_action_is_a_loop(
             )
         ),
     )
-    for n in range(1, 5):
-        script.add("reflect", reflect_reply({f"r{n}": True}))
+    # One deferred review once the loop is detected, judging r1-r4 before the run stops.
+    script.add("reflect", reflect_reply({f"r{n}": True for n in range(1, 5)}))
 
     outcome = await arun("answer the question", context=context, db=db_path)
 
     assert outcome.status == "stalled"
     assert "repeated more than 3 times: read_file:" in outcome.stop_reason
     assert outcome.budget.steps == 4 and "r5" not in outcome.results
+    assert all(outcome.results[f"r{n}"].verdict == "pass" for n in range(1, 5))
 
 
 async def test_step_without_tool_uses_the_executor_loop(

