@@ -143,6 +143,39 @@ def test_stopped_process_resumes_without_repeating_steps(
     assert roles.count("parse_goal") == 1 and roles.count("plan") == 1
 
 
+def test_killed_during_a_deferred_review_resumes_without_repeating_steps(
+    workspace: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    # Default reflection: the three appends run first, then one review; the run is killed
+    # while that review is in flight, and resumed.
+    review = Gate(reflect_reply({"s1": True, "s2": True, "s3": True}, {"c1": "s1-s3"}))
+    script = three_step_script(review)
+    script.queues["reflect"].clear()
+    script.add("reflect", review, review.reply)  # the second one answers the resumed run
+    try:
+        with OpenAIStandIn(script) as server:
+            argv = [*planloop_command(), "run", "log three lines", "--workspace", str(workspace),
+                    "--base-url", server.base_url, "--thread-id", "crash-2"]  # fmt: skip
+            process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+            assert review.arrived.wait(WAIT_SECONDS)
+            process.send_signal(signal.SIGKILL)
+            assert process.wait(WAIT_SECONDS) == -signal.SIGKILL
+            assert (workspace / "log.txt").read_text() == "one\ntwo\nthree\n"
+            review.opened.set()
+            resumed = subprocess.run(
+                [*planloop_command(), "resume", "crash-2"],
+                env=env, capture_output=True, text=True, timeout=WAIT_SECONDS, check=False,
+            )  # fmt: skip
+    finally:
+        review.opened.set()
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (workspace / "log.txt").read_text() == "one\ntwo\nthree\n"  # nothing ran twice
+    assert "[step s" not in resumed.stdout and "status: done" in resumed.stdout
+    roles = [role for role, _ in script.calls]
+    assert roles.count("reflect") == 2 and roles.count("plan") == 1
+
+
 def test_unreachable_model_server_then_resume(
     workspace: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
