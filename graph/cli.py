@@ -93,6 +93,7 @@ def build_parser() -> Parser:
     run.add_argument(
         "--parallel",
         dest="max_parallel_steps",
+        metavar="N",
         type=_positive(int),
         help="most steps that run at the same time (default: 4)",
     )
