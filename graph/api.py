@@ -14,7 +14,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
-from checkpoints import RunRegistry, open_checkpointer
+from checkpoints import RunRecord, RunRegistry, open_checkpointer
 from checkpoints.backend import resolve_target
 from checkpoints.journal import Journal, active_journal
 from checkpoints.lock import thread_lock
@@ -128,7 +128,7 @@ async def drive(
                 if from_checkpoint:
                     config["configurable"]["checkpoint_id"] = from_checkpoint
                 elif not answers and never_started(before):
-                    graph_input = InputState(goal=registered_goal(path, thread_id))
+                    graph_input = InputState(goal=get_record(thread_id, path).goal)
             async for chunk in compiled.astream(
                 graph_input, config, context=context, stream_mode="updates", durability="sync"
             ):
@@ -145,16 +145,17 @@ def never_started(snapshot: StateSnapshot) -> bool:
     return not snapshot.next and values.get("status", "running") == "running"
 
 
-def registered_goal(path: Path | str, thread_id: str) -> str:
-    """The goal a thread was registered with."""
-    registry = RunRegistry(path)
+def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
+    """The registered run, or UnknownThreadError."""
+    registry = RunRegistry(resolve_db(db))
     try:
+        registry.setup()
         record = registry.get(thread_id)
     finally:
         registry.close()
     if record is None:
         raise UnknownThreadError(f"no run with thread id {thread_id!r}")
-    return record.goal
+    return record
 
 
 @contextmanager

@@ -10,13 +10,19 @@ from collections.abc import Callable
 
 from checkpoints import CheckpointStoreError
 from checkpoints.lock import ThreadBusyError
-from graph.api import RunOutcome, UnknownThreadError, drive, load_context, prepare_run
+from graph.api import (
+    RunOutcome,
+    UnknownThreadError,
+    drive,
+    get_record,
+    load_context,
+    prepare_run,
+)
 from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
 from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
 from graph.memory_cli import cmd_memory
 from graph.progress import ProgressPrinter, clean
 from graph.threads import (
-    get_record,
     list_threads,
     prune_threads,
     thread_history,

@@ -13,7 +13,7 @@ from langgraph.types import StateSnapshot
 from checkpoints import RunRecord, RunRegistry, open_checkpointer
 from checkpoints.backend import is_postgres
 from checkpoints.journal import Journal
-from graph.api import RunOutcome, UnknownThreadError, resolve_db
+from graph.api import RunOutcome, get_record, resolve_db
 from graph.builder import build_graph
 from graph.integrity import checked_snapshot
 
@@ -59,18 +59,6 @@ def _records(db: str | os.PathLike[str] | None) -> RunRegistry:
     registry = RunRegistry(resolve_db(db))
     registry.setup()
     return registry
-
-
-def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
-    """The registered run, or UnknownThreadError."""
-    registry = _records(db)
-    try:
-        record = registry.get(thread_id)
-    finally:
-        registry.close()
-    if record is None:
-        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
-    return record
 
 
 async def _snapshot(thread_id: str, db: str | os.PathLike[str] | None) -> StateSnapshot | None:
