@@ -17,6 +17,10 @@ class ModelUnavailableError(PlanloopError):
     """The model server could not be reached or failed; the run can be resumed later."""
 
 
+class ModelRequestRejectedError(ModelUnavailableError):
+    """The model server refused a request as invalid (HTTP 400), e.g. a feature it lacks."""
+
+
 class StructuredOutputError(PlanloopError):
     """The model kept answering with output that does not fit the required schema."""
 

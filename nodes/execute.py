@@ -37,11 +37,14 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
     if task.approval_reason and step.tool and step.args is None:
         # Fill the args first: the human approves the exact call. A resumed run fills them
         # again; different args no longer match the answer's hash, and are asked about anew.
-        args, problem, filling = await fill_args(task, step, context)
-        if args is None:
-            failed = StepResult(step_id=step.id, status="error", output=f"ERROR: {problem}")
+        filled = await fill_args(task, step, context)
+        filling = filled.cost
+        if filled.args is not None:
+            step = replace(step, args=filled.args)
+        elif not filled.unsupported:
+            failed = StepResult(step_id=step.id, status="error", output=f"ERROR: {filled.problem}")
             return {"results": {step.id: failed}, "budget": watch.budget(filling + Budget(steps=1))}
-        step = replace(step, args=args)
+        # Unsupported: approved as a step whose calls are not known yet, then run by the loop.
     if task.approval_reason:
         decision = ask_approval(
             step, task.approval_reason, task.budget, task.remaining_steps, context
@@ -57,7 +60,7 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
             step = replace(step, args=decision.args)
     if step.tool and step.args is not None:
         run = await run_planned_call(step, context)
-    elif step.tool:
+    elif step.tool and not task.approval_reason:
         run = await run_filled_call(task, step, context)
     else:
         run = await run_tool_loop(task, step, context)

@@ -20,7 +20,12 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from nodes.context import Context
-from nodes.errors import ModelConfigError, ModelUnavailableError, StructuredOutputError
+from nodes.errors import (
+    ModelConfigError,
+    ModelRequestRejectedError,
+    ModelUnavailableError,
+    StructuredOutputError,
+)
 from nodes.jsonout import extract_json
 from nodes.prompts import REPAIR_PROMPT, SCHEMA_INSTRUCTIONS
 from nodes.state import Budget
@@ -114,6 +119,10 @@ def _translate(exc: Exception, context: Context) -> Exception:
         return ModelConfigError(f"the model server at {where} rejected the API key")
     if isinstance(exc, openai.NotFoundError):
         return ModelConfigError(f"model {context.model!r} not found at {where}")
+    if isinstance(exc, openai.BadRequestError):
+        return ModelRequestRejectedError(
+            f"model server at {where} rejected the request (HTTP 400): {str(exc)[:200]}"
+        )
     if isinstance(exc, openai.APIStatusError):
         return ModelUnavailableError(f"model server at {where} answered HTTP {exc.status_code}")
     return exc

@@ -14,6 +14,7 @@ from checkpoints.journal import active_journal, idempotency_key
 from nodes.approval import changes_existing_file
 from nodes.budget import exceeded_limit
 from nodes.context import Context
+from nodes.errors import ModelRequestRejectedError
 from nodes.llm import invoke
 from nodes.plan_check import RISK_ORDER
 from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
@@ -98,36 +99,55 @@ async def run_planned_call(step: Step, context: Context) -> Execution:
     return run
 
 
-async def fill_args(
-    task: StepTask, step: Step, context: Context
-) -> tuple[dict[str, object] | None, str, Budget]:
+@dataclass
+class Filled:
+    """What the fill call produced: the args, or why there are none."""
+
+    args: dict[str, object] | None
+    problem: str = ""
+    cost: Budget = field(default_factory=Budget)
+    unsupported: bool = False
+    """The model or server cannot make a forced tool call: the executor loop does the step."""
+
+
+async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
     """One model call, offered only the step's tool and forced to call it, picks its args from
-    the step and its inputs. Returns (args, '', cost) or (None, why it failed, cost)."""
+    the step and its inputs."""
     name = step.tool or ""
     tool = tools_for(context).get(name)
     limit = exceeded_limit(task.budget, context)
     if tool is None or limit:
-        return None, f"{limit} reached" if limit else f"tool {name!r} is not available", Budget()
+        return Filled(None, f"{limit} reached" if limit else f"tool {name!r} is not available")
     messages: list[BaseMessage] = [
         SystemMessage(FILL_SYSTEM.format(tool=name)),
         HumanMessage(_step_prompt(task, step)),
     ]
-    reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
+    try:
+        reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
+    except ModelRequestRejectedError as exc:  # e.g. a server without named tool_choice
+        return Filled(None, str(exc), unsupported=True)
     call = next((c for c in reply.tool_calls if c["name"] == name), None)
-    if call is None:
-        return None, f"no {name} call was made: {sanitize(reply.text)[:300]}", cost
-    return dict(call["args"]), "", cost
+    if call is None:  # the model ignored the forced choice
+        why = f"no {name} call was made: {sanitize(reply.text)[:300]}"
+        return Filled(None, why, cost, unsupported=True)
+    return Filled(dict(call["args"]), cost=cost)
 
 
 async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execution:
     """A planned tool whose args depend on earlier results: one model call fills them in, and
-    the call is then checked like any call an executor makes."""
-    run = Execution(step_id=step.id)
-    args, problem, run.spent = await fill_args(task, step, context)
-    if args is None:
-        run.ok, run.output = False, f"ERROR: {problem}"
+    the call is then checked like any call an executor makes. Without forced tool calls, the
+    executor loop does the step instead."""
+    filled = await fill_args(task, step, context)
+    if filled.args is None:
+        if filled.unsupported:
+            run = await run_tool_loop(task, step, context)
+            run.spent += filled.cost
+            return run
+        run = Execution(step_id=step.id, spent=filled.cost)
+        run.ok, run.output = False, f"ERROR: {filled.problem}"
         return run
-    name = step.tool or ""
+    run = Execution(step_id=step.id, spent=filled.cost)
+    name, args = step.tool or "", filled.args
     run.actions[action_fingerprint(name, args)] += 1
     refusal = await _refusal(task, name, args, run, context)
     outcome = (

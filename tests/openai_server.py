@@ -108,8 +108,17 @@ def stream_chunks(body: dict[str, Any], with_usage: bool) -> list[dict[str, Any]
 class OpenAIStandIn:
     """`with OpenAIStandIn(script) as server:` serves on 127.0.0.1 at `server.base_url`."""
 
-    def __init__(self, script: Script, port: int = 0, latency_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Script,
+        port: int = 0,
+        latency_seconds: float = 0.0,
+        *,
+        named_tool_choice: bool = True,
+    ) -> None:
         self.script = script
+        self.named_tool_choice = named_tool_choice
+        """False: refuse a forced call of a named tool with HTTP 400, as some servers do."""
         self.requests: list[dict[str, Any]] = []
         """Every parsed request body, in arrival order."""
         self.responses: list[dict[str, Any]] = []
@@ -165,6 +174,8 @@ class OpenAIStandIn:
         """Status and JSON body for one chat completions request (held if `hold()` says so)."""
         with self._lock:
             self.requests.append(body)
+        if not self.named_tool_choice and isinstance(body.get("tool_choice"), dict):
+            return HTTPStatus.BAD_REQUEST, _error("tool_choice naming a function is not supported")
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         try:

@@ -399,3 +399,46 @@ async def test_a_resumed_filled_write_is_not_refused_for_the_file_it_wrote(
 
     assert outcome.status == "done", outcome.results["s1"].output
     assert (workspace / "out.txt").read_text() == "result"
+
+
+async def test_a_model_that_ignores_the_forced_call_falls_back_to_the_executor_loop(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "b.txt").write_text("found it")
+    script.add("parse_goal", goal_reply("b.txt is read"))
+    script.add("plan", plan_reply(step("s1", tool="read_file", fill_args=True,
+                                       description="read b.txt")))  # fmt: skip
+    script.add("execute", "I would read b.txt.")  # no tool call despite the forced choice
+    script.add("execute", tool_call("read_file", {"path": "b.txt"}), "b.txt says: found it")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 read it"}))
+    script.add("finish", "found it")
+
+    outcome = await arun("read b.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert outcome.results["s1"].output == "b.txt says: found it"
+    assert outcome.results["s1"].tool_calls == 1
+    assert outcome.budget.llm_calls == 7  # the ignored fill call is counted too
+
+
+@pytest.mark.real_http_model
+async def test_a_server_without_named_tool_choice_gets_the_executor_loop(
+    workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / "b.txt").write_text("found it")
+    script = Script(
+        parse_goal=[goal_reply("b.txt is read")],
+        plan=[plan_reply(step("s1", tool="read_file", fill_args=True, description="read b.txt"))],
+        execute=[tool_call("read_file", {"path": "b.txt"}), "b.txt says: found it"],
+        reflect=[reflect_reply({"s1": True}, {"c1": "s1 read it"})],
+        finish=["found it"],
+    )
+    with OpenAIStandIn(script, named_tool_choice=False) as server:
+        context = Context(workspace=str(workspace), model="stand-in", base_url=server.base_url)
+        outcome = await arun("read b.txt", context=context, db=tmp_path / "x.db")
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert outcome.results["s1"].output == "b.txt says: found it"
+    forced = [r for r in server.requests if isinstance(r.get("tool_choice"), dict)]
+    assert len(forced) == 1  # tried once, refused with HTTP 400, then the loop did the step
+    assert outcome.budget.llm_calls == len(server.responses) == 6
