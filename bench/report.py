@@ -18,6 +18,7 @@ tasks: wide = 8 independent lookups, then a synthesis; deep = 6 lookups in a cha
 every system: the same simulated model, the same tools (planloop's own + `lookup`), the same
   replies a capable model would give; tokens = characters / 4 of every message, tool call and
   bound tool schema.
+planloop = default settings (deferred reflection) with --parallel 8, --approve none, --no-memory.
 react = create_agent, one tool call per model turn (classic ReAct); react-parallel = the same
   agent with a model that emits every ready lookup in one turn: information, not a target."""
 
