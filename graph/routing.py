@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal
 
 from langgraph.types import Send
 
-from nodes.state import State, StepTask
+from nodes.state import State, Step, StepTask
 
 
 def route_after_parse_goal(state: State) -> Literal["plan", "finish"]:
@@ -35,7 +37,7 @@ def dispatch_ready_steps(state: State) -> list[Send]:
         Send(
             "execute_step",
             StepTask(
-                step=steps[step_id],
+                step=with_filled_args(steps[step_id], state.filled_args),
                 objective=state.objective,
                 inputs=[state.results[d] for d in steps[step_id].depends_on if d in state.results],
                 budget=state.budget,
@@ -47,6 +49,13 @@ def dispatch_ready_steps(state: State) -> list[Send]:
         for step_id in state.next_steps
         if step_id in steps and step_id not in state.results
     ]
+
+
+def with_filled_args(step: Step, filled: Mapping[str, dict[str, object]]) -> Step:
+    """The step as it runs: args filled in earlier (and approved as such) become planned args."""
+    if step.tool and step.args is None and step.id in filled:
+        return replace(step, args=dict(filled[step.id]))
+    return step
 
 
 def ready_or_blocked(state: State) -> list[str]:

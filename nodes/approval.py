@@ -39,9 +39,10 @@ def changes_existing_file(
         return False
     try:
         target = resolve_in_workspace(context.workspace, path)
-    except WorkspaceError:
+        exists = target.exists()
+    except (WorkspaceError, OSError, ValueError):
         return False  # the tool itself will refuse the path
-    return target.exists() and relative_name(context.workspace, target) not in written
+    return exists and relative_name(context.workspace, target) not in written
 
 
 def approval_reason(

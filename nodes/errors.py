@@ -17,7 +17,7 @@ class ModelUnavailableError(PlanloopError):
     """The model server could not be reached or failed; the run can be resumed later."""
 
 
-class ModelRequestRejectedError(ModelUnavailableError):
+class ModelRequestRejectedError(PlanloopError):
     """The model server refused a request as invalid (HTTP 400), e.g. a feature it lacks."""
 
 

@@ -28,23 +28,29 @@ def _rejected(step: Step, decision: ApprovalDecision) -> StepResult:
     )
 
 
+async def _fill_for_approval(
+    task: StepTask, step: Step, context: Context, watch: Stopwatch
+) -> dict[str, object]:
+    """Fill the args of a step that waits for approval and checkpoint them; the step is then
+    dispatched again as a planned call, so the human approves exactly that call, its cost is
+    counted, and a resumed run never fills the args anew."""
+    filled = await fill_args(task, step, context)
+    if filled.args is not None:
+        return {"filled_args": {step.id: filled.args}, "budget": watch.budget(filled.cost)}
+    problem = filled.problem
+    if filled.unsupported:  # a run-time call nobody could review: the planner must change it
+        problem += "; plan this step with explicit args, or without a tool"
+    failed = StepResult(step_id=step.id, status="error", output=f"ERROR: {problem}")
+    return {"results": {step.id: failed}, "budget": watch.budget(filled.cost + Budget(steps=1))}
+
+
 async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, object]:
     """Execute the step in `task` (after approval, when needed) and record what happened."""
     watch = Stopwatch()
     context, step = runtime.context, task.step
     decisions: list[ApprovalDecision] = []
-    filling = Budget()
     if task.approval_reason and step.tool and step.args is None:
-        # Fill the args first: the human approves the exact call. A resumed run fills them
-        # again; different args no longer match the answer's hash, and are asked about anew.
-        filled = await fill_args(task, step, context)
-        filling = filled.cost
-        if filled.args is not None:
-            step = replace(step, args=filled.args)
-        elif not filled.unsupported:
-            failed = StepResult(step_id=step.id, status="error", output=f"ERROR: {filled.problem}")
-            return {"results": {step.id: failed}, "budget": watch.budget(filling + Budget(steps=1))}
-        # Unsupported: approved as a step whose calls are not known yet, then run by the loop.
+        return await _fill_for_approval(task, step, context, watch)
     if task.approval_reason:
         decision = ask_approval(
             step, task.approval_reason, task.budget, task.remaining_steps, context
@@ -54,17 +60,17 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
             return {
                 "results": {step.id: _rejected(step, decision)},
                 "approvals": decisions,
-                "budget": watch.budget(filling),
+                "budget": watch.budget(),
             }
         if decision.action == "edit":
             step = replace(step, args=decision.args)
     if step.tool and step.args is not None:
         run = await run_planned_call(step, context)
-    elif step.tool and not task.approval_reason:
+    elif step.tool:
         run = await run_filled_call(task, step, context)
     else:
         run = await run_tool_loop(task, step, context)
-    spent = filling + run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)
+    spent = run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)
     return {
         "results": {step.id: run.result()},
         "action_counts": dict(run.actions),

@@ -111,6 +111,11 @@ def _translate(exc: Exception, context: Context) -> Exception:
     import openai
 
     where = context.base_url or "the OpenAI API"
+    if isinstance(exc, ValidationError):  # e.g. a tool call whose args are not an object
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ModelUnavailableError(
+            f"the model at {where} sent a reply planloop cannot read ({first})"
+        )
     if isinstance(exc, openai.APITimeoutError):
         return ModelUnavailableError(f"model server at {where} timed out")
     if isinstance(exc, openai.APIConnectionError):

@@ -15,7 +15,8 @@ T = TypeVar("T")
 def merge_result_batches(
     current: dict[str, T] | None, updates: Sequence[dict[str, T] | None]
 ) -> dict[str, T]:
-    """Delta reducer for `results`: fold a batch of updates (associative, so replay-safe)."""
+    """Delta reducer for maps keyed by step id (`results`, `filled_args`): fold a batch of
+    updates (associative, so replay-safe)."""
     merged = dict(current or {})
     for update in updates:
         merged.update(update or {})

@@ -294,6 +294,11 @@ class State(InputState, OutputState):
         default_factory=list
     )
     """Every approval answer given in this run."""
+    filled_args: Annotated[
+        dict[str, dict[str, object]], TypedDeltaChannel(merge_result_batches)
+    ] = field(default_factory=dict)
+    """Args filled in from earlier results for steps that wait for approval, by step id: the
+    human approves exactly this call, and a resumed run does not fill them again."""
     files_written: Annotated[list[str], TypedDeltaChannel(concat_batches)] = field(
         default_factory=list
     )

