@@ -109,7 +109,9 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     pending = [r for r in state.results.values() if r.verdict == "pending"]
     cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
     if not judgement_due(state, pending, runtime.context):
-        return {**cleared, "budget": watch.budget()}
+        # No budget update: decide_done must see the very budget this check saw, or a time
+        # limit crossed in between would end the run with these results unjudged.
+        return cleared
     steps_by_id = {s.id: s for s in state.plan}
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
     messages = [
