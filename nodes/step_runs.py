@@ -146,13 +146,7 @@ async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execu
         run.ok, run.output = False, f"ERROR: {filled.problem}"
         return run
     run = Execution(step_id=step.id, spent=filled.cost)
-    name, args = step.tool or "", filled.args
-    run.actions[action_fingerprint(name, args)] += 1
-    refusal = await _refusal(task, name, args, run, context)
-    outcome = (
-        ToolOutcome(False, refusal) if refusal else await call_tool(name, args, context, step.id)
-    )
-    run.record(name, args, outcome)
+    outcome = await _checked_call(task, step.tool or "", filled.args, run, context)
     run.ok, run.output = outcome.ok, outcome.text
     return run
 
@@ -206,6 +200,21 @@ async def _refusal(
     return None
 
 
+async def _checked_call(
+    task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
+) -> ToolOutcome:
+    """One call the model chose inside a step: counted, refused when the step may not make
+    it, otherwise run; recorded in `run` either way."""
+    run.actions[action_fingerprint(name, args)] += 1
+    refusal = await _refusal(task, name, args, run, context)
+    if refusal:
+        outcome = ToolOutcome(False, refusal)
+    else:
+        outcome = await call_tool(name, args, context, task.step.id)
+    run.record(name, args, outcome)
+    return outcome
+
+
 async def run_tool_loop(
     task: StepTask, step: Step, context: Context, *, spent: Budget | None = None
 ) -> Execution:
@@ -232,15 +241,8 @@ async def run_tool_loop(
             run.output = sanitize(reply.text)
             return run
         for call in reply.tool_calls:
-            key = action_fingerprint(call["name"], call["args"])
-            run.actions[key] += 1
-            refusal = await _refusal(task, call["name"], call["args"], run, context)
-            if refusal:
-                outcome = ToolOutcome(False, refusal)
-            else:
-                outcome = await call_tool(call["name"], call["args"], context, step.id)
-            run.record(call["name"], call["args"], outcome)
-            tool_call_id = call["id"] or key
+            outcome = await _checked_call(task, call["name"], call["args"], run, context)
+            tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
             messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
     run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
     return run
