@@ -32,13 +32,14 @@ def new_result_chars(pending: list[StepResult]) -> int:
 
 
 def _checker(
-    pending: list[StepResult], criteria: list[Criterion]
+    pending: list[StepResult], criteria: list[Criterion], shown: int
 ) -> Callable[[ReflectionSpec], str | None]:
-    """Rules the reflection schema cannot express: a verdict per new step, evidence when met."""
+    """Rules the reflection schema cannot express: a verdict per new step, evidence when met.
+
+    `shown` is how many characters of each new result the review showed."""
     pending_ids = {r.step_id for r in pending}
     criterion_ids = {c.id for c in criteria}
     # Only a result the reviewer saw whole may become the answer that finish repeats verbatim.
-    shown = new_result_chars(pending)
     answerable = {r.step_id for r in pending if r.status == "done" and len(r.output) <= shown}
 
     def check(spec: ReflectionSpec) -> str | None:
@@ -113,6 +114,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # limit crossed in between would end the run with these results unjudged.
         return cleared
     steps_by_id = {s.id: s for s in state.plan}
+    shown = new_result_chars(pending)
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
     messages = [
         SystemMessage(REFLECT_SYSTEM),
@@ -120,7 +122,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             REFLECT_USER.format(
                 objective=state.objective,
                 criteria=criteria_lines(state.criteria, with_status=True),
-                new_results=results_text(pending, steps_by_id, max_chars=new_result_chars(pending))
+                new_results=results_text(pending, steps_by_id, max_chars=shown)
                 + "\n"
                 + "\n".join(
                     f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
@@ -141,7 +143,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             runtime.context,
             messages,
             ReflectionSpec,
-            check=_checker(pending, state.criteria),
+            check=_checker(pending, state.criteria, shown),
         )
     except StructuredOutputError as exc:
         return {
