@@ -58,6 +58,12 @@ class RunOutcome:
         """True when the run waits for a human."""
         return bool(self.pending)
 
+    @property
+    def never_started(self) -> bool:
+        """True for a thread killed before its first step was checkpointed: nothing to continue,
+        so resuming starts it again from its goal."""
+        return self.status == "running" and not self.next_nodes
+
     @classmethod
     def from_snapshot(cls, thread_id: str, snapshot: StateSnapshot) -> RunOutcome:
         """Read the outcome from a checkpoint snapshot."""
@@ -127,7 +133,7 @@ async def drive(
                 check_shape(compiled, before, thread_id)
                 if from_checkpoint:
                     config["configurable"]["checkpoint_id"] = from_checkpoint
-                elif not answers and never_started(before):
+                elif not answers and RunOutcome.from_snapshot(thread_id, before).never_started:
                     graph_input = InputState(goal=get_record(thread_id, path).goal)
             async for chunk in compiled.astream(
                 graph_input, config, context=context, stream_mode="updates", durability="sync"
@@ -137,12 +143,6 @@ async def drive(
                         on_update(node, update)
             snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
     return RunOutcome.from_snapshot(thread_id, snapshot)
-
-
-def never_started(snapshot: StateSnapshot) -> bool:
-    """True for a thread killed before its first step was checkpointed: nothing to continue."""
-    values = snapshot.values if isinstance(snapshot.values, Mapping) else {}
-    return not snapshot.next and values.get("status", "running") == "running"
 
 
 def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:

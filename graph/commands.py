@@ -136,8 +136,7 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
     fork = args.from_checkpoint
-    # Killed before its first step was recorded: nothing to continue, so start it again.
-    unstarted = before is None or (before.status == "running" and not before.next_nodes)
+    unstarted = before is None or before.never_started
     if before is not None and not before.next_nodes and not fork and not unstarted:
         raise ValueError(
             f"thread {args.thread} has already ended ({before.status}); nothing to resume"
