@@ -143,10 +143,8 @@ async def invoke(
     """One model call, optionally offering tools (`tool_choice` forces one by name); returns
     the reply and its budget delta."""
     model = chat_model(context)
-    if tool_choice:
-        runnable = model.bind_tools(list(tools), tool_choice=tool_choice)
-    else:
-        runnable = model.bind_tools(list(tools)) if tools else model
+    forced = {"tool_choice": tool_choice} if tool_choice else {}
+    runnable = model.bind_tools(list(tools), **forced) if tools else model
     try:
         reply = await runnable.ainvoke(list(messages))
     except Exception as exc:

@@ -107,11 +107,12 @@ def to_steps(specs: list[StepSpec]) -> list[Step]:
         tool_risk = TOOL_RISK.get(spec.tool or "", "read_only")
         if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(risk):
             risk = tool_risk
-        call = f"{spec.tool}({json.dumps(spec.args, ensure_ascii=False)})"
         steps.append(
             Step(
                 id=spec.id,
-                description=spec.description.strip() or f"call {call}",
+                # Only a planned call may omit it: the call describes itself.
+                description=spec.description.strip()
+                or f"call {spec.tool}({json.dumps(spec.args, ensure_ascii=False)})",
                 expected=spec.expected.strip() or f"{spec.tool} succeeds",
                 tool=spec.tool,
                 args=dict(spec.args) if spec.tool and spec.args is not None else None,
