@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -74,19 +74,25 @@ async def setup_lock(conn: PgConnection) -> AsyncIterator[None]:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
 
+async def _set_up(conn: PgConnection, url: str, setup: Callable[[], Awaitable[None]]) -> None:
+    """Run LangGraph's table setup under the cross-process setup lock; a database that cannot
+    take it is one clear error."""
+    try:
+        async with setup_lock(conn):
+            await setup()
+    except psycopg.Error as exc:
+        raise CheckpointStoreError(
+            f"{redact(url)} is not a usable planloop database ({exc})"
+        ) from exc
+
+
 @asynccontextmanager
 async def open_postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSaver]:
     """LangGraph's Postgres saver with planloop's strict serializer, tables created if needed."""
     conn = await connect(url)
     try:
         saver = AsyncPostgresSaver(conn, serde=strict_serializer())
-        try:
-            async with setup_lock(conn):
-                await saver.setup()
-        except psycopg.Error as exc:
-            raise CheckpointStoreError(
-                f"{redact(url)} is not a usable planloop database ({exc})"
-            ) from exc
+        await _set_up(conn, url, saver.setup)
         yield saver
     finally:
         await conn.close()
@@ -117,13 +123,7 @@ async def open_postgres_store(
     try:
         chosen = await _vector_index(conn, index)
         store = AsyncPostgresStore(conn, index=chosen)  # type: ignore[arg-type]
-        try:
-            async with setup_lock(conn):
-                await store.setup()
-        except psycopg.Error as exc:
-            raise CheckpointStoreError(
-                f"{redact(url)} is not a usable planloop database ({exc})"
-            ) from exc
+        await _set_up(conn, url, store.setup)
         yield store
     finally:
         await conn.close()
