@@ -29,7 +29,7 @@ import pytest
 from nodes.context import Context
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tools.sandbox import SandboxLimits, SandboxResult, isolation_mode, run_python_code
-from tools.sandbox_boot import SETUP_FAILED
+from tools.sandbox_boot import SETUP_FAILED, tasks_of
 from tools.sandbox_command import SANDBOX_UID, Isolation, probe
 from tools.sanitize import sanitize
 
@@ -55,19 +55,6 @@ async def run(
     code: str, workspace: Path, iso: Isolation = BWRAP, limits: SandboxLimits = LIMITS
 ) -> SandboxResult:
     return await run_python_code(code, workspace, limits, isolation=iso)
-
-
-def _tasks_of(uid: int) -> int:
-    """Tasks running under `uid` on this machine (threads count, as for RLIMIT_NPROC)."""
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-        except (OSError, ValueError):
-            continue
-        if int(fields["Uid"].split()[0]) == uid:
-            total += int(fields["Threads"])
-    return total
 
 
 def _processes_with(marker: str) -> list[str]:
@@ -223,12 +210,12 @@ async def test_memory_bomb_hits_the_memory_limit(workspace: Path, iso: Isolation
 async def test_fork_bomb_is_contained_and_killed(workspace: Path, iso: Isolation) -> None:
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     counting = iso.run_as is not None  # as root the program's tasks are uid 65534's on the host
-    baseline = _tasks_of(SANDBOX_UID) if counting else 0
+    baseline = tasks_of(SANDBOX_UID) if counting else 0
     peak, stop = [0], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], _tasks_of(SANDBOX_UID) - baseline)
+            peak[0] = max(peak[0], tasks_of(SANDBOX_UID) - baseline)
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -242,7 +229,7 @@ async def test_fork_bomb_is_contained_and_killed(workspace: Path, iso: Isolation
     if counting:
         sampler.join()
         assert 0 < peak[0] <= LIMITS.max_processes + 1  # the program itself plus 16
-        assert _tasks_of(SANDBOX_UID) - baseline <= 0  # nothing left behind, not even zombies
+        assert tasks_of(SANDBOX_UID) - baseline <= 0  # nothing left behind, not even zombies
     assert result.timed_out and time.monotonic() - started < LIMITS.timeout_seconds + 3
     assert subprocess.run(["true"], check=False).returncode == 0  # the machine can still fork
 

@@ -78,7 +78,7 @@ def drop_privileges(uid: int) -> None:
     raise OSError("could not give up root")
 
 
-def _tasks_of(uid: int) -> int:
+def tasks_of(uid: int) -> int:
     """Tasks (threads count) that already run under `uid`, as far as /proc shows them."""
     total = 0
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -121,7 +121,7 @@ def confine(settings: dict[str, Any]) -> None:
     if settings.get("uid") is not None:
         drop_privileges(settings["uid"])
     # Counted per real uid (in this user namespace): leave room for what already runs as it.
-    nproc = _tasks_of(os.getuid()) + settings["max_processes"]
+    nproc = tasks_of(os.getuid()) + settings["max_processes"]
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if settings.get("pdeathsig"):
