@@ -282,7 +282,12 @@ def many_threads(
         p.returncode != 0 or not _complete(log) for p, log in zip(processes, logs, strict=True)
     )
     counts.report(f"{count} processes on {count} threads")
-    assert [p.returncode for p in processes] == [0] * count, errors
+    failed = [
+        f"{n}: {e.strip()}"
+        for n, (p, e) in enumerate(zip(processes, errors, strict=True))
+        if p.returncode
+    ]
+    assert not failed, "\n".join(failed)
     return counts
 
 
