@@ -65,6 +65,11 @@ def check_model_config(context: Context) -> None:
         )
 
 
+def current_model_factory() -> ModelFactory:
+    """The factory the seam uses now (so a wrapper, e.g. `nodes.replay.recording`, can wrap it)."""
+    return _factory
+
+
 @contextmanager
 def use_model_factory(factory: ModelFactory) -> Iterator[None]:
     """Route every model call through `factory` inside the block (tests, custom providers)."""
