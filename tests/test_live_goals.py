@@ -4,6 +4,7 @@ flags) and the stand-in site. No model, no network beyond loopback."""
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def test_site_serves_the_pages_the_web_goals_need() -> None:
         (["--repeat", "0"], "must be positive"),
         (["--goal-timeout", "soon"], "expected a positive number"),
         ([], "no model server"),
+        (["--replay", "/nonexistent/replays"], "no such directory"),
+        (["--record", "a", "--replay", "b"], "exclude each other"),
+        (["--site-port", "70000"], "expected a port number"),
     ],
 )
 def test_bad_flags_are_one_line_errors(
@@ -124,3 +128,25 @@ def test_bad_flags_are_one_line_errors(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_a_recorded_run_replays_through_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorded = next(
+        path
+        for path in sorted((Path(__file__).parent / "replays").glob("planloop/*.json"))
+        if not GOALS_BY_NAME[path.stem].uses_site
+    )
+    replays = tmp_path / "replays" / "planloop"
+    replays.mkdir(parents=True)
+    (replays / recorded.name).write_bytes(recorded.read_bytes())
+    goal = recorded.stem
+    table = tmp_path / "table.json"
+    argv = ["--replay", str(replays.parent), "--goals", goal, "--json", str(table)]
+    assert main([*argv, "--site-port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{goal:<16} planloop" in out and "totals:" in out
+    data = json.loads(table.read_text())
+    assert [run["goal"] for run in data["runs"]] == [goal]
+    assert data["totals"][0]["system"] == "planloop" and data["totals"][0]["runs"] == 1

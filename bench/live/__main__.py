@@ -46,6 +46,12 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> Parser:
     """The command line."""
     goals = ", ".join(goal.name for goal in GOALS)
@@ -61,23 +67,34 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--base-url",
         default=os.environ.get("OPENAI_BASE_URL"),
+        metavar="URL",
         help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)",
     )
     parser.add_argument(
         "--model",
         default=os.environ.get("PLANLOOP_MODEL") or "local",
+        metavar="NAME",
         help="model name sent to the server (default: $PLANLOOP_MODEL or 'local')",
     )
-    parser.add_argument("--goals", help=f"comma-separated goals to run (default: all: {goals})")
+    parser.add_argument(
+        "--goals", metavar="A,B", help=f"comma-separated goals to run (default: all: {goals})"
+    )
     parser.add_argument(
         "--systems",
+        metavar="A,B",
         default=DEFAULT_SYSTEMS,
         help=f"comma-separated systems (default: {DEFAULT_SYSTEMS}). {systems}",
     )
     parser.add_argument(
-        "--repeat", type=_positive(int), default=1, help="runs per goal and system (pass rates)"
+        "--repeat",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="runs per goal and system (the table adds pass rates)",
     )
-    parser.add_argument("--json", type=Path, help="write the whole table as JSON to this file")
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the whole table as JSON to this file"
+    )
     parser.add_argument(
         "--record",
         type=Path,
@@ -91,29 +108,41 @@ def build_parser() -> Parser:
         help="serve the replies recorded in DIR instead of calling a model server (offline)",
     )
     parser.add_argument(
+        "--rerecord",
+        type=Path,
+        metavar="DIR",
+        help="run again, against the model server, exactly the runs recorded in DIR and "
+        "overwrite their recordings (e.g. tests/replays after a prompt change)",
+    )
+    parser.add_argument(
         "--goal-timeout",
         type=_positive(float),
-        default=420.0,
+        metavar="SECONDS",
+        default=360.0,
         help="wall-clock cap per run in seconds; the harness abandons the run and counts it as "
-        "'timeout' (default 420)",
+        "'timeout' (default 360)",
     )
     parser.add_argument(
         "--max-seconds",
         type=_positive(float),
-        default=300.0,
-        help="planloop's own working-time budget per run (Context.max_seconds, default 300)",
+        metavar="SECONDS",
+        default=270.0,
+        help="planloop's own working-time budget per run (Context.max_seconds, default 270)",
     )
     parser.add_argument(
         "--request-timeout",
         type=_positive(float),
+        metavar="SECONDS",
         default=180.0,
         help="seconds one model request may take (Context.request_timeout, default 180)",
     )
     parser.add_argument(
         "--site-port",
-        type=_positive(int),
+        type=_port,
+        metavar="PORT",
         default=DEFAULT_PORT,
-        help=f"port of the local stand-in website on 127.0.0.1 (default {DEFAULT_PORT})",
+        help=f"port of the local stand-in website on 127.0.0.1 (default {DEFAULT_PORT}; 0: any "
+        "free port, which recorded web runs cannot replay against)",
     )
     parser.add_argument(
         "--keep",
@@ -172,6 +201,11 @@ async def run_suite(args: argparse.Namespace, goals: list[Goal], systems: list[s
             for goal in goals:
                 for name in systems:
                     replay = None
+                    if (
+                        args.rerecord
+                        and not recording_path(args.rerecord, name, goal.name, repeat).is_file()
+                    ):
+                        continue
                     if args.replay:
                         path = recording_path(args.replay, name, goal.name, repeat)
                         if not path.is_file():
@@ -191,6 +225,8 @@ async def run_suite(args: argparse.Namespace, goals: list[Goal], systems: list[s
                     )
                     rows.append(row)
                     print(row_line(row), flush=True)
+                    for divergence in row.divergences:
+                        print(f"  replay diverged at recorded call {divergence}", flush=True)
                     if args.json:
                         write_json(args.json, rows, meta)
     return rows
@@ -205,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     goals = [GOALS_BY_NAME[n] for n in pick(args.goals, dict(GOALS_BY_NAME), "goal", parser)]
     systems = pick(args.systems, dict(SYSTEMS), "system", parser)
-    if args.record and args.replay:
-        parser.error("--record and --replay exclude each other")
-    if args.replay and not args.replay.is_dir():
-        parser.error(f"--replay {args.replay}: no such directory")
+    if sum(bool(flag) for flag in (args.record, args.replay, args.rerecord)) > 1:
+        parser.error("--record, --replay and --rerecord exclude each other")
+    for flag, directory in (("--replay", args.replay), ("--rerecord", args.rerecord)):
+        if directory and not directory.is_dir():
+            parser.error(f"{flag} {directory}: no such directory")
+    if args.rerecord:
+        recorded = {path.parent.name for path in args.rerecord.glob("*/*.json")}
+        systems = [name for name in SYSTEMS if name in recorded]
+        args.record = args.rerecord
     if not args.replay and not args.base_url and not os.environ.get("OPENAI_API_KEY"):
         parser.error("no model server: pass --base-url (or set OPENAI_BASE_URL or OPENAI_API_KEY)")
     warnings.filterwarnings("ignore", category=DeprecationWarning)

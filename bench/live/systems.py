@@ -8,6 +8,7 @@ sandbox) and the same budget (`Goal.limits`). An ablation of planloop is one lin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,12 @@ class Job:
 SystemRunner = Callable[[Job, Attempt], Awaitable[None]]
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one short line."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
 def base_context(job: Job, **overrides: Any) -> Context:
     """planloop's settings as a user runs the suite's goals: no approvals, no memory."""
     values: dict[str, Any] = {
@@ -100,6 +107,8 @@ def planloop_variant(**overrides: Any) -> SystemRunner:
             if isinstance(update.get("stop_reason"), str):
                 attempt.stop_reason = update["stop_reason"]
 
+        previous_home = os.environ.get("PLANLOOP_HOME")
+        os.environ["PLANLOOP_HOME"] = str(job.home)  # a fresh home per goal, as for a new user
         try:
             outcome = await arun(
                 job.prompt,
@@ -110,8 +119,13 @@ def planloop_variant(**overrides: Any) -> SystemRunner:
             )
         except Exception as exc:
             attempt.status, attempt.exit_code = "error", EXIT_FAILED
-            attempt.stop_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            attempt.stop_reason = f"{type(exc).__name__}: {first_line(exc)}"
             return
+        finally:
+            if previous_home is None:
+                os.environ.pop("PLANLOOP_HOME", None)
+            else:
+                os.environ["PLANLOOP_HOME"] = previous_home
         attempt.status, attempt.stop_reason = outcome.status, outcome.stop_reason
         attempt.tool_calls, attempt.answer = outcome.budget.tool_calls, outcome.answer
         attempt.exit_code = (
@@ -184,7 +198,7 @@ async def run_react(job: Job, attempt: Attempt) -> None:
         return
     except Exception as exc:
         attempt.status, attempt.exit_code = "error", 1
-        attempt.stop_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        attempt.stop_reason = f"{type(exc).__name__}: {first_line(exc)}"
         return
     attempt.status, attempt.exit_code = "done", 0
     attempt.stop_reason = "answered without a tool call"
