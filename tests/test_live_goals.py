@@ -150,3 +150,6 @@ def test_a_recorded_run_replays_through_the_command_line(
     data = json.loads(table.read_text())
     assert [run["goal"] for run in data["runs"]] == [goal]
     assert data["totals"][0]["system"] == "planloop" and data["totals"][0]["runs"] == 1
+    assert main(["--markdown", str(table)]) == 0
+    markdown = capsys.readouterr().out
+    assert f"| {goal} | planloop |" in markdown and "| planloop | " in markdown

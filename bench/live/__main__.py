@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench.live.goals import GOALS, GOALS_BY_NAME, Goal
-from bench.live.report import HEADER, render, row_line, write_json
+from bench.live.report import HEADER, markdown, render, row_line, rows_from_json, write_json
 from bench.live.runner import Recording, Row, recording_path, run_goal
 from bench.live.site import DEFAULT_PORT, serve_site
 from bench.live.systems import SYSTEMS, RunSettings
@@ -150,6 +150,12 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="keep each run's workspace and database under DIR/<system>/<goal>",
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="TABLE_JSON",
+        help="print a table written by --json as Markdown (for the README), then exit",
+    )
     parser.add_argument("--list", action="store_true", help="list the goals and systems, then exit")
     return parser
 
@@ -238,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         print(list_suite())
+        return 0
+    if args.markdown:
+        if not args.markdown.is_file():
+            parser.error(f"--markdown {args.markdown}: no such file")
+        print(markdown(rows_from_json(args.markdown)))
         return 0
     goals = [GOALS_BY_NAME[n] for n in pick(args.goals, dict(GOALS_BY_NAME), "goal", parser)]
     systems = pick(args.systems, dict(SYSTEMS), "system", parser)

@@ -115,3 +115,38 @@ def write_json(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The per-run table and the totals as Markdown (for the README)."""
+    lines = [
+        "| goal | system | passed | status | agreement | calls | prompt tok | compl tok "
+        "| tools | wall s | exit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        exit_code = "-" if r.exit_code is None else str(r.exit_code)
+        lines.append(
+            f"| {r.goal} | {r.system} | {'yes' if r.passed else 'no'} | {r.status} | "
+            f"{r.agreement} | {r.model_calls} | {r.prompt_tokens:,} | {r.completion_tokens:,} | "
+            f"{r.tool_calls} | {r.wall_seconds:.0f} | {exit_code} |"
+        )
+    lines += [
+        "",
+        "| system | passed | false done | false failed | no verdict | calls | prompt tok "
+        "| compl tok | tools | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in totals(rows):
+        lines.append(
+            f"| {t.system} | {t.passed}/{t.runs} ({t.pass_rate:.0%}) | {t.false_done} | "
+            f"{t.false_failed} | {t.no_verdict} | {t.model_calls} | {t.prompt_tokens:,} | "
+            f"{t.completion_tokens:,} | {t.tool_calls} | {t.wall_seconds / 60:.1f} min |"
+        )
+    return "\n".join(lines)
+
+
+def rows_from_json(path: Path) -> list[Row]:
+    """The runs of a table written by `write_json`."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Row(**run) for run in data["runs"]]
