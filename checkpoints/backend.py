@@ -13,15 +13,21 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from checkpoints.saver import BUSY_TIMEOUT_MS, default_db_path
+from checkpoints.saver import BUSY_TIMEOUT_MS, default_db_path, planloop_home
 from checkpoints.schema_lock import schema_lock
 
 DB_ENV = "PLANLOOP_DB"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_LOCK_KEY = 0x706C616E6C6F6F70  # "planloop": serialises table creation across processes
+LOCKS_DIR = "locks"
+"""Per-thread lock files, in the state folder (SQLite)."""
+RECEIPTS_DIR = "receipts"
+"""Code-run receipts, in the state folder."""
+OWNED_SUBFOLDERS = (LOCKS_DIR, RECEIPTS_DIR)
+"""The state folder's subfolders that are planloop's alone."""
 
 
 def is_postgres(db: str | os.PathLike[str]) -> bool:
@@ -38,6 +44,14 @@ def resolve_target(db: str | os.PathLike[str] | None) -> Path | str:
     if chosen is None:
         return default_db_path()
     return str(chosen) if is_postgres(chosen) else Path(chosen)
+
+
+def state_folder(db: str | os.PathLike[str]) -> Path:
+    """The local folder of planloop's own files for this database, resolved: the SQLite file's
+    folder (the database, SQLite's journal files, locks, code-run receipts), or for Postgres the
+    planloop home (code-run receipts). No tool may reach it (see `tools.confinement`)."""
+    folder = planloop_home() if is_postgres(db) else Path(db).expanduser().parent
+    return folder.resolve()
 
 
 def redact(db: str | os.PathLike[str]) -> str:
@@ -85,6 +99,33 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
         if conn.dialect.name == "postgresql":
             _schema_lock(conn)
         metadata.create_all(conn)
+
+
+def add_missing_columns(engine: Engine, table: Table) -> None:
+    """Add columns a newer planloop declares to a table an older one created (nullable ones,
+    so existing rows stay valid); idempotent, one process at a time."""
+
+    def missing(conn: Connection) -> list[str]:
+        present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+        return [column.name for column in table.columns if column.name not in present]
+
+    with engine.connect() as probe:
+        if not missing(probe):
+            return
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        with schema_lock(engine.url.database), engine.begin() as conn:
+            _add_columns(conn, table, missing(conn))
+        return
+    with engine.begin() as conn:
+        _schema_lock(conn)
+        _add_columns(conn, table, missing(conn))
+
+
+def _add_columns(conn: Connection, table: Table, names: list[str]) -> None:
+    for name in names:
+        column = table.columns[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
 
 
 def _schema_lock(conn: Connection) -> None:

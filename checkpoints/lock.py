@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from checkpoints.backend import advisory_key, is_postgres, redact
+from checkpoints.backend import LOCKS_DIR, advisory_key, is_postgres, redact
 from checkpoints.saver import CheckpointStoreError
 from nodes.errors import PlanloopError
 
@@ -59,7 +59,7 @@ def _file_lock(db_path: Path, thread_id: str) -> Iterator[None]:
     """`flock` locks belong to the open file, so the kernel releases them when the holder exits
     or is killed: a crashed run never leaves its thread locked."""
     name = hashlib.sha256(thread_id.encode()).hexdigest()[:24]
-    path = db_path.parent / "locks" / f"{name}.lock"
+    path = db_path.parent / LOCKS_DIR / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

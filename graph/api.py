@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
 from checkpoints import RunRecord, RunRegistry, open_checkpointer
-from checkpoints.backend import resolve_target
+from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target, state_folder
 from checkpoints.journal import Journal, active_journal
 from checkpoints.lock import thread_lock
 from checkpoints.memory import open_store
@@ -25,6 +25,8 @@ from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.llm import check_model_config, embedding_index
 from nodes.state import Budget, Criterion, InputState, StepResult
+from tools.confinement import check_layout, state_folders
+from tools.registry import settle_unfinished
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
@@ -119,7 +121,10 @@ async def drive(
     )
     if answers:
         graph_input = Command(resume=dict(answers))
-    with thread_lock(path, thread_id), journal_for(path):
+    state = state_folder(path)
+    check_layout(context.workspace, state, OWNED_SUBFOLDERS)
+    with thread_lock(path, thread_id), journal_for(path) as journal, hidden_state(state):
+        await asyncio.to_thread(settle_unfinished, journal, thread_id, context.workspace)
         async with (
             open_checkpointer(path) as saver,
             open_store(path, embedding_index(context)) as store,
@@ -159,6 +164,16 @@ def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
 
 
 @contextmanager
+def hidden_state(folder: Path) -> Iterator[None]:
+    """Hide planloop's state folder from the tools of the runs driven in the block."""
+    token = state_folders.set((folder,))
+    try:
+        yield
+    finally:
+        state_folders.reset(token)
+
+
+@contextmanager
 def journal_for(path: Path | str) -> Iterator[Journal]:
     """Make the database's side-effect journal the active one for the block."""
     journal = Journal(path)
@@ -181,11 +196,13 @@ def prepare_run(
     if not goal.strip():
         raise ValueError("the goal is empty")
     check_model_config(context)
+    target = resolve_db(db)
+    check_layout(context.workspace, state_folder(target), OWNED_SUBFOLDERS)
     workspace = Path(context.workspace).expanduser()
     workspace.mkdir(parents=True, exist_ok=True)
     context.workspace = str(workspace.resolve())
     chosen = thread_id or uuid.uuid4().hex[:12]
-    registry = RunRegistry(resolve_db(db))
+    registry = RunRegistry(target)
     try:
         registry.setup()
         if registry.get(chosen) is not None:

@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.errors import PlanloopError
 from nodes.history import history_text
 from nodes.llm import invoke
 from nodes.memory import memories_of_run, memory_bank
@@ -17,9 +18,9 @@ from nodes.prompts import FINISH_SYSTEM, FINISH_USER
 from nodes.render import criteria_lines
 from nodes.report import partial_answer, render_report
 from nodes.state import Budget, State
-from tools.artifacts import run_dir
+from tools.artifacts import write_run_file
 from tools.runtime import current_thread_id
-from tools.workspace import resolve_in_workspace, write_text_atomic
+from tools.workspace import WorkspaceError
 
 RESULT_CHARS = 1500
 
@@ -56,13 +57,13 @@ def written_answer(state: State) -> str | None:
 
 def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
     """Write report.md and answer.md into the run's folder (blocking I/O: run in a thread)."""
-    report_rel = f"{run_dir(thread_id)}/report.md"
-    write_text_atomic(
-        resolve_in_workspace(workspace, report_rel), render_report(state, answer, thread_id)
-    )
-    write_text_atomic(
-        resolve_in_workspace(workspace, f"{run_dir(thread_id)}/answer.md"), answer + "\n"
-    )
+    try:
+        report_rel = write_run_file(
+            workspace, thread_id, "report.md", render_report(state, answer, thread_id)
+        )
+        write_run_file(workspace, thread_id, "answer.md", answer + "\n")
+    except (OSError, WorkspaceError) as exc:
+        raise PlanloopError(f"cannot write the run's report into the workspace: {exc}") from exc
     return report_rel
 
 

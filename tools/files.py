@@ -5,14 +5,16 @@ from __future__ import annotations
 from langchain_core.tools import tool
 
 from tools import workspace
-from tools.runtime import current_context
+from tools.confinement import Confinement
+from tools.runtime import current_confinement
 
 READ_LIMIT_CHARS = 20_000
 
 
-def current_workspace() -> str:
-    """The workspace of the graph run this tool is called from."""
-    return current_context().workspace
+def _here() -> tuple[str, Confinement]:
+    """The workspace of the graph run this tool is called from, and what it hides."""
+    guard = current_confinement()
+    return str(guard.root), guard
 
 
 @tool
@@ -22,7 +24,8 @@ def read_file(path: str) -> str:
     Args:
         path: File path relative to the workspace root, e.g. `notes/todo.md`.
     """
-    return workspace.read_text(current_workspace(), path, READ_LIMIT_CHARS)
+    root, guard = _here()
+    return workspace.read_text(root, path, READ_LIMIT_CHARS, guard=guard)
 
 
 @tool
@@ -33,7 +36,8 @@ def write_file(path: str, content: str) -> str:
         path: File path relative to the workspace root, e.g. `report.md`.
         content: The complete new contents of the file.
     """
-    return workspace.write_text(current_workspace(), path, content)
+    root, guard = _here()
+    return workspace.write_text(root, path, content, guard=guard)
 
 
 @tool
@@ -44,7 +48,8 @@ def append_file(path: str, content: str) -> str:
         path: File path relative to the workspace root.
         content: Text to add at the end (include a trailing newline if you want one).
     """
-    return workspace.append_text(current_workspace(), path, content)
+    root, guard = _here()
+    return workspace.append_text(root, path, content, guard=guard)
 
 
 @tool
@@ -56,7 +61,8 @@ def edit_file(path: str, old_text: str, new_text: str) -> str:
         old_text: Text that occurs exactly once in the file.
         new_text: Replacement text.
     """
-    return workspace.edit_text(current_workspace(), path, old_text, new_text)
+    root, guard = _here()
+    return workspace.edit_text(root, path, old_text, new_text, guard=guard)
 
 
 @tool
@@ -66,4 +72,5 @@ def list_files(path: str = ".") -> str:
     Args:
         path: Directory relative to the workspace root; `.` for the whole workspace.
     """
-    return workspace.list_paths(current_workspace(), path)
+    root, guard = _here()
+    return workspace.list_paths(root, path, guard=guard)

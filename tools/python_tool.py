@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from langchain_core.tools import tool
 
-from tools.runtime import current_context
+from tools.receipts import action_receipt, save_outcome
+from tools.runtime import current_confinement, current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
 
 MAX_LISTED_FILES = 50
@@ -51,12 +54,18 @@ async def run_python(code: str) -> str:
         max_processes=context.python_max_processes,
         max_file_mb=context.python_max_file_mb,
     )
-    result = await run_python_code(code, context.workspace, limits)
+    receipt = action_receipt.get()
+    result = await run_python_code(
+        code, context.workspace, limits, confinement=current_confinement(), receipt=receipt
+    )
     text = observation(result, limits)
     # A program that failed (non-zero exit) or hit a limit is raised, so run_tool records the
     # step as an error observation ("ERROR: RuntimeError: exit status 1 ...", ok=False) that the
     # planner sees; a clean run returns its output. Either way nothing crashes the graph.
     # Output cut at the byte cap is not a failure: the program ran to its end.
-    if result.exit_code != 0 or (result.limit_hit and result.limit_hit != "output"):
+    ok = result.exit_code == 0 and result.limit_hit in ("", "output")
+    if receipt is not None:  # the whole observation survives a crash before the journal has it
+        await asyncio.to_thread(save_outcome, receipt, ok, text)
+    if not ok:
         raise RuntimeError(text)
     return text

@@ -5,17 +5,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import weakref
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import cast
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
-from checkpoints.journal import Journal, active_journal, idempotency_key
+from checkpoints.journal import Journal, JournalEntry, active_journal, idempotency_key
 from tools.artifacts import clip
+from tools.failpoints import ACTION_COMPLETED, ACTION_DONE, ACTION_STARTED, failpoint
+from tools.receipts import action_receipt, recovered
 from tools.sanitize import sanitize
-from tools.workspace import file_digest, planned_digest
+from tools.workspace import (
+    WorkspaceError,
+    file_digest,
+    planned_digest,
+    relative_name,
+    resolve_in_workspace,
+)
+
+ALREADY_RAN = "\n[from the journal: this action already ran]"
+
+_target_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,55 @@ async def _invoke(
     return False, raw
 
 
+def _target_of(workspace: str, args: Mapping[str, object]) -> str | None:
+    """The workspace file a call acts on (its `path` argument), relative, or None."""
+    path = args.get("path")
+    if not isinstance(path, str):
+        return None
+    try:
+        return relative_name(workspace, resolve_in_workspace(workspace, path))
+    except (OSError, WorkspaceError):
+        return None
+
+
+def _one_at_a_time(target: str | None) -> AbstractAsyncContextManager[object]:
+    """The lock of one workspace file for this event loop (no lock for calls without one).
+
+    Held from the journal's `started` entry to its completion, so a file has at most one
+    unfinished action at any moment, and that action made the file's last change: after a
+    crash, the expected digest tells for sure whether the effect happened.
+    """
+    if target is None:
+        return nullcontext()
+    locks = _target_locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(target, asyncio.Lock())
+
+
+def evidence(
+    journal: Journal, entry: JournalEntry, workspace: str, target: str | None = None
+) -> tuple[bool, str] | None:
+    """(ok, observation) of a started action that had in fact finished before a crash: the
+    file is at the digest it was to have, or the code run left a receipt. None: it had not."""
+    path = entry.target or target
+    digest = entry.expected_digest
+    if digest and path is not None and file_digest(workspace, path) == digest:
+        return True, f"{entry.tool} on {path} had completed before an interruption"
+    return recovered(journal.receipt_dir(entry.key))
+
+
+def settle_unfinished(journal: Journal, thread_id: str, workspace: str) -> int:
+    """Before a thread continues, record as completed every action of it that had finished
+    before a crash (while nothing else can have changed its file yet); return how many."""
+    settled = 0
+    for entry in journal.unfinished(thread_id):
+        found = evidence(journal, entry, workspace)
+        if found is not None:
+            journal.complete(entry.key, sanitize(found[1]))
+            settled += 1
+        journal.discard_receipt(entry.key)
+    return settled
+
+
 async def _journaled(
     journal: Journal,
     key: str,
@@ -98,27 +163,39 @@ async def _journaled(
     backoff: float,
 ) -> tuple[bool, str]:
     """Run a side-effecting call at most once per idempotency key, across crashes."""
-    entry = await asyncio.to_thread(journal.get, key)
-    if entry and entry.status == "completed" and entry.observation is not None:
-        ok = not entry.observation.startswith("ERROR")
-        return ok, entry.observation + "\n[from the journal: this action already ran]"
-    path = args.get("path")
-    current = await asyncio.to_thread(file_digest, workspace, path)
-    if entry and entry.expected_digest and entry.expected_digest == current:
-        text = f"{tool.name} on {path} had completed before an interruption"
-        await asyncio.to_thread(journal.complete, key, text)
-        return True, text + "\n[from the journal: this action already ran]"
-    expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
-    await asyncio.to_thread(
-        journal.start,
-        key,
-        thread_id=thread_id,
-        step_id=step_id,
-        tool=tool.name,
-        expected_digest=expected,
-    )
-    ok, raw = await _invoke(tool, args, retries, backoff)
-    await asyncio.to_thread(journal.complete, key, sanitize(raw))
+    target = await asyncio.to_thread(_target_of, workspace, args)
+    async with _one_at_a_time(target):
+        entry = await asyncio.to_thread(journal.get, key)
+        if entry and entry.status == "completed" and entry.observation is not None:
+            return not entry.observation.startswith("ERROR"), entry.observation + ALREADY_RAN
+        found = (
+            await asyncio.to_thread(evidence, journal, entry, workspace, target) if entry else None
+        )
+        if found is not None:
+            await asyncio.to_thread(journal.complete, key, sanitize(found[1]))
+            await asyncio.to_thread(journal.discard_receipt, key)
+            return found[0], found[1] + ALREADY_RAN
+        expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
+        await asyncio.to_thread(journal.discard_receipt, key)  # a killed attempt's leftovers
+        await asyncio.to_thread(
+            journal.start,
+            key,
+            thread_id=thread_id,
+            step_id=step_id,
+            tool=tool.name,
+            expected_digest=expected,
+            target=target,
+        )
+        failpoint(ACTION_STARTED, tool.name)
+        receipt = action_receipt.set(journal.receipt_dir(key))
+        try:
+            ok, raw = await _invoke(tool, args, retries, backoff)
+        finally:
+            action_receipt.reset(receipt)
+        failpoint(ACTION_DONE, tool.name)
+        await asyncio.to_thread(journal.complete, key, sanitize(raw))
+        failpoint(ACTION_COMPLETED, tool.name)
+        await asyncio.to_thread(journal.discard_receipt, key)
     return ok, raw
 
 

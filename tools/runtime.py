@@ -5,7 +5,8 @@ from __future__ import annotations
 from langgraph.runtime import get_runtime
 
 from nodes.context import Context
-from tools.workspace import WorkspaceError
+from tools.confinement import Confinement, state_folders
+from tools.workspace import WorkspaceError, workspace_root
 
 
 def current_context() -> Context:
@@ -26,3 +27,9 @@ def current_thread_id() -> str:
     except (RuntimeError, KeyError):
         return "unsaved-run"
     return (info.thread_id if info else None) or "unsaved-run"
+
+
+def current_confinement() -> Confinement:
+    """What the tools of the current run may touch: its workspace minus planloop's own state."""
+    root = workspace_root(current_context().workspace)
+    return Confinement.of(root, current_thread_id(), state_folders.get())

@@ -23,8 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.artifacts import ensure_run_dir
+from tools.confinement import Confinement
+from tools.failpoints import PROGRAM_EXITED, failpoint
+from tools.receipts import STATUS_FILE
 from tools.sandbox_boot import SETUP_FAILED
-from tools.sandbox_command import PROGRAM_FILE, Isolation, build_command, probe
+from tools.sandbox_command import (
+    PROGRAM_FILE,
+    Isolation,
+    SandboxUnavailableError,
+    View,
+    build_command,
+    probe,
+)
 from tools.sandbox_files import changed_files, snapshot
 from tools.sanitize import sanitize
 from tools.workspace import workspace_root
@@ -127,11 +138,18 @@ def _settings(limits: SandboxLimits) -> dict[str, Any]:
 
 
 async def _execute(
-    argv: list[str], env: dict[str, str], cwd: Path, limits: SandboxLimits, *, monitored: bool
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    limits: SandboxLimits,
+    *,
+    monitored: bool,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[int | None, _Capture, _Capture]:
     """Run the child to its end or the timeout, then kill whatever of it is left.
 
-    `monitored`: the child is bwrap or unshare, watching a PID namespace's init.
+    `monitored`: the child is bwrap or unshare, watching a PID namespace's init. `pass_fds`:
+    descriptors the child inherits (the receipt's status file).
     """
     (out_pipe, out_transport, out_fd), (err_pipe, err_transport, err_fd) = (
         await _pipe_reader(),
@@ -146,6 +164,7 @@ async def _execute(
             stdout=out_fd,
             stderr=err_fd,
             start_new_session=True,  # its own process group, killed as a whole
+            pass_fds=pass_fds,
         )
     except BaseException:
         out_transport.close()
@@ -202,30 +221,80 @@ def _which_limit(exit_code: int | None, stderr: str, output_cut: bool, iso: Isol
     return "output" if output_cut else ""
 
 
+def view_of(confinement: Confinement | None) -> View:
+    """What the program must not see of the workspace (blocking: run in a thread).
+
+    Makes this run's folder a real folder first, so the program cannot plant a link there.
+    """
+    if confinement is None:
+        return View()
+    ensure_run_dir(confinement.root, confinement.thread_id)
+    runs = confinement.runs
+    others = [entry for entry in runs.iterdir() if entry.name != confinement.thread_id]
+    hidden = tuple(folder for folder in confinement.state if folder.is_dir())
+    return View(
+        hidden=hidden,
+        runs=runs,
+        own_run=confinement.thread_id,
+        secrets=bool(hidden or others),
+    )
+
+
+def _open_status(receipt: Path | None) -> int | None:
+    """The receipt's status file, opened for the bootstrap to write (None without a receipt)."""
+    if receipt is None:
+        return None
+    receipt.mkdir(parents=True, exist_ok=True)
+    return os.open(receipt / STATUS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
 async def run_python_code(
-    code: str, workspace: str | Path, limits: SandboxLimits, *, isolation: Isolation | None = None
+    code: str,
+    workspace: str | Path,
+    limits: SandboxLimits,
+    *,
+    isolation: Isolation | None = None,
+    confinement: Confinement | None = None,
+    receipt: Path | None = None,
 ) -> SandboxResult:
     """Run `code` confined to `workspace`; never raises for what the program does.
 
     Raises `WorkspaceError` when the workspace is not a directory.
 
     `isolation` overrides the probed one (tests use `probe(bwrap=False)` for the fallback).
+    `confinement`: planloop's own files in the workspace, hidden from the program. `receipt`: a
+    folder where the program's exit status is recorded even if planloop dies meanwhile.
     """
     # Blocking work (probes, file walks) runs in threads: the event loop serves other steps
     # meanwhile, and `langgraph dev` forbids blocking calls on it.
     root = await asyncio.to_thread(workspace_root, workspace)
     iso = isolation if isolation is not None else await asyncio.to_thread(probe)
+    view = await asyncio.to_thread(view_of, confinement)
     before = await asyncio.to_thread(snapshot, root)
     tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
+    status_fd: int | None = None
     try:
         program = tmpdir / PROGRAM_FILE
         await asyncio.to_thread(program.write_text, code, "utf-8", "replace")
-        argv, env = await asyncio.to_thread(
-            build_command, iso, root, tmpdir, _settings(limits), limits.memory_mb * MIB
-        )
+        settings = _settings(limits)
+        status_fd = await asyncio.to_thread(_open_status, receipt)
+        if status_fd is not None:
+            settings["status_fd"] = status_fd
+        try:
+            argv, env = await asyncio.to_thread(
+                build_command, iso, root, tmpdir, settings, limits.memory_mb * MIB, view
+            )
+        except SandboxUnavailableError as exc:
+            return _refused(str(exc), iso)
         monitored = bool(iso.bwrap or iso.unshare)
-        exit_code, out, err = await _execute(argv, env, root, limits, monitored=monitored)
+        passed = (status_fd,) if status_fd is not None else ()
+        exit_code, out, err = await _execute(
+            argv, env, root, limits, monitored=monitored, pass_fds=passed
+        )
+        failpoint(PROGRAM_EXITED)
     finally:
+        if status_fd is not None:
+            os.close(status_fd)
         await asyncio.to_thread(shutil.rmtree, tmpdir, True)
     stderr = err.text()
     if exit_code == SETUP_FAILED and "sandbox setup failed" in stderr:
@@ -237,5 +306,16 @@ async def run_python_code(
         timed_out=exit_code is None,
         limit_hit=_which_limit(exit_code, stderr, out.cut or err.cut, iso),
         created_files=await asyncio.to_thread(changed_files, root, before),
+        isolation=iso.describe(),
+    )
+
+
+def _refused(reason: str, iso: Isolation) -> SandboxResult:
+    """The result of a program that was not started because the sandbox could not be built."""
+    return SandboxResult(
+        exit_code=SETUP_FAILED,
+        stdout="",
+        stderr=f"sandbox setup failed: {reason}\n(the program did not run)",
+        timed_out=False,
         isolation=iso.describe(),
     )

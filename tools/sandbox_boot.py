@@ -5,11 +5,14 @@ Run as `python -I -B -c <this source> <json settings>`; the settings name the pr
 In order: resource limits; as root, a switch to an unprivileged uid that keeps only
 CAP_DAC_OVERRIDE, so the root-owned workspace stays writable while RLIMIT_NPROC binds (the
 kernel never applies it to uid 0); no_new_privs; without bubblewrap, a Landlock ruleset (files
-and TCP) and a parent-death signal. Any failure here stops the run before the program starts.
+and TCP), a parent-death signal and, as root, a mount namespace that hides planloop's own files
+in the workspace. Any failure here stops the run before the program starts. When the program
+ends by itself, its exit status is written to the receipt descriptor planloop passed, if any.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import io
 import json
@@ -30,6 +33,9 @@ SYS_LANDLOCK = (444, 445, 446)  # create_ruleset, add_rule, restrict_self (same 
 FS_READ = 1 | 4 | 8  # EXECUTE | READ_FILE | READ_DIR
 FS_FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)  # rights that apply to a file, not a dir
 SETUP_FAILED = 70
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -113,8 +119,26 @@ def apply_landlock(abi: int, read: list[str], write: list[str]) -> None:
     os.close(ruleset)
 
 
+def _mount(source: str | None, target: str, flags: int) -> None:
+    raw_source = source.encode() if source is not None else None
+    result = _libc.mount(raw_source, target.encode(), None, ctypes.c_ulong(flags), None)
+    _check(result, f"mount {target}")
+
+
+def build_view(binds: list[list[str]]) -> None:
+    """In a mount namespace of this process's own, bind each source read-only over its target
+    (what planloop hides shows as an empty folder); nothing propagates back to the host."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", MS_REC | MS_PRIVATE)
+    for source, target in binds:
+        _mount(source, target, MS_BIND | MS_REC)
+        _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
 def confine(settings: dict[str, Any]) -> None:
     """Everything that must hold before the first line of the program runs."""
+    if settings.get("binds"):  # needs root: before the switch to the unprivileged uid
+        build_view(settings["binds"])
     for name, value in settings["rlimits"].items():
         soft, hard = value if isinstance(value, list) else (value, value)
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (soft, hard))
@@ -129,6 +153,31 @@ def confine(settings: dict[str, Any]) -> None:
     if settings.get("landlock"):
         landlock = settings["landlock"]
         apply_landlock(landlock["abi"], landlock["read"], landlock["write"])
+
+
+def exit_code(exc: SystemExit) -> int:
+    """The status the interpreter exits with for `exc` (a message means 1)."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
+
+
+def report_status_at_exit(status_fd: int) -> dict[str, int]:
+    """Write the exit status to `status_fd` once the program has ended by itself, after its
+    own exit handlers (registered later, so run earlier); returns the slot for the status."""
+    os.set_inheritable(status_fd, False)  # not for the program's own child processes
+    ended: dict[str, int] = {}
+    me = os.getpid()
+
+    def report() -> None:
+        if "code" in ended and os.getpid() == me:  # not a forked child returning through here
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os.write(status_fd, str(ended["code"]).encode())
+        os.close(status_fd)
+
+    atexit.register(report)
+    return ended
 
 
 def run_program(source: str) -> None:
@@ -160,7 +209,14 @@ def main() -> None:
     except Exception as exc:  # fail closed: the program never runs half-confined
         print(f"sandbox setup failed: {exc}", file=sys.stderr)
         sys.exit(SETUP_FAILED)
-    run_program(source)
+    status_fd = settings.get("status_fd")
+    ended = report_status_at_exit(status_fd) if status_fd is not None else {}
+    try:
+        run_program(source)
+    except SystemExit as exc:
+        ended["code"] = exit_code(exc)
+        raise
+    ended["code"] = 0
 
 
 if __name__ == "__main__":

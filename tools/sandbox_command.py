@@ -33,6 +33,10 @@ SAFE_ENV = {
     "MPLBACKEND": "Agg",
 }
 """The child's whole environment (plus HOME and TMPDIR): nothing of planloop's, so no keys."""
+COVER_EMPTY = "cover-empty"
+COVER_RUNS = "cover-runs"
+STAGED_RUN = "staged-run"
+"""Folders in the private temporary directory that build the workspace view (`View`)."""
 LANDLOCK_ARCHES = {"x86_64", "aarch64", "arm64", "riscv64", "ppc64le", "s390x"}
 BWRAP_ROOT_CAPS = ("CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 """What the bootstrap needs to switch uid; bubblewrap drops every other capability of root."""
@@ -72,6 +76,48 @@ class Isolation:
             gaps.append("UDP" if self.landlock_abi >= 4 else "network access")
             gaps.append("processes that detach outliving the timeout")
         return f"{' + '.join(parts)}; no bubblewrap, so not prevented: {', '.join(gaps)}"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the program sees of the workspace besides its own files (host paths, resolved).
+
+    planloop's state folders inside the workspace show as empty, read-only folders; the runs
+    folder shows read-only, holding only this run's folder, so other runs' records are gone.
+    """
+
+    hidden: tuple[Path, ...] = ()
+    """State folders inside the workspace."""
+    runs: Path | None = None
+    """`planloop-runs` in the workspace (a real folder), or None when there is none."""
+    own_run: str = ""
+    """This run's folder name under `runs` (a real folder)."""
+    secrets: bool = False
+    """True when something to hide exists: a state folder, or another run's record."""
+
+    def prepare(self, tmpdir: Path) -> None:
+        """Make the covering folders in the private temporary directory."""
+        (tmpdir / COVER_EMPTY).mkdir()
+        (tmpdir / STAGED_RUN).mkdir()
+        if self.own_run:
+            (tmpdir / COVER_RUNS / self.own_run).mkdir(parents=True)
+
+    def binds(self, tmpdir: Path) -> list[tuple[Path, Path]]:
+        """(source, target) read-only binds, in order, resolving sources as they are mounted:
+        the run's folder is staged before the runs folder is covered."""
+        binds = [(tmpdir / COVER_EMPTY, folder) for folder in self.hidden]
+        if self.runs is not None and self.own_run:
+            staged = tmpdir / STAGED_RUN
+            binds += [
+                (self.runs / self.own_run, staged),
+                (tmpdir / COVER_RUNS, self.runs),
+                (staged, self.runs / self.own_run),
+            ]
+        return binds
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The sandbox cannot give this program the view it must have; the program does not run."""
 
 
 def _works(argv: list[str]) -> bool:
@@ -140,7 +186,26 @@ def _system_mounts() -> list[str]:
     return [*mounts, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
 
 
-def _bwrap_argv(iso: Isolation, workspace: Path, tmpdir: Path, tmpfs_bytes: int) -> list[str]:
+def _bwrap_view(view: View, workspace: Path, tmpdir: Path) -> list[str]:
+    """bubblewrap binds every source from the host, so no staging is needed."""
+    inside = Path(SANDBOX_WORKDIR)
+    args = []
+    for folder in view.hidden:
+        args += [
+            "--ro-bind",
+            str(tmpdir / COVER_EMPTY),
+            str(inside / folder.relative_to(workspace)),
+        ]
+    if view.runs is not None and view.own_run:
+        runs = inside / view.runs.relative_to(workspace)
+        args += ["--ro-bind", str(tmpdir / COVER_RUNS), str(runs)]
+        args += ["--ro-bind", str(view.runs / view.own_run), str(runs / view.own_run)]
+    return args
+
+
+def _bwrap_argv(
+    iso: Isolation, workspace: Path, tmpdir: Path, tmpfs_bytes: int, view: View
+) -> list[str]:
     if iso.run_as is not None:  # root: no user namespace, the bootstrap switches uid
         identity = ["--cap-drop", "ALL"]
         identity += [arg for cap in BWRAP_ROOT_CAPS for arg in ("--cap-add", cap)]
@@ -160,6 +225,7 @@ def _bwrap_argv(iso: Isolation, workspace: Path, tmpdir: Path, tmpfs_bytes: int)
         *_system_mounts(),
         *("--ro-bind", str(tmpdir / PROGRAM_FILE), SANDBOX_PROGRAM),
         *("--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR),
+        *_bwrap_view(view, workspace, tmpdir),
         *("--remount-ro", "/"),  # the sandbox's own root (a tmpfs) too: no writes outside
         "--clearenv",
         *[arg for key, value in env.items() for arg in ("--setenv", key, value)],
@@ -174,16 +240,30 @@ def _landlock_paths(workspace: Path, tmpdir: Path) -> dict[str, list[str]]:
 
 
 def build_command(
-    iso: Isolation, workspace: Path, tmpdir: Path, settings: dict[str, Any], tmpfs_bytes: int
+    iso: Isolation,
+    workspace: Path,
+    tmpdir: Path,
+    settings: dict[str, Any],
+    tmpfs_bytes: int,
+    view: View | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The child's argv and environment.
 
     `workspace` must be resolved; `tmpdir` holds the program (`PROGRAM_FILE`) and is its private
-    /tmp without bubblewrap.
+    /tmp without bubblewrap. Raises `SandboxUnavailableError` when `view` has something to hide
+    and this machine cannot hide it (no bubblewrap, not root: no mount namespace to build it in).
     """
+    view = view or View()
+    view.prepare(tmpdir)
     settings = {**settings, "uid": iso.run_as}
+    if not iso.bwrap and iso.run_as is None and view.secrets:
+        raise SandboxUnavailableError(
+            "planloop's own files (its state folder or other runs' records) are inside the "
+            "workspace, and without bubblewrap an unprivileged sandbox cannot hide them; install "
+            "bubblewrap, or keep PLANLOOP_HOME and other runs outside the workspace"
+        )
     if iso.bwrap:
-        prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes)
+        prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes, view)
         env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
         settings["program"] = SANDBOX_PROGRAM
     else:
@@ -191,6 +271,8 @@ def build_command(
         settings["program"] = str(tmpdir / PROGRAM_FILE)
         env = {**SAFE_ENV, "HOME": str(tmpdir), "TMPDIR": str(tmpdir)}
         settings["pdeathsig"] = True
+        if iso.run_as is not None and view.secrets:  # as root, the bootstrap builds the view
+            settings["binds"] = [[str(src), str(dst)] for src, dst in view.binds(tmpdir)]
         if iso.landlock_abi:
             settings["landlock"] = {"abi": iso.landlock_abi, **_landlock_paths(workspace, tmpdir)}
     python = [sys.executable, "-I", "-B", "-c", _boot_source(), json.dumps(settings)]

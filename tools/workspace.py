@@ -10,11 +10,22 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tools.confinement import Confinement
 
 MAX_WRITE_BYTES = 10 * 1024 * 1024
 MAX_LISTED_FILES = 200
+RUNS_DIR = "planloop-runs"
+"""Workspace folder of every run's report, answer and artifacts (see `tools.artifacts`)."""
+
+_locks_guard = threading.Lock()
+_path_locks: dict[Path, threading.Lock] = {}
 
 
 class WorkspaceError(ValueError):
@@ -29,8 +40,28 @@ def workspace_root(workspace: str | os.PathLike[str]) -> Path:
     return root.resolve()
 
 
-def resolve_in_workspace(workspace: str | os.PathLike[str], path: str) -> Path:
-    """Resolve a workspace-relative path, refusing anything that could leave the workspace."""
+@contextmanager
+def file_lock(target: Path) -> Iterator[None]:
+    """Hold the lock of one resolved path: read-modify-write operations on the same file
+    (parallel appends and edits) run one at a time, so none overwrites another's change."""
+    with _locks_guard:
+        lock = _path_locks.setdefault(target, threading.Lock())
+    with lock:
+        yield
+
+
+def resolve_in_workspace(
+    workspace: str | os.PathLike[str],
+    path: str,
+    *,
+    guard: Confinement | None = None,
+    write: bool = False,
+) -> Path:
+    """Resolve a workspace-relative path, refusing anything that could leave the workspace.
+
+    With `guard`, planloop's own files inside the workspace are refused too (`write`: the path
+    is about to be changed).
+    """
     if "\x00" in path:
         raise WorkspaceError("path contains a NUL byte")
     cleaned = path.strip()
@@ -44,6 +75,8 @@ def resolve_in_workspace(workspace: str | os.PathLike[str], path: str) -> Path:
     candidate = (root / cleaned).resolve()
     if not candidate.is_relative_to(root):
         raise WorkspaceError(f"path {cleaned!r} resolves outside the workspace")
+    if guard is not None:
+        guard.check(candidate, f"path {cleaned!r}", write=write)
     return candidate
 
 
@@ -52,9 +85,15 @@ def relative_name(workspace: str | os.PathLike[str], path: Path) -> str:
     return path.relative_to(workspace_root(workspace)).as_posix()
 
 
-def read_text(workspace: str | os.PathLike[str], path: str, max_chars: int) -> str:
+def read_text(
+    workspace: str | os.PathLike[str],
+    path: str,
+    max_chars: int,
+    *,
+    guard: Confinement | None = None,
+) -> str:
     """Read a text file; undecodable bytes become U+FFFD rather than failing the step."""
-    target = resolve_in_workspace(workspace, path)
+    target = resolve_in_workspace(workspace, path, guard=guard)
     if not target.is_file():
         raise WorkspaceError(f"no such file: {path}")
     with target.open("r", encoding="utf-8", errors="replace") as handle:
@@ -85,47 +124,79 @@ def write_text_atomic(target: Path, content: str) -> int:
     return len(data)
 
 
-def write_text(workspace: str | os.PathLike[str], path: str, content: str) -> str:
+def write_text(
+    workspace: str | os.PathLike[str],
+    path: str,
+    content: str,
+    *,
+    guard: Confinement | None = None,
+) -> str:
     """Create or replace a file with `content`."""
-    target = resolve_in_workspace(workspace, path)
+    target = resolve_in_workspace(workspace, path, guard=guard, write=True)
     if target.is_dir():
         raise WorkspaceError(f"{path} is a directory")
-    size = write_text_atomic(target, content)
+    with file_lock(target):
+        size = write_text_atomic(target, content)
     return f"wrote {size} bytes to {relative_name(workspace, target)}"
 
 
-def append_text(workspace: str | os.PathLike[str], path: str, content: str) -> str:
+def append_text(
+    workspace: str | os.PathLike[str],
+    path: str,
+    content: str,
+    *,
+    guard: Confinement | None = None,
+) -> str:
     """Append `content` to a file, creating it when missing."""
-    target = resolve_in_workspace(workspace, path)
-    existing = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
-    size = write_text_atomic(target, existing + content)
+    target = resolve_in_workspace(workspace, path, guard=guard, write=True)
+    with file_lock(target):
+        existing = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
+        size = write_text_atomic(target, existing + content)
     return f"appended to {relative_name(workspace, target)} (now {size} bytes)"
 
 
-def edit_text(workspace: str | os.PathLike[str], path: str, old: str, new: str) -> str:
+def edit_text(
+    workspace: str | os.PathLike[str],
+    path: str,
+    old: str,
+    new: str,
+    *,
+    guard: Confinement | None = None,
+) -> str:
     """Replace the single occurrence of `old` with `new`."""
-    target = resolve_in_workspace(workspace, path)
-    if not target.is_file():
-        raise WorkspaceError(f"no such file: {path}")
-    text = target.read_text(encoding="utf-8", errors="replace")
-    count = text.count(old) if old else 0
-    if count != 1:
-        raise WorkspaceError(f"the text to replace occurs {count} times in {path}; it must be once")
-    write_text_atomic(target, text.replace(old, new, 1))
+    target = resolve_in_workspace(workspace, path, guard=guard, write=True)
+    with file_lock(target):
+        if not target.is_file():
+            raise WorkspaceError(f"no such file: {path}")
+        text = target.read_text(encoding="utf-8", errors="replace")
+        count = text.count(old) if old else 0
+        if count != 1:
+            raise WorkspaceError(
+                f"the text to replace occurs {count} times in {path}; it must be once"
+            )
+        write_text_atomic(target, text.replace(old, new, 1))
     return f"edited {relative_name(workspace, target)}"
 
 
-def list_paths(workspace: str | os.PathLike[str], path: str = ".") -> str:
-    """List files under a workspace directory, one relative path per line."""
+def list_paths(
+    workspace: str | os.PathLike[str], path: str = ".", *, guard: Confinement | None = None
+) -> str:
+    """List files under a workspace directory, one relative path per line (what `guard`
+    hides is left out)."""
     root = workspace_root(workspace)
-    base = root if path.strip() in ("", ".") else resolve_in_workspace(workspace, path)
+    base = root if path.strip() in ("", ".") else resolve_in_workspace(workspace, path, guard=guard)
     if not base.is_dir():
         raise WorkspaceError(f"no such directory: {path}")
+
+    def visible(candidate: Path) -> bool:
+        return guard is None or guard.refusal(candidate, write=False) is None
+
     names: list[str] = []
     for current, dirs, files in os.walk(base, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            names.append((Path(current) / name).relative_to(root).as_posix())
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and visible(here / d))
+        for name in sorted(f for f in files if visible(here / f)):
+            names.append((here / name).relative_to(root).as_posix())
             if len(names) >= MAX_LISTED_FILES:
                 return "\n".join([*names, f"[... listing stopped at {MAX_LISTED_FILES} files]"])
     return "\n".join(names) if names else "(no files)"
