@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import select
 import sqlite3
 import subprocess
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
+from checkpoints.journal import Journal, JournalEntry
 from graph.api import arun
 from nodes.context import Context
 from nodes.llm import use_model_factory
@@ -202,41 +204,45 @@ def test_a_workspace_inside_the_state_folder_is_refused(
 WRITERS = 16
 
 
-async def test_parallel_appends_and_edits_to_one_file_all_land(
-    workspace: Path, db_path: Path
-) -> None:
-    slots = "".join(f"slot {n}\n" for n in range(WRITERS // 2))
+async def parallel_writes(workspace: Path, db: Path | str) -> tuple[str, int, int]:
+    """8 appends and 8 edits of one file, all ready at once, run with 16 in parallel; returns
+    (status, changes kept, changes lost)."""
+    half = WRITERS // 2
+    seed = step(
+        "s00",
+        tool="write_file",
+        args={"path": "shared.txt", "content": "".join(f"slot {n}\n" for n in range(half))},
+    )
     appends = [
-        step(f"s{n}", tool="append_file", args={"path": "shared.txt", "content": f"append {n}\n"})
-        for n in range(WRITERS // 2)
+        step(
+            f"a{n}",
+            tool="append_file",
+            args={"path": "shared.txt", "content": f"append {n}\n"},
+            depends_on=["s00"],
+        )
+        for n in range(half)
     ]
     edits = [
         step(
-            f"s{WRITERS // 2 + n}",
+            f"e{n}",
             tool="edit_file",
             args={"path": "shared.txt", "old_text": f"slot {n}\n", "new_text": f"edited {n}\n"},
             depends_on=["s00"],
         )
-        for n in range(WRITERS // 2)
+        for n in range(half)
     ]
-    seed = step("s00", tool="write_file", args={"path": "shared.txt", "content": slots})
-    script = _script(seed, *[{**a, "depends_on": ["s00"]} for a in appends], *edits)
+    script = _script(seed, *appends, *edits)
     with use_model_factory(lambda _context: ScriptedChatModel(script=script)):
         outcome = await arun(
-            "16 writers", context=_settings(workspace, max_parallel_steps=WRITERS), db=db_path
+            "16 writers", context=_settings(workspace, max_parallel_steps=WRITERS), db=db
         )
-
-    lines = (workspace / "shared.txt").read_text().splitlines()
-    assert outcome.status == "done"
-    assert sorted(line for line in lines if line.startswith("append")) == sorted(
-        f"append {n}" for n in range(WRITERS // 2)
-    )
-    assert sorted(line for line in lines if line.startswith(("edited", "slot"))) == sorted(
-        f"edited {n}" for n in range(WRITERS // 2)
-    )
+    lines = set((workspace / "shared.txt").read_text().splitlines())
+    wanted = {f"append {n}" for n in range(half)} | {f"edited {n}" for n in range(half)}
+    return outcome.status, len(wanted & lines), len(wanted - lines)
 
 
-async def test_ordered_appends_keep_the_plans_order(workspace: Path, db_path: Path) -> None:
+async def ordered_writes(workspace: Path, db: Path | str) -> tuple[str, str]:
+    """16 appends the plan orders one after another; returns (status, the file)."""
     chain = [
         step(
             f"s{n}",
@@ -249,10 +255,24 @@ async def test_ordered_appends_keep_the_plans_order(workspace: Path, db_path: Pa
     script = _script(*chain)
     with use_model_factory(lambda _context: ScriptedChatModel(script=script)):
         outcome = await arun(
-            "ordered", context=_settings(workspace, max_parallel_steps=WRITERS), db=db_path
+            "ordered", context=_settings(workspace, max_parallel_steps=WRITERS), db=db
         )
-    assert outcome.status == "done"
-    assert (workspace / "ordered.txt").read_text() == "".join(f"{n}\n" for n in range(WRITERS))
+    return outcome.status, (workspace / "ordered.txt").read_text()
+
+
+ORDERED = "".join(f"{n}\n" for n in range(WRITERS))
+
+
+async def test_parallel_appends_and_edits_to_one_file_all_land(
+    workspace: Path, db_path: Path
+) -> None:
+    figures = await parallel_writes(workspace, db_path)
+    print(f"\nsqlite: 16 parallel writers, kept {figures[1]}, lost {figures[2]}")
+    assert figures == ("done", WRITERS, 0)
+
+
+async def test_ordered_appends_keep_the_plans_order(workspace: Path, db_path: Path) -> None:
+    assert await ordered_writes(workspace, db_path) == ("done", ORDERED)
 
 
 # --- 3. a crash at any point: nothing repeated, nothing lost ------------------------------
@@ -301,10 +321,37 @@ def _check_effects(workspace: Path) -> tuple[int, int]:
     return repeated, lost
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid` (of all its threads)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _await_exit(pids: Sequence[int]) -> None:
+    """Block until each process has ended (a pidfd becomes readable when its process exits)."""
+    for pid in pids:
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            ready, _, _ = select.select([handle], [], [], WAIT_SECONDS)
+            assert ready, f"process {pid} is still running"
+        finally:
+            os.close(handle)
+
+
 def _frozen_then_killed(
     argv: list[str], env: dict[str, str], point: str
 ) -> subprocess.Popen[bytes]:
-    """Start planloop with a failpoint; wait until it stops there (or ends), then SIGKILL it."""
+    """Start planloop with a failpoint; wait until it stops there, then SIGKILL it.
+
+    Programs it had started in the sandbox run on while planloop is frozen; the kill comes once
+    they have ended, so every program of the run has finished by then and none may run again
+    (one still running when planloop dies may, by the spec: that is not what this measures).
+    """
     process = subprocess.Popen(
         argv,
         env={**env, FAILPOINT_ENV: point},
@@ -313,6 +360,7 @@ def _frozen_then_killed(
     )
     _, status = os.waitpid(process.pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status), f"planloop ended ({status}) without reaching {point}"
+    _await_exit(_children(process.pid))
     process.kill()
     process.wait(WAIT_SECONDS)
     return process
@@ -403,22 +451,35 @@ def test_run_files_are_written_inside_whatever_was_planted(planted: str, tmp_pat
         assert aside.read_text() == "the agent's file"
 
 
+@pytest.mark.parametrize("planter", ["program", "earlier-program"])
 def test_a_planted_symlink_does_not_wedge_the_run(
-    workspace: Path, env: dict[str, str], tmp_path: Path
+    planter: str, workspace: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
+    """`program`: the run's own code tries to plant the link (the sandbox's read-only view of
+    planloop-runs stops it); `earlier-program`: the link is already there when the run starts
+    (as code run without that view could have left it), and planloop writes around it."""
     outside = tmp_path / "outside"
     outside.mkdir()
     plant = (
         "import os, shutil\n"
         "try:\n"
-        "    shutil.rmtree('planloop-runs/wedge')\n"
+        "    os.makedirs('planloop-runs', exist_ok=True)\n"
+        "    if os.path.isdir('planloop-runs/wedge'):\n"
+        "        shutil.rmtree('planloop-runs/wedge')\n"
         f"    os.symlink({str(outside)!r}, 'planloop-runs/wedge')\n"
         "    print('planted')\n"
         "except OSError as exc:\n"
         "    print('refused', exc)\n"
     )
+    if planter == "earlier-program":
+        (workspace / "planloop-runs").mkdir()
+        (workspace / "planloop-runs" / "wedge").symlink_to(outside)
+        (workspace / "big.txt").write_text("z" * 30000)
+        first = step("s1", tool="read_file", args={"path": "big.txt"})
+    else:
+        first = step("s1", tool="run_python", args={"code": plant})
     script = _script(
-        step("s1", tool="run_python", args={"code": plant}),
+        first,
         step("s2", tool="run_python", args={"code": "print('y' * 20000)"}, depends_on=["s1"]),
     )
     with OpenAIStandIn(script) as server:
@@ -430,5 +491,36 @@ def test_a_planted_symlink_does_not_wedge_the_run(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "status: done" in result.stdout
     assert list(outside.iterdir()) == []
-    artifacts = list((workspace / "planloop-runs" / "wedge" / "artifacts").iterdir())
-    assert any("y" * 100 in p.read_text() for p in artifacts)
+    run_folder = workspace / "planloop-runs" / "wedge"
+    assert not run_folder.is_symlink() and (run_folder / "report.md").is_file()
+    artifacts = [p.read_text() for p in (run_folder / "artifacts").iterdir()]
+    assert any("y" * 100 in text for text in artifacts)
+    if planter == "earlier-program":
+        assert any("z" * 100 in text for text in artifacts)
+
+
+def test_a_journal_from_before_receipts_gains_its_new_column(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:  # the journal as planloop created it before this column
+        conn.execute(
+            "CREATE TABLE planloop_journal (key VARCHAR PRIMARY KEY, thread_id VARCHAR NOT NULL, "
+            "step_id VARCHAR NOT NULL, tool VARCHAR NOT NULL, status VARCHAR NOT NULL, "
+            "expected_digest VARCHAR, observation TEXT, started_at FLOAT NOT NULL, "
+            "completed_at FLOAT)"
+        )
+        conn.execute(
+            "INSERT INTO planloop_journal VALUES ('old', 't', 's1', 'write_file', 'completed', "
+            "NULL, 'wrote 1 byte', 0, 1)"
+        )
+    journal = Journal(db)
+    try:
+        assert journal.get("old") == JournalEntry(
+            key="old", status="completed", expected_digest=None, observation="wrote 1 byte",
+            tool="write_file", target=None,
+        )  # fmt: skip
+        journal.start("new", thread_id="t", step_id="s2", tool="append_file",
+                      expected_digest="d", target="log.txt")  # fmt: skip
+        assert [e.target for e in journal.unfinished("t")] == ["log.txt"]
+        Journal(db).close()  # a second open finds the column there: nothing to add
+    finally:
+        journal.close()

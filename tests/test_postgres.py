@@ -25,6 +25,14 @@ from graph.cli import main
 from nodes.context import Context
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tests.test_durability import busy_thread_refused, many_threads, seeded_kills
+from tests.test_integrity import (
+    ORDERED,
+    WRITERS,
+    crash_at_points,
+    ordered_writes,
+    parallel_writes,
+    seeded_points,
+)
 
 PG_ENV = "PLANLOOP_TEST_PG_URL"
 
@@ -180,6 +188,23 @@ def test_seeded_kills_never_lose_or_repeat_a_step(
     workspace: Path, env: dict[str, str], pg_url: str
 ) -> None:
     seeded_kills(workspace, env, db=pg_url, thread=_tid("k1")).assert_clean()
+
+
+def test_kill_at_twenty_seeded_points_repeats_and_loses_nothing(
+    tmp_path: Path, env: dict[str, str], pg_url: str
+) -> None:
+    points = seeded_points()
+    figures = crash_at_points(tmp_path, env, points, db=pg_url)
+    repeated, lost = sum(f[1] for f in figures), sum(f[2] for f in figures)
+    print(f"\npostgres: {len(points)} kills, {repeated} effects repeated, {lost} lost")
+    assert [f for f in figures if f[1:] != (0, 0, "done")] == []
+
+
+async def test_parallel_and_ordered_writes_to_one_file(workspace: Path, pg_url: str) -> None:
+    figures = await parallel_writes(workspace, pg_url)
+    print(f"\npostgres: 16 parallel writers, kept {figures[1]}, lost {figures[2]}")
+    assert figures == ("done", WRITERS, 0)
+    assert await ordered_writes(workspace, pg_url) == ("done", ORDERED)
 
 
 def test_second_process_on_a_running_thread_is_refused(
