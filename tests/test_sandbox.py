@@ -28,11 +28,15 @@ import pytest
 
 from nodes.context import Context
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+from tests.waiting import eventually_async
 from tools.sandbox import SandboxLimits, SandboxResult, isolation_mode, run_python_code
 from tools.sandbox_boot import SETUP_FAILED, tasks_of
 from tools.sandbox_command import SANDBOX_UID, Isolation, probe
 from tools.sanitize import sanitize
 
+KILLED_WITHIN = 30
+"""Seconds past its timeout by which a program must be gone: generous for a loaded machine,
+yet a program that was not killed (these loop forever) would not meet it."""
 LIMITS = SandboxLimits(timeout_seconds=3, memory_mb=256, max_processes=16, max_file_mb=10)
 BWRAP, FALLBACK = probe(), probe(bwrap=False)
 
@@ -137,8 +141,8 @@ async def test_infinite_loop_and_its_daemon_are_killed_at_the_timeout(
     started = time.monotonic()
     result = await run(_daemon_then_loop(marker), workspace, iso)
     assert result.timed_out and result.limit_hit == "timeout" and result.exit_code is None
-    assert time.monotonic() - started < LIMITS.timeout_seconds + 2
-    assert _processes_with(marker) == []
+    assert time.monotonic() - started < LIMITS.timeout_seconds + KILLED_WITHIN
+    assert await eventually_async(lambda: _processes_with(marker) == [])
 
 
 async def test_a_cancelled_run_leaves_no_process_behind(workspace: Path, iso: Isolation) -> None:
@@ -147,15 +151,11 @@ async def test_a_cancelled_run_leaves_no_process_behind(workspace: Path, iso: Is
     marker = f"planloop-escapee-{uuid.uuid4().hex}"
     limits = replace(LIMITS, timeout_seconds=30)
     task = asyncio.create_task(run(_daemon_then_loop(marker), workspace, iso, limits))
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if _processes_with(marker):
-            break
-    assert _processes_with(marker)  # the daemon is running
+    assert await eventually_async(lambda: bool(_processes_with(marker)))  # the daemon runs
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _processes_with(marker) == []
+    assert await eventually_async(lambda: _processes_with(marker) == [])
 
 
 # Without protection: with unshare not under `setpriv --pdeathsig KILL`, the program and its
@@ -182,19 +182,11 @@ async def test_the_program_dies_with_planloop(
     root = Path(__file__).resolve().parents[1]
     planloop = subprocess.Popen([sys.executable, str(parent), str(program)], cwd=root)
     try:
-        for _ in range(200):
-            if _processes_with(marker):
-                break
-            await asyncio.sleep(0.05)
-        assert _processes_with(marker)  # the daemon is running
+        assert await eventually_async(lambda: bool(_processes_with(marker)))  # the daemon runs
     finally:
         planloop.kill()
         planloop.wait()
-    for _ in range(40):
-        if not _processes_with(marker):
-            break
-        await asyncio.sleep(0.05)
-    assert _processes_with(marker) == []
+    assert await eventually_async(lambda: _processes_with(marker) == [])
 
 
 # Without protection: with memory_mb=8192 the same program printed "allocated" (after 7 s).
@@ -229,8 +221,9 @@ async def test_fork_bomb_is_contained_and_killed(workspace: Path, iso: Isolation
     if counting:
         sampler.join()
         assert 0 < peak[0] <= LIMITS.max_processes + 1  # the program itself plus 16
-        assert tasks_of(SANDBOX_UID) - baseline <= 0  # nothing left behind, not even zombies
-    assert result.timed_out and time.monotonic() - started < LIMITS.timeout_seconds + 3
+        # nothing left behind, not even zombies (reaping a killed tree takes a while when busy)
+        assert await eventually_async(lambda: tasks_of(SANDBOX_UID) - baseline <= 0)
+    assert result.timed_out and time.monotonic() - started < LIMITS.timeout_seconds + KILLED_WITHIN
     assert subprocess.run(["true"], check=False).returncode == 0  # the machine can still fork
 
 
@@ -278,23 +271,25 @@ async def test_no_network_even_to_loopback(
     )
     result = await run(code, workspace, iso)
     assert "refused" in result.stdout and "connected" not in result.stdout
-    time.sleep(0.3)  # give the server a moment to accept anything that did arrive
-    assert accepted == []  # the real server never saw a connection
+    # A connection of our own, after the program's: once the server has accepted it, anything
+    # the program's connection had queued before it was accepted too (the backlog is FIFO).
+    with socket.create_connection(("127.0.0.1", port)) as sentinel:
+        assert await eventually_async(lambda: len(accepted) >= 1)
+        assert len(accepted) == 1  # the server saw ours alone
+        del sentinel
 
 
 # Without protection: with max_output_bytes=10**9 the parent held all 100 MB of output and its
 # peak RSS grew by 286 MB.
 async def test_a_million_lines_are_bounded(workspace: Path) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
-    limits = replace(LIMITS, timeout_seconds=20)
+    limits = replace(LIMITS, timeout_seconds=120)  # a bound for a loaded machine: it ends itself
     result = await run(
         "for i in range(10**6): print(str(i).rjust(99, '.'))", workspace, BWRAP, limits
     )
     assert result.exit_code == 0 and result.limit_hit == "output"
     assert len(result.stdout) <= LIMITS.max_output_bytes + 100
     assert result.stdout.endswith("[... output truncated]")
-    assert time.monotonic() - started < 15
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
 
 
