@@ -10,6 +10,8 @@ import warnings
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("langchain_experimental", reason="bench extra not installed")
 
 

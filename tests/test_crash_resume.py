@@ -22,7 +22,10 @@ from langchain_core.messages import BaseMessage
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tests.openai_server import OpenAIStandIn
 
-WAIT_SECONDS = 60
+pytestmark = pytest.mark.slow
+
+WAIT_SECONDS = 180
+"""A bound on how long a planloop process may take to reach a point or end (loaded machine)."""
 
 
 def planloop_command() -> list[str]:

@@ -181,6 +181,7 @@ async def test_the_agent_cannot_reach_planloops_own_state(
     assert outcome.status == "done"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inside", ["", "locks"])
 def test_a_workspace_inside_the_state_folder_is_refused(
     inside: str, tmp_path: Path, env: dict[str, str]
@@ -401,6 +402,7 @@ def seeded_points(count: int = 20) -> list[str]:
     return [*windows, *(f"*@{n}" for n in sorted(passes))]
 
 
+@pytest.mark.slow
 def test_a_finished_code_run_is_not_run_again_after_a_crash(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -409,6 +411,7 @@ def test_a_finished_code_run_is_not_run_again_after_a_crash(
     assert figures == [(point, 0, 0, "done") for point in points]
 
 
+@pytest.mark.slow
 def test_kill_at_twenty_seeded_points_repeats_and_loses_nothing(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -451,6 +454,7 @@ def test_run_files_are_written_inside_whatever_was_planted(planted: str, tmp_pat
         assert aside.read_text() == "the agent's file"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planter", ["program", "earlier-program"])
 def test_a_planted_symlink_does_not_wedge_the_run(
     planter: str, workspace: Path, env: dict[str, str], tmp_path: Path

@@ -34,6 +34,8 @@ from tests.test_integrity import (
     seeded_points,
 )
 
+pytestmark = pytest.mark.slow
+
 PG_ENV = "PLANLOOP_TEST_PG_URL"
 
 

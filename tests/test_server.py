@@ -31,6 +31,8 @@ from checkpoints.memory import Memory
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tests.openai_server import OpenAIStandIn
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 START_SECONDS = 60
 BIND_SECONDS = 10
