@@ -1,7 +1,8 @@
 """The graph's shape is pinned: its Mermaid drawing is a reviewed snapshot, and the README's
 diagram shows exactly its nodes and edges (a node or edge added to one and not the other fails).
 
-After an intended change to the graph: `PLANLOOP_UPDATE_SNAPSHOTS=1 pytest tests/test_graph_shape.py`
+After an intended change to the graph,
+`PLANLOOP_UPDATE_SNAPSHOTS=1 pytest tests/test_graph_shape.py`
 rewrites the snapshot; then update the README's diagram by hand (its labels explain the edges).
 """
 
