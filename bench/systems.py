@@ -66,15 +66,10 @@ def shared_tools(lookup: BaseTool, workspace: Path) -> list[BaseTool]:
 @contextmanager
 def registered(tool: BaseTool) -> Iterator[None]:
     """Offer the bench's lookup tool to planloop for the block (no product file changes)."""
-    import tools
+    from tools import ExtraTools, ToolSpec, offered
 
-    tools.TOOLS.append(tool)
-    tools.TOOL_RISK["lookup"] = "read_only"
-    try:
+    with offered(ExtraTools(specs=(ToolSpec(tool, risk="read_only", untrusted_output=False),))):
         yield
-    finally:
-        tools.TOOLS.remove(tool)
-        del tools.TOOL_RISK["lookup"]
 
 
 def planloop_context(workspace: Path) -> object:

@@ -7,7 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +25,11 @@ from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.llm import check_model_config, embedding_index
 from nodes.state import Budget, Criterion, InputState, StepResult
+from tools import ExtraTools
 from tools.confinement import check_layout, state_folders
-from tools.registry import settle_unfinished
+from tools.interpreter import load_interpreter
+from tools.mcp_config import load_mcp_config
+from tools.runner import settle_unfinished
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
@@ -128,7 +131,10 @@ async def drive(
         async with (
             open_checkpointer(path) as saver,
             open_store(path, embedding_index(context)) as store,
+            tool_servers(context) as extra_tools,
         ):
+            if extra_tools.problems and on_update is not None:
+                on_update("tools", {"problems": dict(extra_tools.problems)})
             compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
             config["metadata"] = {GRAPH_NODES_KEY: graph_signature(compiled)}
             if goal is None:
@@ -185,6 +191,25 @@ def journal_for(path: Path | str) -> Iterator[Journal]:
         journal.close()
 
 
+def tool_servers(context: Context) -> AbstractAsyncContextManager[ExtraTools]:
+    """The run's MCP servers, connected for the block (the MCP libraries load only if used)."""
+    if not context.mcp_config:
+        return nullcontext(ExtraTools())
+    from tools.mcp import mcp_servers
+
+    return mcp_servers(context)
+
+
+def check_tool_settings(context: Context) -> None:
+    """Refuse, in one line, an MCP config or interpreter that cannot work (before any run);
+    both are kept as absolute paths, so a resume from elsewhere finds them."""
+    if context.mcp_config:
+        context.mcp_config = str(Path(context.mcp_config).expanduser().resolve())
+        load_mcp_config(context.mcp_config)
+    if context.python:
+        context.python = load_interpreter(context.python).executable
+
+
 def prepare_run(
     goal: str,
     *,
@@ -196,6 +221,7 @@ def prepare_run(
     if not goal.strip():
         raise ValueError("the goal is empty")
     check_model_config(context)
+    check_tool_settings(context)
     target = resolve_db(db)
     check_layout(context.workspace, state_folder(target), OWNED_SUBFOLDERS)
     workspace = Path(context.workspace).expanduser()
@@ -223,6 +249,7 @@ def load_context(thread_id: str, db: str | os.PathLike[str] | None, **overrides:
             raise UnknownThreadError(f"no run with thread id {thread_id!r}")
         context = Context.from_settings(record.settings, **overrides)
         check_model_config(context)
+        check_tool_settings(context)
         if overrides:
             registry.register(thread_id, record.goal, context.to_settings())
     finally:

@@ -65,10 +65,33 @@ def _add_model(parser: argparse.ArgumentParser, default_text: str) -> None:
     )
 
 
+def _add_tool_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mcp",
+        dest="mcp_config",
+        metavar="FILE",
+        help="offer the tools of the MCP servers in this JSON file (default: $PLANLOOP_MCP)",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="Python interpreter for run_python, e.g. a venv with your libraries "
+        "(default: planloop's own)",
+    )
+
+
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     for flag, dest, kind, text in LIMIT_FLAGS:
         parser.add_argument(flag, dest=dest, type=_positive(kind), help=text)
     parser.add_argument("--quiet", action="store_true", help="print only the final result")
+
+
+def _add_tools_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    tools = sub.add_parser(
+        "tools", help="list every tool with its source, risk class and availability"
+    )
+    tools.add_argument("--mcp", metavar="FILE", help="also list this MCP config's tools")
+    tools.add_argument("--python", metavar="PATH", help="describe this interpreter for run_python")
 
 
 def build_parser() -> Parser:
@@ -107,6 +130,7 @@ def build_parser() -> Parser:
         "--no-memory", action="store_true", help="neither recall nor store long-term memories"
     )
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
+    _add_tool_settings(run)
     _add_common(run)
     _add_limits(run)
 
@@ -119,6 +143,7 @@ def build_parser() -> Parser:
         help="fork from this earlier checkpoint (see planloop show THREAD --history)",
     )
     _add_model(resume, default_text="the run's")
+    _add_tool_settings(resume)
     _add_common(resume)
     _add_limits(resume)
 
@@ -151,6 +176,7 @@ def build_parser() -> Parser:
     )
     _add_common(threads)
 
+    _add_tools_command(sub)
     show = sub.add_parser("show", help="show one run")
     show.add_argument("thread", help="thread id")
     show.add_argument("--history", action="store_true", help="list its checkpoints")
@@ -160,7 +186,8 @@ def build_parser() -> Parser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """Settings given explicitly on the command line (they win over stored and env defaults)."""
-    names = [dest for _, dest, _, _ in LIMIT_FLAGS] + ["model", "base_url", "max_parallel_steps"]
+    names = [dest for _, dest, _, _ in LIMIT_FLAGS]
+    names += ["model", "base_url", "max_parallel_steps", "mcp_config", "python"]
     return {name: getattr(args, name) for name in names if getattr(args, name, None)}
 
 

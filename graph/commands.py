@@ -29,6 +29,7 @@ from graph.threads import (
     thread_outcome,
     thread_state,
 )
+from graph.tools_cli import cmd_tools
 from nodes.budget import summary
 from nodes.context import Context
 from nodes.errors import ModelConfigError, ModelUnavailableError, PlanloopError
@@ -258,4 +259,5 @@ COMMANDS: dict[str, Command] = {
     "threads": cmd_threads,
     "memory": cmd_memory,
     "show": cmd_show,
+    "tools": cmd_tools,
 }

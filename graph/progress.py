@@ -47,6 +47,11 @@ class ProgressPrinter:
         if handler is not None:
             handler(update)
 
+    def _on_tools(self, update: Mapping[str, object]) -> None:
+        problems = update.get("problems")
+        for source, why in problems.items() if isinstance(problems, Mapping) else []:
+            self.say(f"warning: tools of {source} are unavailable this run: {why}")
+
     def _on_parse_goal(self, update: Mapping[str, object]) -> None:
         if "objective" in update:
             self.say(f"[goal] {update['objective']}")

@@ -17,7 +17,7 @@ from langgraph.types import interrupt
 from nodes.context import Context
 from nodes.render import step_line
 from nodes.state import ApprovalDecision, Budget, Step
-from tools import UNTRUSTED_OUTPUT_TOOLS, tools_for, validate_args
+from tools import spec_of, tools_for, validate_args
 from tools.workspace import WorkspaceError, relative_name, resolve_in_workspace
 
 ApprovalAction = Literal["approve", "reject", "edit"]
@@ -50,8 +50,9 @@ def approval_reason(
 ) -> str | None:
     """Why the policy wants a human to approve this step, or None when it may just run.
 
-    Under `risky`: running code; network side effects; and writes that change files the run
-    did not create itself, or that were planned after web content was read.
+    Under `risky`: running code; calls that act outside the workspace (network side effects,
+    MCP tools that are not read-only, any tool whose risk nobody declared); and writes that
+    change files the run did not create itself, or that were planned after web content was read.
     """
     if context.approval == "none":
         return None
@@ -59,7 +60,12 @@ def approval_reason(
         return "the approval policy is 'all'"
     if step.risk == "executes_code":
         return "the step executes code"
-    if step.risk == "network" and step.tool not in UNTRUSTED_OUTPUT_TOOLS:
+    spec = spec_of(step.tool, context) if step.tool else None
+    if step.risk == "network" and (spec is None or spec.side_effects):
+        if spec is not None and spec.source != "builtin":
+            return (
+                f"the step calls {step.tool} ({spec.source}), which may act outside the workspace"
+            )
         return "the step sends data over the network"
     if step.risk == "network" and step.args is None:
         # A query or URL chosen at run time from earlier results could carry them out.

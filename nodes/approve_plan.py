@@ -56,7 +56,7 @@ def _edited_plan(state: State, value: Mapping[str, object], context: Context) ->
     errors = validate_plan(
         spec.steps, tools=tools_for(context), finished=finished, max_steps=context.max_plan_steps
     )
-    return "; ".join(errors) if errors else kept + to_steps(spec.steps)
+    return "; ".join(errors) if errors else kept + to_steps(spec.steps, context)
 
 
 async def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:

@@ -147,6 +147,24 @@ class Context:
         default=False,
         metadata=_describe("Let fetch_url reach loopback and private addresses (off: SSRF guard)."),
     )
+    python: str | None = field(
+        default=None,
+        metadata=_describe(
+            "Python interpreter run_python uses (a venv with your libraries; default: planloop's)."
+        ),
+    )
+    mcp_config: str | None = field(
+        default_factory=lambda: _env_default("PLANLOOP_MCP"),
+        metadata=_describe(
+            "JSON file naming MCP servers whose tools the run may use (default: $PLANLOOP_MCP)."
+        ),
+    )
+    tool_prompt_budget_tokens: int = field(
+        default=1500,
+        metadata=_describe(
+            "Tokens the planner's list of extra (MCP) tools may take in detail; the rest by name."
+        ),
+    )
     python_timeout_seconds: float = field(
         default=30.0, metadata=_describe("Wall-clock limit of one run_python call.")
     )

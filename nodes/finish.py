@@ -87,5 +87,5 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     )
     bank = memory_bank(runtime)
     if bank is not None:
-        await bank.remember(memories_of_run(final, answer, thread_id))
+        await bank.remember(memories_of_run(final, answer, thread_id, runtime.context))
     return {"status": status, "answer": answer, "report_path": report_rel, "budget": budget}

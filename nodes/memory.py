@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from checkpoints.memory import Memory, MemoryBank
 from nodes.context import Context
 from nodes.state import MemoryHit, State
-from tools import UNTRUSTED_OUTPUT_TOOLS
+from tools import has_untrusted_output
 
 FACT_CHARS = 400
 OUTCOME_CHARS = 600
@@ -41,8 +41,12 @@ async def recall(state: State, runtime: Runtime[Context]) -> list[MemoryHit]:
     ]
 
 
-def memories_of_run(state: State, answer: str, thread_id: str) -> list[Memory]:
-    """Lessons (what failed and why, what worked), web facts with provenance, and the outcome."""
+def memories_of_run(
+    state: State, answer: str, thread_id: str, context: Context | None = None
+) -> list[Memory]:
+    """Lessons (what failed and why, what worked), facts from outside content (web pages, MCP
+    servers) with provenance, and the outcome."""
+    context = context or Context()
     steps = {s.id: s for s in state.plan}
     memories = []
     for result in state.results.values():
@@ -58,13 +62,20 @@ def memories_of_run(state: State, answer: str, thread_id: str) -> list[Memory]:
                     step_id=result.step_id,
                 )
             )
-        elif step and step.tool in UNTRUSTED_OUTPUT_TOOLS and result.verdict == "pass":
+        elif (
+            step
+            and step.tool
+            and has_untrusted_output(step.tool, context)
+            and result.verdict == "pass"
+        ):
             memories.append(
                 Memory(
                     kind="fact",
                     text=result.output[:FACT_CHARS],
                     trusted=False,
-                    source=str((step.args or {}).get("url") or (step.args or {}).get("query")),
+                    source=str(
+                        (step.args or {}).get("url") or (step.args or {}).get("query") or step.tool
+                    ),
                     thread_id=thread_id,
                     step_id=result.step_id,
                 )

@@ -16,10 +16,12 @@ from nodes.llm import invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
-from nodes.render import criteria_lines, tools_text
+from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
 from nodes.state import MemoryHit, State
-from tools import TOOL_RISK, tools_for, unavailable_tools
+from nodes.tool_list import tools_text
+from tools import tool_specs, tools_for, unavailable_tools
+from tools.interpreter import interpreter_note
 
 PROMPT_RESULT_CHARS = 600
 
@@ -54,10 +56,21 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
         if state.plan_errors
         else "",
     )
-    missing = unavailable_tools()
+    missing = unavailable_tools(context)
+    specs = tool_specs(context)
+    in_plan = {s.tool for s in state.plan if s.tool}
+    named = {name for name in specs if any(name in error for error in state.plan_errors)}
+    tools = tools_text(
+        specs.values(),
+        budget_tokens=context.tool_prompt_budget_tokens,
+        relevant_to=" ".join([state.objective, *(c.text for c in state.criteria)]),
+        expand=in_plan | named,
+    )
+    if "run_python" in specs:
+        tools += "\n" + interpreter_note(context.python)
     system = PLAN_SYSTEM.format(
         max_steps=context.max_plan_steps,
-        tools=tools_text(tools_for(context).values(), TOOL_RISK),
+        tools=tools,
         unavailable="\n".join(f"- {name}: {why}" for name, why in missing.items()) or "(none)",
     )
     return [SystemMessage(system), HumanMessage(user.strip())]
@@ -102,7 +115,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     kept = [
         s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
     ]
-    new_steps = to_steps(spec.steps)
+    new_steps = to_steps(spec.steps, context)
     dropped = [s for s in state.plan if s not in kept]
     return {
         **recalled,

@@ -7,11 +7,10 @@ from collections.abc import Iterable, Mapping
 
 from langchain_core.tools import BaseTool
 
+from nodes.context import Context
 from nodes.schemas import StepSpec
 from nodes.state import Risk, Step, StepResult
-from tools import TOOL_RISK, validate_args
-
-RISK_ORDER: tuple[Risk, ...] = ("read_only", "writes_workspace", "executes_code", "network")
+from tools import risk_of, riskier, validate_args
 
 
 def _find_cycle(steps: Mapping[str, StepSpec]) -> list[str] | None:
@@ -99,14 +98,15 @@ def validate_plan(
     return errors
 
 
-def to_steps(specs: list[StepSpec]) -> list[Step]:
-    """Validated specs as state steps; a tool's own risk class overrides a lower declared one."""
+def to_steps(specs: list[StepSpec], context: Context | None = None) -> list[Step]:
+    """Validated specs as state steps; a tool's own risk class overrides a lower declared one
+    (a tool whose risk nobody declared is the riskiest class)."""
+    context = context or Context()
     steps = []
     for spec in specs:
         risk: Risk = spec.risk
-        tool_risk = TOOL_RISK.get(spec.tool or "", "read_only")
-        if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(risk):
-            risk = tool_risk
+        if spec.tool:
+            risk = riskier(risk_of(spec.tool, context), risk)
         steps.append(
             Step(
                 id=spec.id,

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from langchain_core.tools import BaseTool
-
 from nodes.state import Criterion, Step, StepResult
-from tools.registry import input_model
 from tools.sanitize import close_untrusted
 
 NONE = "(none)"
@@ -50,16 +47,3 @@ def results_text(results: Iterable[StepResult], plan: Mapping[str, Step], *, max
     """Several results, each as a delimited block."""
     blocks = [result_block(r, plan.get(r.step_id), max_chars=max_chars) for r in results]
     return "\n".join(blocks) or NONE
-
-
-def tools_text(tools: Iterable[BaseTool], risks: Mapping[str, str]) -> str:
-    """Each tool with its argument schema and risk class, for the planner."""
-    lines = []
-    for tool in tools:
-        params = input_model(tool).model_json_schema().get("properties", {})
-        arg_list = ", ".join(f"{name}: {spec.get('type', 'any')}" for name, spec in params.items())
-        first_line = (tool.description or "").strip().splitlines()[0] if tool.description else ""
-        lines.append(
-            f"- {tool.name}({arg_list}) [{risks.get(tool.name, 'read_only')}]: {first_line}"
-        )
-    return "\n".join(lines)

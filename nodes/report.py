@@ -5,6 +5,7 @@ from __future__ import annotations
 from nodes.budget import summary
 from nodes.render import step_line
 from nodes.state import State
+from tools.python_tool import created_files
 from tools.sandbox import isolation_mode
 
 
@@ -40,6 +41,15 @@ def partial_answer(state: State) -> str:
     )
 
 
+def files_of_run(state: State) -> list[str]:
+    """Workspace files the run wrote: by the file tools, and by its programs (plots, data)."""
+    files = list(state.files_written)
+    for result in state.results.values():
+        if result.status == "done":
+            files += created_files(result.output)
+    return list(dict.fromkeys(files))
+
+
 def render_report(state: State, answer: str, thread_id: str) -> str:
     """The whole report as Markdown."""
     lines = [
@@ -66,6 +76,9 @@ def render_report(state: State, answer: str, thread_id: str) -> str:
     for result in state.results.values():
         note = result.note.replace("|", "\\|").replace("\n", " ")[:200]
         lines.append(f"| {result.step_id} | {result.status} | {result.verdict} | {note} |")
+    files = files_of_run(state)
+    if files:
+        lines += ["", "## Files", "", *[f"- `{name}`" for name in files]]
     left = remaining_work(state)
     if left and state.status != "done":
         lines += ["", "## Left to do", "", *[f"- {item}" for item in left]]

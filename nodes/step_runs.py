@@ -16,16 +16,17 @@ from nodes.budget import exceeded_limit
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
 from nodes.llm import invoke
-from nodes.plan_check import RISK_ORDER
 from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepResult, StepTask
 from tools import (
-    TOOL_RISK,
-    UNTRUSTED_OUTPUT_TOOLS,
+    RISK_ORDER,
     ToolOutcome,
     action_fingerprint,
+    has_untrusted_output,
+    risk_of,
     run_tool,
+    spec_of,
     tools_for,
 )
 from tools.runtime import current_thread_id
@@ -49,14 +50,16 @@ class Execution:
     saw_web_content: bool = False
     written: list[str] = field(default_factory=list)
 
-    def record(self, name: str, args: Mapping[str, object], outcome: ToolOutcome) -> None:
+    def record(
+        self, name: str, args: Mapping[str, object], outcome: ToolOutcome, context: Context
+    ) -> None:
         """Count one tool call and what it left behind."""
         self.calls += 1
         self.errors += 0 if outcome.ok else 1
         self.artifacts += outcome.artifacts
-        self.saw_web_content |= outcome.ok and name in UNTRUSTED_OUTPUT_TOOLS
+        self.saw_web_content |= outcome.ok and has_untrusted_output(name, context)
         path = args.get("path")
-        if outcome.ok and TOOL_RISK.get(name) == "writes_workspace" and isinstance(path, str):
+        if outcome.ok and risk_of(name, context) == "writes_workspace" and isinstance(path, str):
             self.written.append(path.strip().removeprefix("./"))
 
     def result(self) -> StepResult:
@@ -74,7 +77,10 @@ class Execution:
 async def call_tool(
     name: str, args: Mapping[str, object], context: Context, step_id: str
 ) -> ToolOutcome:
-    """Run one tool call of this run with its limits, retries, journal and artifact folder."""
+    """Run one tool call of this run with its limits, retries, journal and artifact folder.
+
+    Journaled when its spec says it acts (an unknown tool is refused before anything runs)."""
+    spec = spec_of(name, context)
     return await run_tool(
         tools_for(context),
         name,
@@ -83,7 +89,8 @@ async def call_tool(
         workspace=context.workspace,
         thread_id=current_thread_id(),
         step_id=step_id,
-        side_effect=TOOL_RISK.get(name, "read_only") in ("writes_workspace", "executes_code"),
+        side_effect=spec is None or spec.side_effects,
+        rerun_after_crash=spec is None or spec.rerun_after_crash,
         retries=context.tool_retries,
         backoff_seconds=context.tool_retry_backoff_seconds,
     )
@@ -93,7 +100,7 @@ async def run_planned_call(step: Step, context: Context) -> Execution:
     args = step.args or {}
     run = Execution(step_id=step.id)
     outcome = await call_tool(step.tool or "", args, context, step.id)
-    run.record(step.tool or "", args, outcome)
+    run.record(step.tool or "", args, outcome, context)
     run.actions[action_fingerprint(step.tool or "", args)] += 1
     run.ok, run.output = outcome.ok, outcome.text
     return run
@@ -176,7 +183,9 @@ async def _refusal(
 ) -> str | None:
     """Why the executor may not make this call inside its step, or None when it may."""
     step = task.step
-    tool_risk = TOOL_RISK.get(name, "read_only")
+    if name not in tools_for(context):
+        return None  # run_tool refuses it, naming the tools there are
+    tool_risk = risk_of(name, context)
     if step.tool and name != step.tool:
         return f"ERROR: step {step.id} was planned as a {step.tool} call; call only {step.tool}"
     if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
@@ -211,7 +220,7 @@ async def _checked_call(
         outcome = ToolOutcome(False, refusal)
     else:
         outcome = await call_tool(name, args, context, task.step.id)
-    run.record(name, args, outcome)
+    run.record(name, args, outcome, context)
     return outcome
 
 

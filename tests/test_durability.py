@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import BaseMessage
 
 from checkpoints.journal import Journal, active_journal, idempotency_key
 from tests.fakes import Script, goal_reply, plan_reply, step
 from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
-from tools import TOOLS, run_tool
+from tools import BUILTIN_TOOLS, run_tool
 from tools.workspace import digest
+
+pytestmark = pytest.mark.slow
 
 STEPS = 6
 KILLS = 20
@@ -300,7 +303,7 @@ def test_many_processes_on_many_threads_share_one_database(
 async def test_journal_replays_instead_of_acting_again(workspace: Path, tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db")
     token = active_journal.set(journal)
-    tools = {t.name: t for t in TOOLS}
+    tools = {spec.name: spec.tool for spec in BUILTIN_TOOLS}
     args = {"path": "log.txt", "content": "once\n"}
     try:
         (workspace / "log.txt").write_text("")

@@ -1,8 +1,17 @@
-"""Tools the executor can call, with their side-effect class and one safe way to run them."""
+"""The tool registry: every tool a run can use, each declared once as a `ToolSpec`.
+
+planloop's own tools are `BUILTIN_TOOLS`; tools from MCP servers (see `tools.mcp`) join for the
+run that connected them, through `offered`. Every question about a tool (is it available, how
+risky, journaled, trusted) is answered from its spec, and a tool without a declared risk is the
+riskiest class.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from langchain_core.tools import BaseTool
 
@@ -10,7 +19,7 @@ from nodes.context import Context
 from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
 from tools.python_tool import run_python
-from tools.registry import (
+from tools.runner import (
     ToolOutcome,
     TransientToolError,
     action_fingerprint,
@@ -18,65 +27,130 @@ from tools.registry import (
     run_tool,
     validate_args,
 )
+from tools.specs import BUILTIN, RISK_ORDER, RISKIEST, ToolSpec, riskier
 from tools.web import fetch_url, web_search
 
-TOOLS: list[BaseTool] = [
-    read_file,
-    list_files,
-    write_file,
-    append_file,
-    edit_file,
-    run_python,
-    web_search,
-    fetch_url,
-]
-"""Every tool planloop offers, in the order the planner sees them."""
+BUILTIN_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(read_file, risk="read_only", untrusted_output=False),
+    ToolSpec(list_files, risk="read_only", untrusted_output=False),
+    ToolSpec(write_file, risk="writes_workspace", untrusted_output=False),
+    ToolSpec(append_file, risk="writes_workspace", untrusted_output=False),
+    ToolSpec(edit_file, risk="writes_workspace", untrusted_output=False),
+    ToolSpec(run_python, risk="executes_code", untrusted_output=False),
+    # Searching and fetching send a query or URL out but change nothing: not journaled; a
+    # query chosen at run time still needs approval (see nodes.approval).
+    ToolSpec(
+        web_search, risk="network", acts=False, untrusted_output=True, requires="TAVILY_API_KEY"
+    ),
+    ToolSpec(fetch_url, risk="network", acts=False, untrusted_output=True),
+)
+"""planloop's own tools, in the order the planner sees them."""
 
-TOOL_RISK: dict[str, Risk] = {
-    "read_file": "read_only",
-    "list_files": "read_only",
-    "write_file": "writes_workspace",
-    "append_file": "writes_workspace",
-    "edit_file": "writes_workspace",
-    "run_python": "executes_code",
-    "web_search": "network",
-    "fetch_url": "network",
-}
-"""Side-effect class of each tool (SPEC section 2); a step inherits its tool's class."""
 
-UNTRUSTED_OUTPUT_TOOLS = frozenset({"web_search", "fetch_url"})
-"""Tools whose output is web content: data, never instructions (and it taints later steps)."""
+@dataclass(frozen=True)
+class ExtraTools:
+    """Tools a run has beyond the built-in ones (its MCP servers' tools), and the problems of
+    sources that could not provide theirs."""
 
-NEEDS_ENV: dict[str, str] = {"web_search": "TAVILY_API_KEY"}
-"""Tools that exist only when an environment variable (their API key) is set."""
+    specs: tuple[ToolSpec, ...] = ()
+    problems: Mapping[str, str] = field(default_factory=dict)
+    """Source (`mcp:<server>`) -> why its tools are missing."""
+
+
+_NO_EXTRA_TOOLS = ExtraTools()
+_extra_tools: ContextVar[ExtraTools] = ContextVar(
+    "planloop_extra_tools",
+    default=_NO_EXTRA_TOOLS,
+)
+NOT_CONNECTED = (
+    "MCP servers are configured but not connected: they are connected by `planloop run` / "
+    "`resume` and `graph.api`; around your own graph run use `tools.mcp.mcp_servers(context)`"
+)
+
+
+@contextmanager
+def offered(extra: ExtraTools) -> Iterator[None]:
+    """Offer `extra`'s tools (besides any already offered) to the runs driven in the block."""
+    current = _extra_tools.get()
+    merged = ExtraTools(
+        specs=(*current.specs, *extra.specs),
+        problems={**current.problems, **extra.problems},
+    )
+    token = _extra_tools.set(merged)
+    try:
+        yield
+    finally:
+        _extra_tools.reset(token)
+
+
+def all_specs(context: Context) -> dict[str, ToolSpec]:
+    """Every tool this run knows about, available or not, by name (built-in ones first; an
+    extra tool cannot replace a built-in one)."""
+    specs = {spec.name: spec for spec in BUILTIN_TOOLS}
+    for spec in _extra_tools.get().specs:
+        specs.setdefault(spec.name, spec)
+    del context  # the settings gate nothing yet beyond what the specs say
+    return specs
+
+
+def tool_specs(context: Context) -> dict[str, ToolSpec]:
+    """The tools this run can use, by name."""
+    return {name: spec for name, spec in all_specs(context).items() if not spec.why_unavailable()}
 
 
 def tools_for(context: Context) -> dict[str, BaseTool]:
-    """The tools this run can use, by name (a tool whose API key is missing is left out)."""
-    del context  # every tool is usable with any settings; kept for settings-gated tools
-    return {
-        t.name: t for t in TOOLS if not NEEDS_ENV.get(t.name) or os.environ.get(NEEDS_ENV[t.name])
-    }
+    """The tools this run can use, by name, as LangChain tools."""
+    return {name: spec.tool for name, spec in tool_specs(context).items()}
 
 
-def unavailable_tools() -> dict[str, str]:
-    """Tools left out of this run, with the reason to tell the planner."""
-    return {
-        name: f"{variable} is not set"
-        for name, variable in NEEDS_ENV.items()
-        if not os.environ.get(variable)
+def spec_of(name: str | None, context: Context) -> ToolSpec | None:
+    """The spec of a tool this run knows (available or not), or None."""
+    return all_specs(context).get(name or "")
+
+
+def risk_of(name: str | None, context: Context) -> Risk:
+    """A tool's risk class; an unknown tool is the riskiest class (fail closed)."""
+    spec = spec_of(name, context)
+    return spec.effective_risk if spec is not None else RISKIEST
+
+
+def has_untrusted_output(name: str | None, context: Context) -> bool:
+    """True when the tool's output is outside content (unknown tools count as outside)."""
+    spec = spec_of(name, context)
+    return spec.untrusted if spec is not None else True
+
+
+def unavailable_tools(context: Context) -> dict[str, str]:
+    """Tools (or whole tool sources) left out of this run, with the reason to tell the planner."""
+    missing = {
+        name: why for name, spec in all_specs(context).items() if (why := spec.why_unavailable())
     }
+    extra = _extra_tools.get()
+    missing.update(extra.problems)
+    if context.mcp_config and not extra.specs and not extra.problems:
+        missing["mcp"] = NOT_CONNECTED
+    return missing
 
 
 __all__ = [
-    "TOOLS",
-    "TOOL_RISK",
-    "UNTRUSTED_OUTPUT_TOOLS",
+    "BUILTIN",
+    "BUILTIN_TOOLS",
+    "RISKIEST",
+    "RISK_ORDER",
+    "ExtraTools",
     "ToolOutcome",
+    "ToolSpec",
     "TransientToolError",
     "action_fingerprint",
+    "all_specs",
+    "has_untrusted_output",
     "input_model",
+    "offered",
+    "risk_of",
+    "riskier",
     "run_tool",
+    "spec_of",
+    "tool_specs",
     "tools_for",
     "unavailable_tools",
     "validate_args",

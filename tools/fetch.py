@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tools.registry import TransientToolError
+from tools.runner import TransientToolError
 
 MAX_REDIRECTS = 5
 RETRIED_STATUSES = frozenset({408, 429})

@@ -6,11 +6,22 @@ import asyncio
 
 from langchain_core.tools import tool
 
+from tools.interpreter import load_interpreter
 from tools.receipts import action_receipt, save_outcome
 from tools.runtime import current_confinement, current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
 
 MAX_LISTED_FILES = 50
+CREATED_PREFIX = "files created or changed: "
+
+
+def created_files(observation_text: str) -> list[str]:
+    """The workspace files a run_python observation says the program created or changed."""
+    for line in observation_text.splitlines():
+        if line.startswith(CREATED_PREFIX):
+            names = line.removeprefix(CREATED_PREFIX).split(" and ")[0]
+            return [name for name in names.split(", ") if name]
+    return []
 
 
 def observation(result: SandboxResult, limits: SandboxLimits) -> str:
@@ -29,9 +40,7 @@ def observation(result: SandboxResult, limits: SandboxLimits) -> str:
     if result.created_files:
         names = result.created_files[:MAX_LISTED_FILES]
         more = len(result.created_files) - len(names)
-        parts.append(
-            "files created or changed: " + ", ".join(names) + (f" and {more} more" if more else "")
-        )
+        parts.append(CREATED_PREFIX + ", ".join(names) + (f" and {more} more" if more else ""))
     parts.append(f"isolation: {result.isolation}")
     return "\n".join(parts)
 
@@ -55,8 +64,15 @@ async def run_python(code: str) -> str:
         max_file_mb=context.python_max_file_mb,
     )
     receipt = action_receipt.get()
+    # The configured interpreter (checked once, cached); a broken one is an error observation.
+    python = await asyncio.to_thread(load_interpreter, context.python) if context.python else None
     result = await run_python_code(
-        code, context.workspace, limits, confinement=current_confinement(), receipt=receipt
+        code,
+        context.workspace,
+        limits,
+        confinement=current_confinement(),
+        receipt=receipt,
+        python=python,
     )
     text = observation(result, limits)
     # A program that failed (non-zero exit) or hit a limit is raised, so run_tool records the

@@ -22,28 +22,37 @@ FAILED_PREFIX = "ERROR: RuntimeError: "
 """How a failed run_python call reads once `run_tool` has turned its exception into text."""
 
 action_receipt: ContextVar[Path | None] = ContextVar("planloop_action_receipt", default=None)
-"""The receipt folder of the journaled call in progress (set by `tools.registry`)."""
+"""The receipt folder of the journaled call in progress (set by `tools.runner`)."""
 
 
-def save_outcome(receipt: Path, ok: bool, text: str) -> None:
-    """Record the call's observation (atomically: a crash leaves the old state or the new)."""
+def save_outcome(receipt: Path, ok: bool, text: str, *, exact: bool = False) -> None:
+    """Record the call's observation (atomically: a crash leaves the old state or the new).
+
+    `exact`: `text` is the observation as `run_tool` returns it (any tool's call); otherwise it
+    is a run_python observation whose failure prefix is added on recovery."""
+    receipt.mkdir(parents=True, exist_ok=True)
     temp = receipt / f".{OUTCOME_FILE}.tmp"
     with temp.open("w", encoding="utf-8") as out:
-        json.dump({"ok": ok, "text": text}, out)
+        json.dump({"ok": ok, "text": text, "exact": exact}, out)
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, receipt / OUTCOME_FILE)
 
 
+def has_outcome(receipt: Path) -> bool:
+    """True when the call's observation was already saved (run_python saves its own)."""
+    return (receipt / OUTCOME_FILE).exists()
+
+
 def recovered(receipt: Path) -> tuple[bool, str] | None:
-    """(ok, observation) of a code run that had finished, or None when it had not."""
+    """(ok, observation) of a call that had finished, or None when it had not."""
     try:
         outcome = json.loads((receipt / OUTCOME_FILE).read_text(encoding="utf-8"))
         ok, text = bool(outcome["ok"]), str(outcome["text"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     else:
-        return ok, text if ok else FAILED_PREFIX + text
+        return ok, text if ok or outcome.get("exact") else FAILED_PREFIX + text
     try:
         code = int((receipt / STATUS_FILE).read_text(encoding="ascii").strip())
     except (OSError, ValueError):

@@ -26,6 +26,7 @@ from typing import Any
 from tools.artifacts import ensure_run_dir
 from tools.confinement import Confinement
 from tools.failpoints import PROGRAM_EXITED, failpoint
+from tools.interpreter import Interpreter
 from tools.receipts import STATUS_FILE
 from tools.sandbox_boot import SETUP_FAILED
 from tools.sandbox_command import (
@@ -256,6 +257,7 @@ async def run_python_code(
     isolation: Isolation | None = None,
     confinement: Confinement | None = None,
     receipt: Path | None = None,
+    python: Interpreter | None = None,
 ) -> SandboxResult:
     """Run `code` confined to `workspace`; never raises for what the program does.
 
@@ -264,6 +266,7 @@ async def run_python_code(
     `isolation` overrides the probed one (tests use `probe(bwrap=False)` for the fallback).
     `confinement`: planloop's own files in the workspace, hidden from the program. `receipt`: a
     folder where the program's exit status is recorded even if planloop dies meanwhile.
+    `python`: the interpreter to run it with (None: planloop's own), under the same isolation.
     """
     # Blocking work (probes, file walks) runs in threads: the event loop serves other steps
     # meanwhile, and `langgraph dev` forbids blocking calls on it.
@@ -282,7 +285,7 @@ async def run_python_code(
             settings["status_fd"] = status_fd
         try:
             argv, env = await asyncio.to_thread(
-                build_command, iso, root, tmpdir, settings, limits.memory_mb * MIB, view
+                build_command, iso, root, tmpdir, settings, limits.memory_mb * MIB, view, python
             )
         except SandboxUnavailableError as exc:
             return _refused(str(exc), iso)

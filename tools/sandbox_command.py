@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import sandbox_boot
+from tools.interpreter import Interpreter
 
 SANDBOX_UID = 65534
 SANDBOX_WORKDIR = "/workspace"
@@ -171,8 +172,15 @@ def _boot_source() -> str:
     return Path(sandbox_boot.__file__).read_text(encoding="utf-8")
 
 
-def _system_mounts() -> list[str]:
-    """Read-only binds that make this interpreter (and its venv's packages) usable."""
+def _interpreter_roots(python: Interpreter | None) -> list[str]:
+    """Folders the program's interpreter needs: its venv, its base installation, its binary."""
+    if python is None:
+        return sorted({sys.base_prefix, sys.prefix})
+    return list(python.roots)
+
+
+def _system_mounts(python: Interpreter | None = None) -> list[str]:
+    """Read-only binds that make the interpreter (and its venv's packages) usable."""
     mounts = ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         target = Path("/") / link
@@ -180,8 +188,8 @@ def _system_mounts() -> list[str]:
             mounts += ["--symlink", os.readlink(target), str(target)]
         elif target.exists():
             mounts += ["--ro-bind", str(target), str(target)]
-    for prefix in sorted({sys.base_prefix, sys.prefix}):
-        if prefix != "/usr" and not prefix.startswith("/usr/"):
+    for prefix in _interpreter_roots(python):
+        if prefix != "/usr" and not prefix.startswith("/usr/") and prefix != "/":
             mounts += ["--ro-bind", prefix, prefix]
     return [*mounts, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
 
@@ -204,7 +212,12 @@ def _bwrap_view(view: View, workspace: Path, tmpdir: Path) -> list[str]:
 
 
 def _bwrap_argv(
-    iso: Isolation, workspace: Path, tmpdir: Path, tmpfs_bytes: int, view: View
+    iso: Isolation,
+    workspace: Path,
+    tmpdir: Path,
+    tmpfs_bytes: int,
+    view: View,
+    python: Interpreter | None = None,
 ) -> list[str]:
     if iso.run_as is not None:  # root: no user namespace, the bootstrap switches uid
         identity = ["--cap-drop", "ALL"]
@@ -222,7 +235,7 @@ def _bwrap_argv(
         *("--proc", "/proc", "--dev", "/dev"),
         # /tmp first: the interpreter (a venv may live under /tmp) is bound on top of it.
         *("--size", str(tmpfs_bytes), "--tmpfs", "/tmp"),
-        *_system_mounts(),
+        *_system_mounts(python),
         *("--ro-bind", str(tmpdir / PROGRAM_FILE), SANDBOX_PROGRAM),
         *("--bind", str(workspace), SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR),
         *_bwrap_view(view, workspace, tmpdir),
@@ -233,9 +246,11 @@ def _bwrap_argv(
     ]
 
 
-def _landlock_paths(workspace: Path, tmpdir: Path) -> dict[str, list[str]]:
+def _landlock_paths(
+    workspace: Path, tmpdir: Path, python: Interpreter | None = None
+) -> dict[str, list[str]]:
     system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-    system += [sys.base_prefix, sys.prefix, "/etc/ld.so.cache", "/dev/urandom", "/dev/zero"]
+    system += [*_interpreter_roots(python), "/etc/ld.so.cache", "/dev/urandom", "/dev/zero"]
     return {"read": system, "write": [str(workspace), str(tmpdir), "/dev/null"]}
 
 
@@ -246,8 +261,11 @@ def build_command(
     settings: dict[str, Any],
     tmpfs_bytes: int,
     view: View | None = None,
+    python: Interpreter | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The child's argv and environment.
+
+    `python`: the interpreter that runs the program (None: planloop's own), bound read-only.
 
     `workspace` must be resolved; `tmpdir` holds the program (`PROGRAM_FILE`) and is its private
     /tmp without bubblewrap. Raises `SandboxUnavailableError` when `view` has something to hide
@@ -263,7 +281,7 @@ def build_command(
             "bubblewrap, or keep PLANLOOP_HOME and other runs outside the workspace"
         )
     if iso.bwrap:
-        prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes, view)
+        prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes, view, python)
         env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
         settings["program"] = SANDBOX_PROGRAM
     else:
@@ -274,6 +292,10 @@ def build_command(
         if iso.run_as is not None and view.secrets:  # as root, the bootstrap builds the view
             settings["binds"] = [[str(src), str(dst)] for src, dst in view.binds(tmpdir)]
         if iso.landlock_abi:
-            settings["landlock"] = {"abi": iso.landlock_abi, **_landlock_paths(workspace, tmpdir)}
-    python = [sys.executable, "-I", "-B", "-c", _boot_source(), json.dumps(settings)]
-    return [*prefix, *python], env
+            settings["landlock"] = {
+                "abi": iso.landlock_abi,
+                **_landlock_paths(workspace, tmpdir, python),
+            }
+    executable = python.executable if python is not None else sys.executable
+    boot = [executable, "-I", "-B", "-c", _boot_source(), json.dumps(settings)]
+    return [*prefix, *boot], env

@@ -15,7 +15,7 @@ import httpx
 from langchain_core.tools import tool
 
 from tools.fetch import checked_address, fetch_readable, parse_web_url, points_inward
-from tools.registry import TransientToolError
+from tools.runner import TransientToolError
 from tools.runtime import current_context
 from tools.sanitize import sanitize, wrap_untrusted
 

@@ -9,15 +9,16 @@ import weakref
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
+import jsonschema
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
 from checkpoints.journal import Journal, JournalEntry, active_journal, idempotency_key
 from tools.artifacts import clip
 from tools.failpoints import ACTION_COMPLETED, ACTION_DONE, ACTION_STARTED, failpoint
-from tools.receipts import action_receipt, recovered
+from tools.receipts import action_receipt, has_outcome, recovered, save_outcome
 from tools.sanitize import sanitize
 from tools.workspace import (
     WorkspaceError,
@@ -28,6 +29,11 @@ from tools.workspace import (
 )
 
 ALREADY_RAN = "\n[from the journal: this action already ran]"
+UNKNOWN_EFFECT = (
+    "ERROR: an earlier attempt of this call was interrupted by a crash and {tool} cannot be "
+    "safely repeated (not idempotent); whether it took effect is unknown, so it was not made "
+    "again: check its effect, then plan it again if it is still needed"
+)
 
 _target_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
@@ -62,12 +68,38 @@ def _describe_validation(error: ValidationError) -> str:
 
 
 def input_model(tool: BaseTool) -> type[BaseModel]:
-    """The pydantic model of a tool's arguments (planloop's tools are all pydantic v2)."""
+    """The pydantic model of a tool's arguments (planloop's own tools are all pydantic v2)."""
     return cast(type[BaseModel], tool.get_input_schema())
+
+
+def args_json_schema(tool: BaseTool) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments: an MCP tool's own, or its pydantic model's."""
+    if isinstance(tool.args_schema, dict):
+        return tool.args_schema
+    return input_model(tool).model_json_schema()
+
+
+def _validate_json_args(tool: BaseTool, schema: dict[str, Any], args: Mapping[str, object]) -> str:
+    """Problems of args checked against a JSON schema (an MCP tool's), in one line, or ''."""
+    try:
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema).iter_errors(dict(args)), key=lambda e: e.path
+        )
+    except jsonschema.SchemaError as exc:
+        return f"invalid args for {tool.name}: its schema is broken ({exc.message})"
+    parts = [
+        f"{'.'.join(str(p) for p in error.path) or 'args'}: {error.message}" for error in errors
+    ]
+    unknown = sorted(set(args) - set(schema.get("properties", {})))
+    if unknown:
+        parts.append(f"unknown argument(s) {', '.join(unknown)}")
+    return f"invalid args for {tool.name}: {'; '.join(parts)}" if parts else ""
 
 
 def validate_args(tool: BaseTool, args: Mapping[str, object]) -> str | None:
     """Check args against the tool's schema; return the problem in one line, or None."""
+    if isinstance(tool.args_schema, dict):
+        return _validate_json_args(tool, tool.args_schema, args) or None
     schema = input_model(tool)
     try:
         schema.model_validate(dict(args))
@@ -161,8 +193,13 @@ async def _journaled(
     step_id: str,
     retries: int,
     backoff: float,
+    rerun_after_crash: bool,
 ) -> tuple[bool, str]:
-    """Run a side-effecting call at most once per idempotency key, across crashes."""
+    """Run a side-effecting call at most once per idempotency key, across crashes.
+
+    A call whose outcome is saved (its receipt) before the journal records it is not made again
+    after a crash in between; a call interrupted mid-way is made again only when its tool may
+    be repeated (`rerun_after_crash`), and otherwise becomes an error observation."""
     target = await asyncio.to_thread(_target_of, workspace, args)
     async with _one_at_a_time(target):
         entry = await asyncio.to_thread(journal.get, key)
@@ -175,6 +212,10 @@ async def _journaled(
             await asyncio.to_thread(journal.complete, key, sanitize(found[1]))
             await asyncio.to_thread(journal.discard_receipt, key)
             return found[0], found[1] + ALREADY_RAN
+        if entry is not None and not rerun_after_crash:
+            unknown = UNKNOWN_EFFECT.format(tool=tool.name)
+            await asyncio.to_thread(journal.complete, key, unknown)
+            return False, unknown
         expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
         await asyncio.to_thread(journal.discard_receipt, key)  # a killed attempt's leftovers
         await asyncio.to_thread(
@@ -187,11 +228,14 @@ async def _journaled(
             target=target,
         )
         failpoint(ACTION_STARTED, tool.name)
-        receipt = action_receipt.set(journal.receipt_dir(key))
+        receipt_dir = journal.receipt_dir(key)
+        receipt = action_receipt.set(receipt_dir)
         try:
             ok, raw = await _invoke(tool, args, retries, backoff)
         finally:
             action_receipt.reset(receipt)
+        if not await asyncio.to_thread(has_outcome, receipt_dir):
+            await asyncio.to_thread(save_outcome, receipt_dir, ok, sanitize(raw), exact=True)
         failpoint(ACTION_DONE, tool.name)
         await asyncio.to_thread(journal.complete, key, sanitize(raw))
         failpoint(ACTION_COMPLETED, tool.name)
@@ -209,6 +253,7 @@ async def run_tool(
     thread_id: str,
     step_id: str = "",
     side_effect: bool = False,
+    rerun_after_crash: bool = True,
     retries: int = 2,
     backoff_seconds: float = 0.5,
 ) -> ToolOutcome:
@@ -216,7 +261,8 @@ async def run_tool(
 
     Output is sanitised and clipped to `limit` characters (the full text becomes an artifact);
     transient failures are retried with exponential backoff. Side-effecting calls go through
-    the run's journal (when one is active), so a replayed step never acts twice.
+    the run's journal (when one is active), so a replayed step never acts twice; a call
+    interrupted by a crash is repeated only when `rerun_after_crash` allows it.
     """
     tool = tools.get(name)
     if tool is None:
@@ -237,6 +283,7 @@ async def run_tool(
             step_id=step_id,
             retries=retries,
             backoff=backoff_seconds,
+            rerun_after_crash=rerun_after_crash,
         )
     else:
         ok, raw = await _invoke(tool, args, retries, backoff_seconds)
