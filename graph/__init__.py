@@ -1,4 +1,17 @@
-"""planloop's graph: `build_graph()`, the compiled `graph`, and the one-call `run()` API."""
+"""planloop's graph and its front ends: `build_graph()`, the compiled `graph`, the one-call
+`run()` API, and the `planloop` CLI.
+
+- the StateGraph (nodes, edges): `graph.builder`; its routers, pure `route_after_<node>`
+  functions: `graph.routing`
+- the Python API (`run`, `arun`, `resume`, `drive`): `graph.api`
+- reading threads back (list, show, history, prune): `graph.threads`, `graph.integrity`
+- the CLI: the parser and `main` in `graph.cli`, each command in `graph.commands`; approvals at
+  the terminal `graph.approvals_cli`, live progress `graph.progress`, `planloop memory`
+  `graph.memory_cli`, `planloop tools` `graph.tools_cli`
+
+Layering: graph -> nodes -> tools, anyone -> checkpoints; the shared vocabulary of `nodes`
+(state, context, errors) is importable everywhere.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,24 @@
+"""planloop's stages: one module per node of the graph, the helpers they share, and the
+vocabulary every package may use.
+
+Nodes (each an async function `(state, runtime) -> update`, wired in `graph.builder`):
+
+- `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints)
+- `plan`: `nodes.plan` (validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
+- `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
+- `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
+  `nodes.step_runs`; the step approval interrupt: `nodes.approval`)
+- `reflect`: `nodes.reflect` (judges results and criteria)
+- `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
+- `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)
+
+Shared vocabulary (importable from graph/, tools/ and checkpoints/ too): `nodes.state` (the
+state dataclasses; checkpoints store them by module path, so nothing there moves),
+`nodes.context` (the run's settings), `nodes.errors` (the error hierarchy).
+
+The model seam: `nodes.llm` (every chat model call; tests swap the model in one place;
+`nodes.replay` records and replays real-model runs). Prompts are templates in `nodes.prompts`;
+structured replies are the pydantic models of `nodes.schemas`, parsed by `nodes.jsonout`.
+Other helpers: `nodes.budget` (limits and costs), `nodes.history` (results within a token
+budget), `nodes.render` (how state reads in prompts), `nodes.reducers` (state channels).
+"""
