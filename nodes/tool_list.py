@@ -20,7 +20,7 @@ from tools.sanitize import sanitize
 
 DESCRIPTION_CHARS = 160
 """Longest description shown for an extra tool (its server wrote it: outside content)."""
-_WORD = re.compile(r"[a-z0-9]{3,}")
+_WORD = re.compile(r"[a-z0-9]{2,}")
 
 
 def tool_line(spec: ToolSpec) -> str:
