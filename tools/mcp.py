@@ -30,13 +30,16 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from nodes.context import Context
 from nodes.state import Risk
-from tools import ExtraTools, ToolSpec, offered
+from tools import BUILTIN_TOOLS, ExtraTools, ToolSpec, offered
 from tools.mcp_config import ServerConfig, load_mcp_config
-from tools.sanitize import sanitize
+from tools.sanitize import sanitize, wrap_untrusted
 from tools.specs import RISKIEST
 
 STDERR_TAIL_CHARS = 300
+MAX_TOOL_NAME = 64
+"""Longest tool name chat models accept (OpenAI: ^[a-zA-Z0-9_-]{1,64}$)."""
 _ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class McpServerDownError(RuntimeError):
@@ -188,7 +191,11 @@ def _planloop_tool(server: McpServer, remote: BaseTool, name: str) -> BaseTool:
                 server.mark_down(f"MCP server {server.config.name} died: {_one_line(exc)}")
                 raise McpServerDownError(server.down) from None
             raise
-        return _text_of(content)
+        text = _text_of(content)
+        if server.config.trusted:
+            return text
+        source = f"mcp:{server.config.name}/{remote.name}"
+        return wrap_untrusted(source, sanitize(text), origin="an MCP server")
 
     return StructuredTool(
         name=name,
@@ -199,10 +206,15 @@ def _planloop_tool(server: McpServer, remote: BaseTool, name: str) -> BaseTool:
     )
 
 
+def planloop_name(server: str, tool: str) -> str:
+    """`<server>_<tool>`, with characters models refuse in tool names replaced by `_`."""
+    return f"{server}_{_NAME_UNSAFE.sub('_', tool)}"
+
+
 def spec_for(server: McpServer, remote: BaseTool) -> ToolSpec:
     """A server's tool as a registry entry: its risk from its annotations or the config."""
     config = server.config
-    name = f"{config.name}_{remote.name}"
+    name = planloop_name(config.name, remote.name)
     risk, acts = risk_from_annotations(remote.metadata)
     override = config.risk.get(remote.name) or config.risk.get("*")
     if override is not None:
@@ -246,6 +258,20 @@ async def _connect(
     return [spec_for(server, tool) for tool in remote], ""
 
 
+def _usable(specs: list[ToolSpec], problems: dict[str, str]) -> list[ToolSpec]:
+    """The specs whose names are valid and free; the others become problems."""
+    taken = {spec.name for spec in BUILTIN_TOOLS}
+    kept = []
+    for spec in specs:
+        if len(spec.name) > MAX_TOOL_NAME or spec.name in taken:
+            why = "too long" if len(spec.name) > MAX_TOOL_NAME else "already taken"
+            problems[f"{spec.source}/{spec.name}"] = f"left out: the name {spec.name} is {why}"
+            continue
+        taken.add(spec.name)
+        kept.append(spec)
+    return kept
+
+
 @asynccontextmanager
 async def mcp_servers(context: Context) -> AsyncIterator[ExtraTools]:
     """Connect the servers of `context.mcp_config` for the block and offer their tools.
@@ -274,7 +300,7 @@ async def mcp_servers(context: Context) -> AsyncIterator[ExtraTools]:
                 specs += server_specs
                 if problem:
                     problems[f"mcp:{server.config.name}"] = problem
-            extra = ExtraTools(specs=tuple(specs), problems=problems)
+            extra = ExtraTools(specs=tuple(_usable(specs, problems)), problems=problems)
             with offered(extra):
                 yield extra
         finally:
