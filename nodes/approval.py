@@ -17,7 +17,7 @@ from langgraph.types import interrupt
 from nodes.context import Context
 from nodes.render import step_line
 from nodes.state import ApprovalDecision, Budget, Step
-from tools import spec_of, tools_for, validate_args
+from tools import BUILTIN, spec_of, tools_for, validate_args
 from tools.workspace import WorkspaceError, relative_name, resolve_in_workspace
 
 ApprovalAction = Literal["approve", "reject", "edit"]
@@ -62,7 +62,7 @@ def approval_reason(
         return "the step executes code"
     spec = spec_of(step.tool, context) if step.tool else None
     if step.risk == "network" and (spec is None or spec.side_effects):
-        if spec is not None and spec.source != "builtin":
+        if spec is not None and spec.source != BUILTIN:
             return (
                 f"the step calls {step.tool} ({spec.source}), which may act outside the workspace"
             )

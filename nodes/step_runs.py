@@ -81,6 +81,9 @@ async def call_tool(
 
     Journaled when its spec says it acts (an unknown tool is refused before anything runs)."""
     spec = spec_of(name, context)
+    why = spec.why_unavailable() if spec is not None else ""
+    if why:
+        return ToolOutcome(False, f"ERROR: {name} is unavailable: {why}")
     return await run_tool(
         tools_for(context),
         name,

@@ -226,8 +226,8 @@ async def test_failing_servers_and_tools_are_observations_not_crashes(
         assert not ok and "gave no answer within 2s" in text
         ok, text = await call("t_crash_server", {})
         assert not ok and "MCP server t died" in text and "exiting mid-call" in text
-        ok, text = await call("t_lookup", {"key": "k"})
-        assert not ok and "MCP server t died" in text
+        ok, text = await call("t_lookup", {"key": "k"})  # its tools are gone from the run
+        assert not ok and "unknown tool 't_lookup'" in text
     assert _effects(log) == ["crash"]
 
 
@@ -301,6 +301,37 @@ async def test_a_rejected_tool_leaves_no_effect(
     assert done.status == "done"
     assert done.results["s1"].verdict == "fail"
     assert _effects(log) == []
+
+
+async def test_a_server_that_fails_or_dies_does_not_stop_the_run(
+    script: Script, workspace: Path, db_path: Path, tmp_path: Path, log: Path
+) -> None:
+    config = _config(tmp_path, t=_stdio_server(log), gone={"command": "/nonexistent/server"})
+    context = _mcp_context(workspace, config, approval="none")
+    script.add("parse_goal", goal_reply("done.txt exists"))
+    script.add("plan", plan_reply(step("s1", tool="t_crash_server", args={})))
+    script.add("reflect", reflect_reply({"s1": False}, replan=True, reason="the server died"))
+    script.add("plan", plan_reply(step("s2", tool="write_file",
+                                       args={"path": "done.txt", "content": "ok"})))  # fmt: skip
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "s2 wrote done.txt"}))
+    script.add("finish", "wrote done.txt")
+    updates: list[tuple[str, Any]] = []
+    outcome = await arun(
+        "crash, then write done.txt",
+        context=context,
+        db=db_path,
+        on_update=lambda node, update: updates.append((node, update)),
+    )
+    assert outcome.status == "done"
+    assert "MCP server t died" in outcome.results["s1"].output
+    assert (workspace / "done.txt").read_text() == "ok"
+    problems = next(update["problems"] for node, update in updates if node == "tools")
+    assert "failed to start" in problems["mcp:gone"]
+    first_plan = script.calls_for("plan")[0][0].text
+    assert "- mcp:gone: MCP server gone failed to start" in first_plan
+    replan = script.calls_for("plan")[1][0].text
+    assert "- t_lookup(" not in replan  # the dead server's tools are unavailable now
+    assert "- mcp:t (t_lookup, t_search_web, " in replan and "MCP server t died" in replan
 
 
 def test_a_killed_run_does_not_repeat_a_journaled_mcp_call(

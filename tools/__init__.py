@@ -121,10 +121,18 @@ def has_untrusted_output(name: str | None, context: Context) -> bool:
 
 
 def unavailable_tools(context: Context) -> dict[str, str]:
-    """Tools (or whole tool sources) left out of this run, with the reason to tell the planner."""
-    missing = {
-        name: why for name, spec in all_specs(context).items() if (why := spec.why_unavailable())
-    }
+    """Tools (or whole tool sources) left out of this run, with the reason to tell the planner;
+    extra tools of one source missing for one reason (a server that died) share one line."""
+    missing: dict[str, str] = {}
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for name, spec in all_specs(context).items():
+        why = spec.why_unavailable()
+        if why and spec.source == BUILTIN:
+            missing[name] = why
+        elif why:
+            grouped.setdefault((spec.source, why), []).append(name)
+    for (source, why), names in grouped.items():
+        missing[names[0] if len(names) == 1 else f"{source} ({', '.join(names)})"] = why
     extra = _extra_tools.get()
     missing.update(extra.problems)
     if context.mcp_config and not extra.specs and not extra.problems:

@@ -227,6 +227,7 @@ def spec_for(server: McpServer, remote: BaseTool) -> ToolSpec:
         untrusted_output=not config.trusted,
         source=f"mcp:{config.name}",
         rerun_after_crash=idempotent or not acts,
+        health=lambda: server.down,
     )
 
 

@@ -234,7 +234,9 @@ async def _journaled(
             ok, raw = await _invoke(tool, args, retries, backoff)
         finally:
             action_receipt.reset(receipt)
-        if not await asyncio.to_thread(has_outcome, receipt_dir):
+        # The outcome outlives a crash before the journal has it (file tools leave a digest
+        # instead, and run_python saves its own).
+        if expected is None and not await asyncio.to_thread(has_outcome, receipt_dir):
             await asyncio.to_thread(save_outcome, receipt_dir, ok, sanitize(raw), exact=True)
         failpoint(ACTION_DONE, tool.name)
         await asyncio.to_thread(journal.complete, key, sanitize(raw))

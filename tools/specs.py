@@ -9,6 +9,7 @@ approval under `risky`, it is journaled, its output is untrusted), never as read
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from langchain_core.tools import BaseTool
@@ -47,6 +48,9 @@ class ToolSpec:
     made again (planloop's own tools leave evidence; an MCP tool must be idempotent)."""
     unavailable: str = ""
     """Why the tool cannot be used in this run ('' when it can, unless `requires` is unset)."""
+    health: Callable[[], str] | None = None
+    """Asked before each use: why the tool cannot be used right now ('' when it can), e.g.
+    because its MCP server died during the run."""
 
     @property
     def name(self) -> str:
@@ -76,6 +80,8 @@ class ToolSpec:
         """Why this run cannot use the tool, or '' when it can."""
         if self.unavailable:
             return self.unavailable
+        if self.health is not None and (why := self.health()):
+            return why
         if self.requires and not os.environ.get(self.requires):
             return f"{self.requires} is not set"
         return ""
