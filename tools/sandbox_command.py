@@ -191,7 +191,9 @@ def _system_mounts(python: Interpreter | None = None) -> list[str]:
     for prefix in _interpreter_roots(python):
         if prefix != "/usr" and not prefix.startswith("/usr/") and prefix != "/":
             mounts += ["--ro-bind", prefix, prefix]
-    return [*mounts, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    mounts += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # Font configuration (no secrets), so plotting libraries find the system's fonts.
+    return [*mounts, "--ro-bind-try", "/etc/fonts", "/etc/fonts"]
 
 
 def _bwrap_view(view: View, workspace: Path, tmpdir: Path) -> list[str]:
@@ -250,7 +252,8 @@ def _landlock_paths(
     workspace: Path, tmpdir: Path, python: Interpreter | None = None
 ) -> dict[str, list[str]]:
     system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-    system += [*_interpreter_roots(python), "/etc/ld.so.cache", "/dev/urandom", "/dev/zero"]
+    system += [*_interpreter_roots(python), "/etc/ld.so.cache", "/etc/fonts"]
+    system += ["/dev/urandom", "/dev/zero"]
     return {"read": system, "write": [str(workspace), str(tmpdir), "/dev/null"]}
 
 
