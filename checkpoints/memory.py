@@ -21,12 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-import aiosqlite
 from langgraph.store.base import BaseStore, Item
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-
-from checkpoints.saver import BUSY_TIMEOUT_MS, CheckpointStoreError
-from checkpoints.schema_lock import async_schema_lock
 
 logger = logging.getLogger(__name__)
 
@@ -162,39 +157,7 @@ async def open_store(
     db_path: str | Path, index: dict[str, object] | None = None
 ) -> AsyncIterator[BaseStore]:
     """The store beside the checkpoints (with a vector index when `index` is set)."""
-    from checkpoints.backend import is_postgres
+    from checkpoints.storage import open_storage
 
-    if is_postgres(db_path):
-        from checkpoints.postgres import open_postgres_store
-
-        async with open_postgres_store(str(db_path), index) as pg_store:
-            yield pg_store
-        return
-    async with _open_sqlite_store(Path(db_path), index) as store:
+    async with open_storage(db_path).store(index) as store:
         yield store
-
-
-@asynccontextmanager
-async def _open_sqlite_store(
-    path: Path, index: dict[str, object] | None
-) -> AsyncIterator[AsyncSqliteStore]:
-    """The SQLite store (with a sqlite-vec index when `index` is set)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if index is not None and not vector_search_supported():
-        logger.warning(
-            "this Python's sqlite3 cannot load extensions, so sqlite-vec is unavailable; "
-            "memory recall falls back to lexical BM25 search"
-        )
-        index = None
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    try:
-        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        store = AsyncSqliteStore(conn, index=index)  # type: ignore[arg-type]
-        try:
-            async with async_schema_lock(path):  # concurrent first set-ups would collide
-                await store.setup()
-        except sqlite3.DatabaseError as exc:
-            raise CheckpointStoreError(f"{path} is not a usable planloop database ({exc})") from exc
-        yield store
-    finally:
-        await conn.close()

@@ -1,25 +1,33 @@
-"""PostgreSQL persistence: LangGraph's Postgres checkpointer and store, set up once per database.
+"""planloop's persistence on PostgreSQL: LangGraph's Postgres checkpointer and store, set up
+once per database, and a session advisory lock per thread.
 
-Both use one psycopg 3 connection per process (autocommit, no prepared statements, dict rows, as
-langgraph-checkpoint-postgres requires). Their `setup()` migrations run under an advisory lock so
-that many processes starting at once on a fresh database do not race each other.
+The checkpointer and the store use one psycopg 3 connection each (autocommit, no prepared
+statements, dict rows, as langgraph-checkpoint-postgres requires). Their `setup()` migrations run
+under an advisory lock so that many processes starting at once on a fresh database do not race
+each other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 
 import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.base import BaseStore
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg.rows import DictRow, dict_row
 
 from checkpoints.backend import advisory_key, redact
+from checkpoints.lock import busy
 from checkpoints.saver import CheckpointStoreError, strict_serializer
+from checkpoints.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +42,49 @@ PLANLOOP_TABLES = (
     "planloop_journal",
 )
 
+LOCK_GRACE_SECONDS = 1.0
+"""How long a thread lock request waits: a killed holder's server session ends a moment after
+the process, so a resume started right after a crash is not refused for that moment."""
+KEEPALIVE_OPTIONS = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+)
+"""The server drops (and unlocks) a session whose machine vanished within about 25 seconds."""
+
 PgConnection = psycopg.AsyncConnection[DictRow]
+
+
+class PostgresStorage(Storage):
+    """Everything on one PostgreSQL database, shared by processes on many machines."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+    @asynccontextmanager
+    async def checkpointer(self) -> AsyncIterator[BaseCheckpointSaver[str]]:
+        """LangGraph's Postgres saver."""
+        async with open_postgres_checkpointer(self.url) as saver:
+            yield saver
+
+    @asynccontextmanager
+    async def store(self, index: dict[str, object] | None = None) -> AsyncIterator[BaseStore]:
+        """LangGraph's Postgres store (semantic recall through pgvector when installed)."""
+        async with open_postgres_store(self.url, index) as store:
+            yield store
+
+    def thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
+        """A session advisory lock (see `advisory_lock`)."""
+        return advisory_lock(self.url, thread_id)
+
+    async def checkpoint_ids(self, saver: BaseCheckpointSaver[str], thread_id: str) -> list[str]:
+        """Read with the saver's own connection."""
+        if not isinstance(saver, AsyncPostgresSaver):
+            return []
+        return await checkpoint_ids(saver, thread_id)
+
+    async def vacuum(self) -> None:
+        """VACUUM (ANALYZE) planloop's tables."""
+        await vacuum(self.url)
 
 
 async def connect(url: str) -> PgConnection:
@@ -147,3 +197,48 @@ async def vacuum(url: str) -> None:
         await conn.execute("VACUUM (ANALYZE) " + ", ".join(PLANLOOP_TABLES))
     finally:
         await conn.close()
+
+
+@contextmanager
+def advisory_lock(url: str, thread_id: str) -> Iterator[None]:
+    """A session-level advisory lock: the server releases it when the session ends, which
+    happens when the holding process exits or is killed (its connection closes)."""
+    key = advisory_key(f"thread:{thread_id}")
+    me = f"pid {os.getpid()} on {socket.gethostname()}"
+    try:
+        conn = psycopg.connect(
+            url,
+            autocommit=True,
+            application_name=f"planloop {me}"[:63],
+            options=KEEPALIVE_OPTIONS,
+            connect_timeout=10,
+        )
+    except psycopg.Error as exc:
+        raise CheckpointStoreError(f"cannot open database {redact(url)}: {exc}") from exc
+    try:
+        deadline = time.monotonic() + LOCK_GRACE_SECONDS
+        while not _try_lock(conn, key):
+            if time.monotonic() > deadline:
+                raise busy(thread_id, _holder(conn, key))
+            time.sleep(0.05)
+        yield
+    finally:
+        conn.close()  # ending the session releases the lock
+
+
+def _try_lock(conn: psycopg.Connection[tuple[object, ...]], key: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return bool(row and row[0])
+
+
+def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
+    """Who holds the lock, from the holder's application name (e.g. `pid 42 on host`)."""
+    row = conn.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND l.classid::bigint = %s AND l.objid::bigint = %s",
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
+    name = str(row[0]) if row and row[0] else ""
+    return name.removeprefix("planloop ") if name.startswith("planloop ") else "another process"

@@ -1,18 +1,18 @@
-"""The checkpointer every run is persisted in: a SQLite file tuned for durability and
-concurrency, or (for a `postgresql://` URL) LangGraph's Postgres saver."""
+"""What every checkpointer shares: the strict serializer, the planloop home, the store's error.
+
+The checkpointers themselves live with their database: `checkpoints.sqlite` (WAL, busy timeout)
+and `checkpoints.postgres`; `open_checkpointer(db)` picks through `checkpoints.storage`.
+"""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from nodes.state import STATE_TYPES
 
@@ -51,34 +51,7 @@ async def open_checkpointer(
     db_path: str | os.PathLike[str],
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Open (creating if needed) the checkpoint database: a Postgres URL or a SQLite file."""
-    from checkpoints.backend import is_postgres
+    from checkpoints.storage import open_storage
 
-    if is_postgres(db_path):
-        from checkpoints.postgres import open_postgres_checkpointer
-
-        async with open_postgres_checkpointer(str(db_path)) as pg_saver:
-            yield pg_saver
-        return
-    async with _open_sqlite(Path(db_path)) as saver:
+    async with open_storage(db_path).checkpointer() as saver:
         yield saver
-
-
-@asynccontextmanager
-async def _open_sqlite(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """The SQLite file with WAL and a busy timeout."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-    except (OSError, sqlite3.Error) as exc:
-        raise CheckpointStoreError(f"cannot open checkpoint database {path}: {exc}") from exc
-    try:
-        try:
-            for pragma in PRAGMAS:
-                await conn.execute(pragma)
-            saver = AsyncSqliteSaver(conn, serde=strict_serializer())
-            await saver.setup()
-        except sqlite3.DatabaseError as exc:
-            raise CheckpointStoreError(f"{path} is not a usable planloop database ({exc})") from exc
-        yield saver
-    finally:
-        await conn.close()

@@ -14,13 +14,18 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
-from checkpoints import RunRecord, RunRegistry, open_checkpointer
-from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target, state_folder
+from checkpoints import RunRecord
+from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target
 from checkpoints.journal import Journal, active_journal
-from checkpoints.lock import thread_lock
-from checkpoints.memory import open_store
+from checkpoints.storage import Storage, open_storage
 from graph.builder import build_graph
-from graph.integrity import GRAPH_NODES_KEY, check_shape, checked_snapshot, graph_signature
+from graph.integrity import (
+    GRAPH_NODES_KEY,
+    PlanloopApp,
+    check_shape,
+    checked_snapshot,
+    graph_signature,
+)
 from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.llm import check_model_config, embedding_index
@@ -114,7 +119,7 @@ async def drive(
     `answers` resumes a paused run: interrupt id -> resume value (see `RunOutcome.pending`).
     `from_checkpoint` forks the thread from an earlier checkpoint (see `thread_history`).
     """
-    path = resolve_db(db)
+    storage = open_storage(db)
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
         "recursion_limit": super_step_bound(context),
@@ -124,13 +129,16 @@ async def drive(
     )
     if answers:
         graph_input = Command(resume=dict(answers))
-    state = state_folder(path)
-    check_layout(context.workspace, state, OWNED_SUBFOLDERS)
-    with thread_lock(path, thread_id), journal_for(path) as journal, hidden_state(state):
+    check_layout(context.workspace, storage.state_folder, OWNED_SUBFOLDERS)
+    with (
+        storage.thread_lock(thread_id),
+        journal_for(storage) as journal,
+        hidden_state(storage.state_folder),
+    ):
         await asyncio.to_thread(settle_unfinished, journal, thread_id, context.workspace)
         async with (
-            open_checkpointer(path) as saver,
-            open_store(path, embedding_index(context)) as store,
+            storage.checkpointer() as saver,
+            storage.store(embedding_index(context)) as store,
             tool_servers(context) as extra_tools,
         ):
             if extra_tools.problems and on_update is not None:
@@ -138,14 +146,9 @@ async def drive(
             compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
             config["metadata"] = {GRAPH_NODES_KEY: graph_signature(compiled)}
             if goal is None:
-                before = await checked_snapshot(compiled, thread_id, from_checkpoint)
-                if from_checkpoint and not before.created_at:
-                    raise ValueError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
-                check_shape(compiled, before, thread_id)
-                if from_checkpoint:
-                    config["configurable"]["checkpoint_id"] = from_checkpoint
-                elif not answers and RunOutcome.from_snapshot(thread_id, before).never_started:
-                    graph_input = InputState(goal=get_record(thread_id, path).goal)
+                graph_input = await _continuation(
+                    compiled, storage, thread_id, config, graph_input, from_checkpoint
+                )
             async for chunk in compiled.astream(
                 graph_input, config, context=context, stream_mode="updates", durability="sync"
             ):
@@ -156,11 +159,32 @@ async def drive(
     return RunOutcome.from_snapshot(thread_id, snapshot)
 
 
+async def _continuation(
+    compiled: PlanloopApp,
+    storage: Storage,
+    thread_id: str,
+    config: RunnableConfig,
+    graph_input: InputState | Command[object] | None,
+    from_checkpoint: str | None,
+) -> InputState | Command[object] | None:
+    """What continues a thread: its checkpoint (checked readable and of this graph's shape), a
+    fork from `from_checkpoint` (set in `config`), or its goal again when it was killed before
+    its first checkpoint."""
+    before = await checked_snapshot(compiled, thread_id, from_checkpoint, storage=storage)
+    if from_checkpoint and not before.created_at:
+        raise ValueError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
+    check_shape(compiled, before, thread_id)
+    if from_checkpoint:
+        config["configurable"]["checkpoint_id"] = from_checkpoint
+    elif graph_input is None and RunOutcome.from_snapshot(thread_id, before).never_started:
+        return InputState(goal=get_record(thread_id, storage.target).goal)
+    return graph_input
+
+
 def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
     """The registered run, or UnknownThreadError."""
-    registry = RunRegistry(resolve_db(db))
+    registry = open_storage(db).registry()
     try:
-        registry.setup()
         record = registry.get(thread_id)
     finally:
         registry.close()
@@ -180,9 +204,9 @@ def hidden_state(folder: Path) -> Iterator[None]:
 
 
 @contextmanager
-def journal_for(path: Path | str) -> Iterator[Journal]:
+def journal_for(storage: Storage) -> Iterator[Journal]:
     """Make the database's side-effect journal the active one for the block."""
-    journal = Journal(path)
+    journal = storage.journal()
     token = active_journal.set(journal)
     try:
         yield journal
@@ -222,15 +246,14 @@ def prepare_run(
         raise ValueError("the goal is empty")
     check_model_config(context)
     check_tool_settings(context)
-    target = resolve_db(db)
-    check_layout(context.workspace, state_folder(target), OWNED_SUBFOLDERS)
+    storage = open_storage(db)
+    check_layout(context.workspace, storage.state_folder, OWNED_SUBFOLDERS)
     workspace = Path(context.workspace).expanduser()
     workspace.mkdir(parents=True, exist_ok=True)
     context.workspace = str(workspace.resolve())
     chosen = thread_id or uuid.uuid4().hex[:12]
-    registry = RunRegistry(target)
+    registry = storage.registry()
     try:
-        registry.setup()
         if registry.get(chosen) is not None:
             raise ValueError(f"thread {chosen!r} already exists; use resume to continue it")
         registry.register(chosen, goal, context.to_settings())
@@ -241,9 +264,8 @@ def prepare_run(
 
 def load_context(thread_id: str, db: str | os.PathLike[str] | None, **overrides: object) -> Context:
     """The settings a thread was started with; explicit overrides are applied and kept."""
-    registry = RunRegistry(resolve_db(db))
+    registry = open_storage(db).registry()
     try:
-        registry.setup()
         record = registry.get(thread_id)
         if record is None:
             raise UnknownThreadError(f"no run with thread id {thread_id!r}")

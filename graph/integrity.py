@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 
 from checkpoints import CheckpointStoreError
+from checkpoints.storage import Storage
 from nodes.context import Context
 from nodes.state import InputState, OutputState, State
 
@@ -25,8 +27,11 @@ async def checked_snapshot(
     compiled: PlanloopApp,
     thread_id: str,
     checkpoint_id: str | None = None,
+    *,
+    storage: Storage | None = None,
 ) -> StateSnapshot:
-    """The thread's state; an unreadable checkpoint is an error naming the last good one."""
+    """The thread's state; an unreadable checkpoint is an error naming the last good one
+    (found through `storage`, the database the compiled graph's checkpointer belongs to)."""
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     if checkpoint_id:
         config["configurable"]["checkpoint_id"] = checkpoint_id
@@ -35,7 +40,7 @@ async def checked_snapshot(
     except CheckpointStoreError:
         raise
     except Exception as exc:
-        good = await _last_good_checkpoint(compiled, thread_id)
+        good = await _last_good_checkpoint(compiled, thread_id, storage) if storage else None
         hint = (
             f"; the last good checkpoint is {good}: planloop resume {thread_id} --from {good}"
             if good
@@ -48,10 +53,12 @@ async def checked_snapshot(
 
 
 async def _last_good_checkpoint(
-    compiled: PlanloopApp,
-    thread_id: str,
+    compiled: PlanloopApp, thread_id: str, storage: Storage
 ) -> str | None:
-    for candidate in await _checkpoint_ids(compiled, thread_id):
+    saver = compiled.checkpointer
+    if not isinstance(saver, BaseCheckpointSaver):
+        return None
+    for candidate in await storage.checkpoint_ids(saver, thread_id):
         config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_id": candidate}
         }
@@ -61,25 +68,6 @@ async def _last_good_checkpoint(
             continue
         return str(candidate)
     return None
-
-
-async def _checkpoint_ids(compiled: PlanloopApp, thread_id: str) -> list[str]:
-    """The thread's checkpoint ids, newest first, read without deserializing any checkpoint
-    (listing through the saver would stop at the first unreadable one)."""
-    saver = compiled.checkpointer
-    if type(saver).__module__.startswith("langgraph.checkpoint.postgres"):
-        from checkpoints.postgres import checkpoint_ids
-
-        return await checkpoint_ids(saver, thread_id)  # type: ignore[arg-type]
-    conn = getattr(saver, "conn", None)
-    if conn is None:
-        return []
-    async with conn.execute(
-        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-        "ORDER BY checkpoint_id DESC",
-        (thread_id,),
-    ) as cursor:
-        return [str(row[0]) async for row in cursor]
 
 
 def check_shape(

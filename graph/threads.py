@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
 from langgraph.types import StateSnapshot
 
-from checkpoints import RunRecord, RunRegistry, open_checkpointer
-from checkpoints.backend import is_postgres
-from checkpoints.journal import Journal
-from graph.api import RunOutcome, get_record, resolve_db
+from checkpoints import RunRecord
+from checkpoints.storage import open_storage
+from graph.api import RunOutcome, get_record
 from graph.builder import build_graph
 from graph.integrity import checked_snapshot
 
@@ -55,16 +52,11 @@ class HistoryEntry:
     created_at: str
 
 
-def _records(db: str | os.PathLike[str] | None) -> RunRegistry:
-    registry = RunRegistry(resolve_db(db))
-    registry.setup()
-    return registry
-
-
 async def _snapshot(thread_id: str, db: str | os.PathLike[str] | None) -> StateSnapshot | None:
-    async with open_checkpointer(resolve_db(db)) as saver:
+    storage = open_storage(db)
+    async with storage.checkpointer() as saver:
         compiled = build_graph().compile(checkpointer=saver)
-        snapshot = await checked_snapshot(compiled, thread_id)
+        snapshot = await checked_snapshot(compiled, thread_id, storage=storage)
     return snapshot if snapshot.created_at else None
 
 
@@ -84,16 +76,17 @@ async def thread_state(thread_id: str, db: str | os.PathLike[str] | None) -> dic
 
 async def list_threads(db: str | os.PathLike[str] | None) -> list[ThreadSummary]:
     """Every registered run with its latest state, most recent first."""
-    registry = _records(db)
+    storage = open_storage(db)
+    registry = storage.registry()
     try:
         records = registry.all()
     finally:
         registry.close()
     summaries = []
-    async with open_checkpointer(resolve_db(db)) as saver:
+    async with storage.checkpointer() as saver:
         compiled = build_graph().compile(checkpointer=saver)
         for record in records:
-            snapshot = await checked_snapshot(compiled, record.thread_id)
+            snapshot = await checked_snapshot(compiled, record.thread_id, storage=storage)
             outcome = (
                 RunOutcome.from_snapshot(record.thread_id, snapshot)
                 if snapshot.created_at
@@ -107,7 +100,7 @@ async def thread_history(thread_id: str, db: str | os.PathLike[str] | None) -> l
     """The thread's checkpoints, oldest first."""
     get_record(thread_id, db)
     entries = []
-    async with open_checkpointer(resolve_db(db)) as saver:
+    async with open_storage(db).checkpointer() as saver:
         compiled = build_graph().compile(checkpointer=saver)
         async for snapshot in compiled.aget_state_history(
             {"configurable": {"thread_id": thread_id}}
@@ -136,11 +129,11 @@ async def prune_threads(db: str | os.PathLike[str] | None, days: float) -> list[
     """Delete threads idle for `days` days (checkpoints, run record, journal), then VACUUM."""
     cutoff = datetime.now().astimezone().timestamp() - days * 86400
     old = [s.record.thread_id for s in await list_threads(db) if s.updated.timestamp() < cutoff]
-    path = resolve_db(db)
-    async with open_checkpointer(path) as saver:
+    storage = open_storage(db)
+    async with storage.checkpointer() as saver:
         for thread_id in old:
             await saver.adelete_thread(thread_id)
-    registry, journal = _records(db), Journal(path)
+    registry, journal = storage.registry(), storage.journal()
     try:
         for thread_id in old:
             registry.delete(thread_id)
@@ -148,11 +141,5 @@ async def prune_threads(db: str | os.PathLike[str] | None, days: float) -> list[
     finally:
         registry.close()
         journal.close()
-    if is_postgres(path):
-        from checkpoints.postgres import vacuum
-
-        await vacuum(str(path))
-    else:
-        with closing(sqlite3.connect(path)) as conn:
-            conn.execute("VACUUM")
+    await storage.vacuum()
     return old

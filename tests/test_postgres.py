@@ -101,7 +101,9 @@ async def test_whole_run_then_threads_and_show(
     thread = _tid("inproc")
     outcome = await arun("write hello", context=context, thread_id=thread, db=pg_url)
     assert outcome.status == "done" and (workspace / "hello.txt").read_text() == "hi"
-    assert not (tmp_path / "home").exists()  # nothing went to a SQLite file
+    assert not (tmp_path / "home").exists(), list(
+        (tmp_path / "home").rglob("*")
+    )  # nothing went to a SQLite file
 
     capsys.readouterr()
     assert await _main(["threads", "--db", pg_url]) == 0

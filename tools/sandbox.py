@@ -272,15 +272,16 @@ async def run_python_code(
     # meanwhile, and `langgraph dev` forbids blocking calls on it.
     root = await asyncio.to_thread(workspace_root, workspace)
     iso = isolation if isolation is not None else await asyncio.to_thread(probe)
-    view = await asyncio.to_thread(view_of, confinement)
-    before = await asyncio.to_thread(snapshot, root)
-    tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
-    status_fd: int | None = None
+    # The receipt first: a state folder it creates is hidden by the view computed next.
+    status_fd = await asyncio.to_thread(_open_status, receipt)
+    tmpdir: Path | None = None
     try:
+        view = await asyncio.to_thread(view_of, confinement)
+        before = await asyncio.to_thread(snapshot, root)
+        tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
         program = tmpdir / PROGRAM_FILE
         await asyncio.to_thread(program.write_text, code, "utf-8", "replace")
         settings = _settings(limits)
-        status_fd = await asyncio.to_thread(_open_status, receipt)
         if status_fd is not None:
             settings["status_fd"] = status_fd
         try:
@@ -298,7 +299,8 @@ async def run_python_code(
     finally:
         if status_fd is not None:
             os.close(status_fd)
-        await asyncio.to_thread(shutil.rmtree, tmpdir, True)
+        if tmpdir is not None:
+            await asyncio.to_thread(shutil.rmtree, tmpdir, True)
     stderr = err.text()
     if exit_code == SETUP_FAILED and "sandbox setup failed" in stderr:
         stderr += "\n(the sandbox could not be set up; the program did not run)"
