@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nodes.errors import PlanloopError
+from nodes.errors import UsageError
 
 
-class ThreadBusyError(PlanloopError):
-    """Another process is running this thread right now."""
+class ThreadBusyError(UsageError):
+    """Another process is running this thread right now (nothing was run)."""
 
 
 def busy(thread_id: str, holder: str) -> ThreadBusyError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
+from nodes.errors import PlanloopError
 from nodes.state import STATE_TYPES
 
 DB_FILENAME = "planloop.db"
@@ -25,7 +26,7 @@ PRAGMAS = (
 )
 
 
-class CheckpointStoreError(Exception):
+class CheckpointStoreError(PlanloopError):
     """The checkpoint database cannot be opened or read; the message says which and why."""
 
 

@@ -28,6 +28,7 @@ from graph.integrity import (
 )
 from nodes.budget import super_step_bound
 from nodes.context import Context
+from nodes.errors import UsageError
 from nodes.llm import check_model_config, embedding_index
 from nodes.state import Budget, Criterion, InputState, StepResult
 from tools import ExtraTools
@@ -40,8 +41,11 @@ UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
 
 
-class UnknownThreadError(LookupError):
+class UnknownThreadError(UsageError, LookupError):
     """No run is recorded under the given thread id."""
+
+    def __str__(self) -> str:  # a LookupError would show its message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(kw_only=True)
@@ -172,7 +176,7 @@ async def _continuation(
     its first checkpoint."""
     before = await checked_snapshot(compiled, thread_id, from_checkpoint, storage=storage)
     if from_checkpoint and not before.created_at:
-        raise ValueError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
+        raise UsageError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
     check_shape(compiled, before, thread_id)
     if from_checkpoint:
         config["configurable"]["checkpoint_id"] = from_checkpoint
@@ -243,7 +247,7 @@ def prepare_run(
 ) -> str:
     """Validate settings, make sure the workspace exists, and register the run; return its id."""
     if not goal.strip():
-        raise ValueError("the goal is empty")
+        raise UsageError("the goal is empty")
     check_model_config(context)
     check_tool_settings(context)
     storage = open_storage(db)
@@ -255,7 +259,7 @@ def prepare_run(
     registry = storage.registry()
     try:
         if registry.get(chosen) is not None:
-            raise ValueError(f"thread {chosen!r} already exists; use resume to continue it")
+            raise UsageError(f"thread {chosen!r} already exists; use resume to continue it")
         registry.register(chosen, goal, context.to_settings())
     finally:
         registry.close()

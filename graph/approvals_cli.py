@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from graph.progress import clean
+from nodes.errors import UsageError
 
 Payload = Mapping[str, object]
 
 
-class AnswerError(ValueError):
+class AnswerError(UsageError):
     """An approval answer that cannot be built from what the user gave."""
 
 

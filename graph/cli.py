@@ -10,12 +10,27 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_PAUSED, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-STATUS_EXIT = {"done": EXIT_DONE, "budget_exhausted": EXIT_BUDGET}
+from nodes.errors import (  # the exit codes are part of the error vocabulary
+    EXIT_BUDGET,
+    EXIT_DONE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_PAUSED,
+    EXIT_USAGE,
+    STATUS_EXIT,
+)
 
-
-class UsageError(Exception):
-    """Bad command-line input."""
+__all__ = [
+    "EXIT_BUDGET",
+    "EXIT_DONE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_PAUSED",
+    "EXIT_USAGE",
+    "STATUS_EXIT",
+    "build_parser",
+    "main",
+]
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,18 +8,14 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from checkpoints import CheckpointStoreError
-from checkpoints.lock import ThreadBusyError
 from graph.api import (
     RunOutcome,
-    UnknownThreadError,
     drive,
     get_record,
     load_context,
     prepare_run,
 )
-from graph.approvals_cli import AnswerError, ask, build_answer, describe, select
-from graph.cli import EXIT_DONE, EXIT_FAILED, EXIT_PAUSED, EXIT_USAGE, STATUS_EXIT
+from graph.approvals_cli import ask, build_answer, describe, select
 from graph.memory_cli import cmd_memory
 from graph.progress import ProgressPrinter, clean
 from graph.threads import (
@@ -32,7 +28,14 @@ from graph.threads import (
 from graph.tools_cli import cmd_tools
 from nodes.budget import summary
 from nodes.context import Context
-from nodes.errors import ModelConfigError, ModelUnavailableError, PlanloopError
+from nodes.errors import (
+    EXIT_DONE,
+    EXIT_FAILED,
+    EXIT_PAUSED,
+    STATUS_EXIT,
+    PlanloopError,
+    UsageError,
+)
 from nodes.render import step_line
 from nodes.state import Criterion, Step, StepResult
 
@@ -40,14 +43,10 @@ Command = Callable[[argparse.Namespace, dict[str, object]], int]
 
 
 def classify_error(exc: BaseException) -> tuple[str, int]:
-    """A one-line message and exit code for an error that ended a command."""
-    if isinstance(
-        exc, ModelConfigError | UnknownThreadError | ValueError | AnswerError | ThreadBusyError
-    ):
-        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
-        return str(message), EXIT_USAGE
-    if isinstance(exc, CheckpointStoreError | ModelUnavailableError | PlanloopError):
-        return str(exc), EXIT_FAILED
+    """A one-line message and exit code for an error that ended a command: a planloop error
+    carries its exit code (see `nodes.errors`); anything else is unexpected (exit 1)."""
+    if isinstance(exc, PlanloopError):
+        return str(exc), exc.exit_code
     if isinstance(exc, sqlite3.Error):
         return f"database error: {exc}", EXIT_FAILED
     return f"unexpected {type(exc).__name__}: {clean(str(exc))[:300]}", EXIT_FAILED
@@ -139,7 +138,7 @@ def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
     fork = args.from_checkpoint
     unstarted = before is None or before.never_started
     if before is not None and not before.next_nodes and not fork and not unstarted:
-        raise ValueError(
+        raise UsageError(
             f"thread {args.thread} has already ended ({before.status}); nothing to resume"
         )
     printer = ProgressPrinter(budget=before.budget if before else None)
@@ -153,11 +152,11 @@ def _answer_pending(args: argparse.Namespace, action: str, overrides: dict[str, 
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
     if before is None or not before.pending:
-        raise ValueError(f"thread {args.thread} is not waiting for an approval")
+        raise UsageError(f"thread {args.thread} is not waiting for an approval")
     chosen = select(before.pending, args.step)
     edit = getattr(args, "edit", None)
     if edit is not None and len(chosen) != 1:
-        raise ValueError("--edit answers one approval: add --step ID")
+        raise UsageError("--edit answers one approval: add --step ID")
     feedback = getattr(args, "feedback", "") or ""
     answers = {
         i: build_answer(p, "edit" if edit is not None else action, edit=edit, feedback=feedback)

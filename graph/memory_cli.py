@@ -10,6 +10,7 @@ from checkpoints.memory import Memory, MemoryBank, open_store
 from graph.api import resolve_db
 from graph.progress import clean
 from nodes.context import Context
+from nodes.errors import UsageError
 
 
 def _row(key: str, memory: Memory, score: float | None = None) -> str:
@@ -36,14 +37,14 @@ async def _memory(args: argparse.Namespace) -> int:
             print(f"{len(items)} memories")
         elif args.action == "search":
             if not args.arg:
-                raise ValueError("memory search needs a QUERY")
+                raise UsageError("memory search needs a QUERY")
             for memory, score in await bank.recall(args.arg, args.limit):
                 print(_row(memory.key, memory, score))
         elif args.action == "forget":
             if not args.arg:
-                raise ValueError("memory forget needs an ID (see planloop memory list)")
+                raise UsageError("memory forget needs an ID (see planloop memory list)")
             if not await bank.forget(args.arg):
-                raise ValueError(f"no memory with id {args.arg!r}")
+                raise UsageError(f"no memory with id {args.arg!r}")
             print(f"forgot {args.arg}")
         else:
             print(f"cleared {await bank.clear()} memories")

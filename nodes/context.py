@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
+from nodes.errors import UsageError
+
 ApprovalPolicy = Literal["risky", "all", "none"]
 ReflectionPolicy = Literal["deferred", "every_wave"]
 
@@ -196,7 +198,7 @@ class Context:
         if self.approval not in ("risky", "all", "none"):
             problems.append(f"approval must be risky, all or none, not {self.approval!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise UsageError("; ".join(problems))
 
     def memory_namespace(self) -> tuple[str, str, str]:
         """Where this run's memories live: planloop / user / project."""

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from nodes.errors import UsageError
 from tools import sandbox_boot
 
 DATA_LIBRARIES = ("numpy", "pandas", "matplotlib")
@@ -28,7 +29,7 @@ print(json.dumps({
 """
 
 
-class InterpreterError(ValueError):
+class InterpreterError(UsageError):
     """The configured interpreter cannot run sandboxed programs (the message is one line)."""
 
 

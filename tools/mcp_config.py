@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast, get_args
 
+from nodes.errors import UsageError
 from nodes.state import Risk
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9-]{1,32}$")
@@ -18,7 +19,7 @@ RISKS: tuple[str, ...] = get_args(Risk)
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
-class McpConfigError(ValueError):
+class McpConfigError(UsageError):
     """The MCP config file cannot be used (the message is one line)."""
 
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from nodes.errors import UsageError
+
 if TYPE_CHECKING:
     from tools.confinement import Confinement
 
@@ -28,7 +30,7 @@ _locks_guard = threading.Lock()
 _path_locks: dict[Path, threading.Lock] = {}
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(UsageError):
     """A path or file operation the workspace does not allow."""
 
 
