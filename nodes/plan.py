@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -36,8 +37,12 @@ def memories_text(hits: list[MemoryHit]) -> str:
     return "\n".join(blocks) or "(none)"
 
 
-def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanMessage]:
-    """The planner's prompt: objective, criteria status, finished work, and feedback."""
+def plan_messages(
+    state: State, context: Context, python_note: str = ""
+) -> list[SystemMessage | HumanMessage]:
+    """The planner's prompt: objective, criteria status, finished work, tools, and feedback.
+
+    `python_note`: what run_python's interpreter can import (see `interpreter_note`)."""
     steps_by_id = {s.id: s for s in state.plan}
     replanning = state.decision == "replan"
     user = PLAN_USER.format(
@@ -66,8 +71,8 @@ def plan_messages(state: State, context: Context) -> list[SystemMessage | HumanM
         relevant_to=" ".join([state.objective, *(c.text for c in state.criteria)]),
         expand=in_plan | named,
     )
-    if "run_python" in specs:
-        tools += "\n" + interpreter_note(context.python)
+    if "run_python" in specs and python_note:
+        tools += "\n" + python_note
     system = PLAN_SYSTEM.format(
         max_steps=context.max_plan_steps,
         tools=tools,
@@ -97,7 +102,10 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         recalled["web_content_seen"] = True  # web-derived memories taint later actions too
     state = replace(state, memory_hits=hits)
     try:
-        spec, spent = await invoke_structured(context, plan_messages(state, context), PlanSpec)
+        # The interpreter is probed once per process, in a thread (never on the event loop).
+        note = await asyncio.to_thread(interpreter_note, context.python)
+        messages = plan_messages(state, context, note)
+        spec, spent = await invoke_structured(context, messages, PlanSpec)
     except StructuredOutputError as exc:
         return {
             **recalled,
