@@ -66,7 +66,7 @@ def increment() -> str:
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
-async def slow(wait_for: str = "release") -> str:
+async def slow() -> str:
     """Wait until `release` is called (a tool that takes long)."""
     await _release.wait()
     return "slow done"

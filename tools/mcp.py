@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -113,10 +114,8 @@ class McpServer:
                     env={k: _expanded(v) for k, v in config.env.items()} if config.env else None,
                     cwd=config.cwd,
                 )
-                assert self.log is not None
-                read, write = await stack.enter_async_context(
-                    stdio_client(params, cast(TextIO, self.log))
-                )
+                errlog = cast(TextIO, self.log) if self.log is not None else sys.stderr
+                read, write = await stack.enter_async_context(stdio_client(params, errlog))
             else:
                 client = await stack.enter_async_context(
                     create_mcp_http_client(
