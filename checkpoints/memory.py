@@ -15,10 +15,8 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Literal
 
 from langgraph.store.base import BaseStore, Item
@@ -150,14 +148,3 @@ def _with_time(memory: Memory) -> Memory:
 def vector_search_supported() -> bool:
     """Whether this Python's sqlite3 can load sqlite-vec (some builds disable extensions)."""
     return hasattr(sqlite3.Connection, "enable_load_extension")
-
-
-@asynccontextmanager
-async def open_store(
-    db_path: str | Path, index: dict[str, object] | None = None
-) -> AsyncIterator[BaseStore]:
-    """The store beside the checkpoints (with a vector index when `index` is set)."""
-    from checkpoints.storage import open_storage
-
-    async with open_storage(db_path).store(index) as store:
-        yield store

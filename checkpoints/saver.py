@@ -1,17 +1,14 @@
 """What every checkpointer shares: the strict serializer, the planloop home, the store's error.
 
 The checkpointers themselves live with their database: `checkpoints.sqlite` (WAL, busy timeout)
-and `checkpoints.postgres`; `open_checkpointer(db)` picks through `checkpoints.storage`.
+and `checkpoints.postgres`; `checkpoints.open_storage(db)` picks one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from nodes.errors import PlanloopError
@@ -45,14 +42,3 @@ def strict_serializer() -> JsonPlusSerializer:
     """A serializer that rebuilds only planloop's state types and LangGraph's safe types."""
     allowed = [(t.__module__, t.__name__) for t in STATE_TYPES]
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
-
-
-@asynccontextmanager
-async def open_checkpointer(
-    db_path: str | os.PathLike[str],
-) -> AsyncIterator[BaseCheckpointSaver[str]]:
-    """Open (creating if needed) the checkpoint database: a Postgres URL or a SQLite file."""
-    from checkpoints.storage import open_storage
-
-    async with open_storage(db_path).checkpointer() as saver:
-        yield saver

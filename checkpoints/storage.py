@@ -1,14 +1,13 @@
 """One seam for everything planloop persists.
 
-`open_storage(db)` makes the SQLite-or-PostgreSQL choice, once; callers then use the `Storage`
-it returns for the checkpointer, the memory store, the per-thread lock, the run registry, the
-side-effect journal, checkpoint history and vacuuming. One module per implementation:
-`checkpoints.sqlite` and `checkpoints.postgres`. graph/ holds no SQL.
+`checkpoints.open_storage(db)` makes the SQLite-or-PostgreSQL choice, once; callers then use
+the `Storage` it returns for the checkpointer, the memory store, the per-thread lock, the run
+registry, the side-effect journal, checkpoint history and vacuuming. One module per
+implementation: `checkpoints.sqlite` and `checkpoints.postgres`. graph/ holds no SQL.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
-from checkpoints.backend import is_postgres, redact, resolve_target, state_folder
+from checkpoints.backend import redact, state_folder
 from checkpoints.journal import Journal
 from checkpoints.registry import RunRegistry
 
@@ -76,15 +75,3 @@ class Storage(ABC):
     @abstractmethod
     async def vacuum(self) -> None:
         """Reclaim the space of deleted threads."""
-
-
-def open_storage(db: str | os.PathLike[str] | None = None) -> Storage:
-    """The storage of `db` (else $PLANLOOP_DB, else $PLANLOOP_HOME/planloop.db)."""
-    target = resolve_target(db)
-    if is_postgres(target):
-        from checkpoints.postgres import PostgresStorage
-
-        return PostgresStorage(str(target))
-    from checkpoints.sqlite import SqliteStorage
-
-    return SqliteStorage(Path(target))

@@ -14,10 +14,9 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
-from checkpoints import RunRecord
+from checkpoints import RunRecord, Storage, open_storage
 from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target
 from checkpoints.journal import Journal, active_journal
-from checkpoints.storage import Storage, open_storage
 from graph.builder import build_graph
 from graph.integrity import (
     GRAPH_NODES_KEY,

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 from datetime import datetime
 
-from checkpoints.memory import Memory, MemoryBank, open_store
+from checkpoints import open_store
+from checkpoints.memory import Memory, MemoryBank
 from graph.api import resolve_db
 from graph.progress import clean
 from nodes.context import Context

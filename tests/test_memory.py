@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from checkpoints.memory import Memory, MemoryBank, open_store, vector_search_supported
+from checkpoints import open_store
+from checkpoints.memory import Memory, MemoryBank, vector_search_supported
 from graph.api import arun
 from graph.cli import main
 from nodes.context import Context
@@ -139,7 +140,7 @@ async def test_memory_is_deduplicated_and_bounded(db_path: Path) -> None:
 async def test_semantic_recall_through_sqlite_vec_and_an_embeddings_endpoint(
     db_path: Path,
 ) -> None:
-    from checkpoints.memory import open_store as open_memory_store
+    from checkpoints import open_store as open_memory_store
     from nodes.llm import embedding_index
     from tests.fakes import Script as EmptyScript
     from tests.openai_server import OpenAIStandIn

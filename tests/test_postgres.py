@@ -18,8 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from checkpoints import open_store
 from checkpoints.backend import redact, resolve_target
-from checkpoints.memory import Memory, MemoryBank, open_store
+from checkpoints.memory import Memory, MemoryBank
 from graph.api import arun, resolve_db
 from graph.cli import main
 from nodes.context import Context
