@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from dataclasses import MISSING
+from types import UnionType
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
+from nodes.context import Context, command_line_settings
 from nodes.errors import (  # the exit codes are part of the error vocabulary
     EXIT_BUDGET,
     EXIT_DONE,
@@ -57,14 +60,6 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return parse
 
 
-LIMIT_FLAGS = (
-    ("--max-steps", "max_steps", int, "most plan steps to execute"),
-    ("--max-replans", "max_replans", int, "most times to rebuild the plan"),
-    ("--max-tokens", "max_tokens", int, "most prompt + completion tokens"),
-    ("--max-cost", "max_cost_usd", float, "most estimated cost in USD"),
-)
-
-
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -73,32 +68,44 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_model(parser: argparse.ArgumentParser, default_text: str) -> None:
-    parser.add_argument("--model", help=f"chat model (default: {default_text})")
-    parser.add_argument(
-        "--base-url", help="OpenAI-compatible server URL (default: $OPENAI_BASE_URL)"
-    )
+def _value_type(annotation: object) -> object:
+    """The one type of a setting (`int | None` -> int)."""
+    options = [arg for arg in get_args(annotation) if arg is not type(None)]
+    return options[0] if get_origin(annotation) in (UnionType, Union) and options else annotation
 
 
-def _add_tool_settings(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mcp",
-        dest="mcp_config",
-        metavar="FILE",
-        help="offer the tools of the MCP servers in this JSON file (default: $PLANLOOP_MCP)",
-    )
-    parser.add_argument(
-        "--python",
-        metavar="PATH",
-        help="Python interpreter for run_python, e.g. a venv with your libraries "
-        "(default: planloop's own)",
-    )
+def _add_settings(parser: argparse.ArgumentParser, *, resuming: bool) -> None:
+    """One flag per `Context` setting that declares one (see `nodes.context.Flag`): help from
+    the field's description, choices from its Literal type, numbers checked positive. Every
+    default is None, so only what is given overrides the defaults (or a thread's settings)."""
+    hints = get_type_hints(Context)
+    for setting, flag in command_line_settings():
+        if resuming and not flag.on_resume:
+            continue
+        kind = _value_type(hints[setting.name])
+        text = str(setting.metadata["description"])
+        shown = setting.default not in (MISSING, None) and kind is not bool
+        if shown and "default" not in text:
+            text = f"{text.rstrip('.')} (default: {setting.default})"
+        options: dict[str, Any] = {"dest": setting.name, "default": None, "help": text}
+        if kind is bool:
+            options.update(action="store_const", const=not flag.negates)
+        elif get_origin(kind) is Literal:
+            options.update(choices=get_args(kind))
+        elif kind in (int, float):
+            options.update(type=_positive(kind), metavar=flag.metavar or "N")
+        else:
+            options.update(metavar=flag.metavar)
+        parser.add_argument(flag.name, **options)
 
 
-def _add_limits(parser: argparse.ArgumentParser) -> None:
-    for flag, dest, kind, text in LIMIT_FLAGS:
-        parser.add_argument(flag, dest=dest, type=_positive(kind), help=text)
-    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+def given_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given explicitly on the command line (they win over stored and defaults)."""
+    return {
+        setting.name: getattr(args, setting.name)
+        for setting, _ in command_line_settings()
+        if getattr(args, setting.name, None) is not None
+    }
 
 
 def _add_tools_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -117,37 +124,10 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run a goal to its end")
     run.add_argument("goal", help="the goal, in plain words")
-    run.add_argument("--workspace", default=".", help="directory the agent may use (default: .)")
-    _add_model(run, default_text="$PLANLOOP_MODEL or gpt-4o-mini")
-    run.add_argument(
-        "--approve",
-        choices=("risky", "all", "none"),
-        default="risky",
-        help="which steps wait for your approval (default: risky)",
-    )
-    run.add_argument(
-        "--plan-approval", action="store_true", help="approve each plan and replan first"
-    )
-    run.add_argument(
-        "--parallel",
-        dest="max_parallel_steps",
-        metavar="N",
-        type=_positive(int),
-        help="most steps that run at the same time (default: 4)",
-    )
-    run.add_argument(
-        "--reflection",
-        choices=("deferred", "every_wave"),
-        default="deferred",
-        help="judge results once nothing else can run (default), or after every wave",
-    )
-    run.add_argument(
-        "--no-memory", action="store_true", help="neither recall nor store long-term memories"
-    )
+    _add_settings(run, resuming=False)
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
-    _add_tool_settings(run)
+    run.add_argument("--quiet", action="store_true", help="print only the final result")
     _add_common(run)
-    _add_limits(run)
 
     resume = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
     resume.add_argument("thread", help="thread id")
@@ -157,10 +137,9 @@ def build_parser() -> Parser:
         metavar="CHECKPOINT",
         help="fork from this earlier checkpoint (see planloop show THREAD --history)",
     )
-    _add_model(resume, default_text="the run's")
-    _add_tool_settings(resume)
+    _add_settings(resume, resuming=True)
+    resume.add_argument("--quiet", action="store_true", help="print only the final result")
     _add_common(resume)
-    _add_limits(resume)
 
     for name, text in (
         ("approve", "approve (or edit) what a paused run waits for"),
@@ -199,20 +178,13 @@ def build_parser() -> Parser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Settings given explicitly on the command line (they win over stored and env defaults)."""
-    names = [dest for _, dest, _, _ in LIMIT_FLAGS]
-    names += ["model", "base_url", "max_parallel_steps", "mcp_config", "python"]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None)}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `planloop` console script."""
     args = build_parser().parse_args(argv)
     from graph.commands import COMMANDS, classify_error
 
     try:
-        return COMMANDS[args.command](args, _overrides(args))
+        return COMMANDS[args.command](args, given_settings(args))
     except KeyboardInterrupt:
         thread = getattr(args, "active_thread", None)
         hint = f"; continue with: planloop resume {thread}" if thread else ""

@@ -113,15 +113,7 @@ def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
 
 
 def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
-    settings = {
-        "workspace": args.workspace,
-        "approval": args.approve,
-        "plan_approval": args.plan_approval,
-        "reflection": args.reflection,
-        "memory": not args.no_memory,
-        **overrides,
-    }
-    context = Context(**settings)
+    context = Context(**overrides)  # type: ignore[arg-type]  # checked by the parser
     thread_id = prepare_run(args.goal, thread_id=args.thread_id, context=context, db=args.db)
     args.active_thread = thread_id
     printer = ProgressPrinter()

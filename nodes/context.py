@@ -7,7 +7,7 @@ an explicitly passed value always wins over the environment.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Literal
 
 from nodes.errors import UsageError
@@ -34,8 +34,22 @@ def _env_default(name: str, fallback: str | None = None) -> str | None:
     return os.environ.get(name) or fallback
 
 
-def _describe(text: str) -> dict[str, str]:
-    return {"description": text}
+@dataclass(frozen=True)
+class Flag:
+    """How a setting appears on the `planloop` command line (`graph.cli` builds the flags from
+    these, with help from the field's description and choices from its Literal type)."""
+
+    name: str
+    """The option, e.g. `--max-steps`."""
+    on_resume: bool = False
+    """Also on `planloop resume`, where it overrides the thread's stored setting for good."""
+    negates: bool = False
+    """For a setting that is on by default: the flag turns it off (`--no-memory`)."""
+    metavar: str | None = None
+
+
+def _describe(text: str, flag: Flag | None = None) -> dict[str, object]:
+    return {"description": text, **({"flag": flag} if flag else {})}
 
 
 @dataclass(kw_only=True)
@@ -44,36 +58,56 @@ class Context:
 
     model: str = field(
         default_factory=lambda: _env_default("PLANLOOP_MODEL", DEFAULT_MODEL) or DEFAULT_MODEL,
-        metadata=_describe("Chat model name (default: $PLANLOOP_MODEL or gpt-4o-mini)."),
+        metadata=_describe(
+            "Chat model name (default: $PLANLOOP_MODEL or gpt-4o-mini).",
+            Flag("--model", on_resume=True),
+        ),
     )
     base_url: str | None = field(
         default_factory=lambda: _env_default("OPENAI_BASE_URL"),
-        metadata=_describe("OpenAI-compatible server URL (default: $OPENAI_BASE_URL)."),
+        metadata=_describe(
+            "OpenAI-compatible server URL (default: $OPENAI_BASE_URL).",
+            Flag("--base-url", on_resume=True),
+        ),
     )
     workspace: str = field(
         default=".",
-        metadata=_describe("Directory the agent may read and write; nothing outside it."),
+        metadata=_describe(
+            "Directory the agent may read and write; nothing outside it.", Flag("--workspace")
+        ),
     )
     approval: ApprovalPolicy = field(
         default="risky",
-        metadata=_describe("Which actions wait for human approval: risky, all or none."),
+        metadata=_describe(
+            "Which actions wait for human approval: risky, all or none.", Flag("--approve")
+        ),
     )
     plan_approval: bool = field(
         default=False,
-        metadata=_describe("Ask a human to approve each plan (and each replan's diff)."),
+        metadata=_describe(
+            "Ask a human to approve each plan (and each replan's diff).", Flag("--plan-approval")
+        ),
     )
     max_parallel_steps: int = field(
-        default=4, metadata=_describe("Most ready steps that run at the same time.")
+        default=4,
+        metadata=_describe(
+            "Most ready steps that run at the same time.", Flag("--parallel", metavar="N")
+        ),
     )
     reflection: ReflectionPolicy = field(
         default="deferred",
         metadata=_describe(
             "When results are judged: deferred (one review once nothing else can run, at once "
-            "when a step fails) or every_wave (after each batch of parallel steps)."
+            "when a step fails) or every_wave (after each batch of parallel steps).",
+            Flag("--reflection"),
         ),
     )
     memory: bool = field(
-        default=True, metadata=_describe("Recall and store long-term memories (off: --no-memory).")
+        default=True,
+        metadata=_describe(
+            "Recall and store long-term memories (off: --no-memory).",
+            Flag("--no-memory", negates=True),
+        ),
     )
     memory_user: str = field(
         default_factory=lambda: _env_default("USER", "default") or "default",
@@ -98,12 +132,26 @@ class Context:
     request_timeout: float = field(
         default=120.0, metadata=_describe("Seconds to wait for one model response.")
     )
-    max_steps: int = field(default=20, metadata=_describe("Most plan steps to execute."))
-    max_replans: int = field(default=3, metadata=_describe("Most times to rebuild the plan."))
-    max_tokens: int = field(
-        default=200_000, metadata=_describe("Most prompt + completion tokens in the run.")
+    max_steps: int = field(
+        default=20,
+        metadata=_describe("Most plan steps to execute.", Flag("--max-steps", on_resume=True)),
     )
-    max_cost_usd: float = field(default=1.0, metadata=_describe("Most estimated cost in USD."))
+    max_replans: int = field(
+        default=3,
+        metadata=_describe(
+            "Most times to rebuild the plan.", Flag("--max-replans", on_resume=True)
+        ),
+    )
+    max_tokens: int = field(
+        default=200_000,
+        metadata=_describe(
+            "Most prompt + completion tokens in the run.", Flag("--max-tokens", on_resume=True)
+        ),
+    )
+    max_cost_usd: float = field(
+        default=1.0,
+        metadata=_describe("Most estimated cost in USD.", Flag("--max-cost", on_resume=True)),
+    )
     max_llm_calls: int = field(default=100, metadata=_describe("Most chat model calls."))
     max_tool_calls: int = field(default=60, metadata=_describe("Most tool invocations."))
     max_seconds: float = field(
@@ -152,13 +200,15 @@ class Context:
     python: str | None = field(
         default=None,
         metadata=_describe(
-            "Python interpreter run_python uses (a venv with your libraries; default: planloop's)."
+            "Python interpreter run_python uses (a venv with your libraries; default: planloop's).",
+            Flag("--python", on_resume=True, metavar="PATH"),
         ),
     )
     mcp_config: str | None = field(
         default_factory=lambda: _env_default("PLANLOOP_MCP"),
         metadata=_describe(
-            "JSON file naming MCP servers whose tools the run may use (default: $PLANLOOP_MCP)."
+            "JSON file naming MCP servers whose tools the run may use (default: $PLANLOOP_MCP).",
+            Flag("--mcp", on_resume=True, metavar="FILE"),
         ),
     )
     tool_prompt_budget_tokens: int = field(
@@ -224,3 +274,8 @@ class Context:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in {**settings, **overrides}.items() if k in known}
         return cls(**values)  # type: ignore[arg-type]
+
+
+def command_line_settings() -> list[tuple[Field[object], Flag]]:
+    """The settings that have a command-line flag, in declaration order."""
+    return [(f, f.metadata["flag"]) for f in fields(Context) if "flag" in f.metadata]
