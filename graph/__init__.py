@@ -5,9 +5,8 @@
   functions: `graph.routing`
 - the Python API (`run`, `arun`, `resume`, `drive`): `graph.api`
 - reading threads back (list, show, history, prune): `graph.threads`, `graph.integrity`
-- the CLI: the parser and `main` in `graph.cli`, each command in `graph.commands`; approvals at
-  the terminal `graph.approvals_cli`, live progress `graph.progress`, `planloop memory`
-  `graph.memory_cli`, `planloop tools` `graph.tools_cli`
+- the CLI, its own subpackage `graph.cli`: `main`, the parser (`graph.cli.parser`), each
+  command (`graph.cli.commands`) and their helpers (see `graph.cli`)
 
 Layering: graph -> nodes -> tools, anyone -> checkpoints; the shared vocabulary of `nodes`
 (state, context, errors) is importable everywhere.

@@ -10,7 +10,7 @@ with a one-line message and the exit code the CLI ends with (`exit_code`, by cla
 
 Other packages subclass these where the failure happens (`checkpoints.saver.CheckpointStoreError`,
 `checkpoints.lock.ThreadBusyError`, `tools.workspace.WorkspaceError`, ...); the CLI maps them by
-type in one place (`graph.commands.classify_error`).
+type in one place (`graph.cli.commands.classify_error`).
 """
 
 from __future__ import annotations

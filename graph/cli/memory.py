@@ -9,7 +9,7 @@ from datetime import datetime
 from checkpoints import open_store
 from checkpoints.memory import Memory, MemoryBank
 from graph.api import resolve_db
-from graph.progress import clean
+from graph.cli.progress import clean
 from nodes.context import Context
 from nodes.errors import UsageError
 

@@ -1,39 +1,15 @@
-"""The `planloop` command line. Heavy imports happen inside commands so `--help` stays fast.
-
-Exit codes: 0 done, 1 failed, 2 usage or bad input, 3 paused for approval, 4 budget exhausted.
-"""
+"""The `planloop` argument parser: every subcommand and flag (setting flags come from
+`nodes.context.Context`, see `_add_settings`). Imports nothing heavy, so `--help` stays fast."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from dataclasses import MISSING
 from types import UnionType
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
 from nodes.context import Context, command_line_settings
-from nodes.errors import (  # the exit codes are part of the error vocabulary
-    EXIT_BUDGET,
-    EXIT_DONE,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_PAUSED,
-    EXIT_USAGE,
-    STATUS_EXIT,
-)
-
-__all__ = [
-    "EXIT_BUDGET",
-    "EXIT_DONE",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_PAUSED",
-    "EXIT_USAGE",
-    "STATUS_EXIT",
-    "build_parser",
-    "main",
-]
+from nodes.errors import EXIT_USAGE
 
 
 class Parser(argparse.ArgumentParser):
@@ -176,30 +152,3 @@ def build_parser() -> Parser:
     show.add_argument("--history", action="store_true", help="list its checkpoints")
     _add_common(show)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `planloop` console script."""
-    args = build_parser().parse_args(argv)
-    from graph.commands import COMMANDS, classify_error
-
-    try:
-        return COMMANDS[args.command](args, given_settings(args))
-    except KeyboardInterrupt:
-        thread = getattr(args, "active_thread", None)
-        hint = f"; continue with: planloop resume {thread}" if thread else ""
-        print(f"planloop: interrupted{hint}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if args.debug:
-            raise
-        message, code = classify_error(exc)
-        thread = getattr(args, "active_thread", None)
-        if thread and code == EXIT_FAILED:
-            message += f" (progress is saved; continue with: planloop resume {thread})"
-        print(f"planloop: error: {message}", file=sys.stderr)
-        return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,9 +15,10 @@ from graph.api import (
     load_context,
     prepare_run,
 )
-from graph.approvals_cli import ask, build_answer, describe, select
-from graph.memory_cli import cmd_memory
-from graph.progress import ProgressPrinter, clean
+from graph.cli.approvals import ask, build_answer, describe, select
+from graph.cli.memory import cmd_memory
+from graph.cli.progress import ProgressPrinter, clean
+from graph.cli.tools import cmd_tools
 from graph.threads import (
     list_threads,
     prune_threads,
@@ -25,7 +26,6 @@ from graph.threads import (
     thread_outcome,
     thread_state,
 )
-from graph.tools_cli import cmd_tools
 from nodes.budget import summary
 from nodes.context import Context
 from nodes.errors import (

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from graph.api import check_tool_settings, tool_servers
-from graph.progress import clean
+from graph.cli.progress import clean
 from nodes.context import Context
 from tools import all_specs, unavailable_tools
 from tools.interpreter import interpreter_note

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from graph.progress import clean
+from graph.cli.progress import clean
 from nodes.errors import UsageError
 
 Payload = Mapping[str, object]
