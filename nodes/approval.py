@@ -10,18 +10,21 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import asdict
-from typing import Literal, cast
+from typing import cast
 
 from langgraph.types import interrupt
 
+from nodes.approval_contract import (
+    ACTIONS,
+    ApprovalAction,
+    StepApprovalRequest,
+    step_ready_answers,
+)
 from nodes.context import Context
 from nodes.render import step_line
 from nodes.state import ApprovalDecision, Budget, Step
 from tools import BUILTIN, spec_of, tools_for, validate_args
 from tools.workspace import WorkspaceError, relative_name, resolve_in_workspace
-
-ApprovalAction = Literal["approve", "reject", "edit"]
-ACTIONS: tuple[ApprovalAction, ...] = ("approve", "reject", "edit")
 
 
 def args_hash(step_id: str, tool: str | None, args: Mapping[str, object] | None) -> str:
@@ -86,10 +89,11 @@ def approval_reason(
 
 def approval_payload(
     step: Step, why: str, budget: Budget, remaining_steps: int, refused: str = ""
-) -> dict[str, object]:
+) -> StepApprovalRequest:
     """The interrupt payload for one step (plain data, safe to show and to serialise)."""
     per_step_cost = budget.cost_usd / max(budget.steps, 1)
-    payload: dict[str, object] = {
+    bound_to = args_hash(step.id, step.tool, step.args)
+    payload: StepApprovalRequest = {
         "kind": "step_approval",
         "step_id": step.id,
         "description": step.description,
@@ -98,16 +102,17 @@ def approval_payload(
         "args": step.args or {},
         "risk": step.risk,
         "why": why,
-        "args_hash": args_hash(step.id, step.tool, step.args),
+        "args_hash": bound_to,
         "budget_used": asdict(budget),
         "projected": {
             "remaining_steps": remaining_steps,
             "estimated_cost_usd": round(per_step_cost * remaining_steps, 6),
         },
+        "ready_answers": step_ready_answers(step.id, bound_to),
         "resume_with": {
             "action": "approve | reject | edit",
             "step_id": step.id,
-            "args_hash": "<args_hash above>",
+            "args_hash": bound_to,
             "args": "<edited args, for edit>",
             "feedback": "<why, for reject>",
         },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -9,11 +11,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
+from nodes.approval_contract import PlanApprovalRequest, plan_ready_answers
 from nodes.context import Context
 from nodes.plan_check import to_steps, validate_plan
 from nodes.schemas import PlanSpec
 from nodes.state import PlanDiff, State, Step
 from tools import tools_for
+
+ACCEPTED: dict[str, object] = {"replan_reason": ""}
+"""The update of an accepted plan: the replan reason was shown with it, and is cleared so
+decide_done starts afresh."""
 
 
 def plan_diff(old: list[Step], new: list[Step]) -> PlanDiff:
@@ -26,14 +33,23 @@ def plan_diff(old: list[Step], new: list[Step]) -> PlanDiff:
     )
 
 
-def plan_payload(state: State, refused: str) -> dict[str, object]:
+def plan_hash(plan: list[Step]) -> str:
+    """What binds an answer to one plan (a changed plan has another hash)."""
+    canonical = json.dumps([asdict(s) for s in plan], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def plan_payload(state: State, refused: str) -> PlanApprovalRequest:
     """The interrupt payload: the plan, and on a replan its diff against the previous one."""
-    payload: dict[str, object] = {
+    bound_to = plan_hash(state.plan)
+    payload: PlanApprovalRequest = {
         "kind": "plan_approval",
         "objective": state.objective,
         "plan": [asdict(s) for s in state.plan],
         "diff": asdict(state.plan_diff) if state.plan_diff else None,
         "replan_reason": state.replan_reason,
+        "plan_hash": bound_to,
+        "ready_answers": plan_ready_answers(bound_to),
         "resume_with": {
             "action": "approve | reject | edit",
             "feedback": "<why, for reject>",
@@ -59,26 +75,34 @@ def _edited_plan(state: State, value: Mapping[str, object], context: Context) ->
     return "; ".join(errors) if errors else kept + to_steps(spec.steps, context)
 
 
+def _apply_answer(state: State, answer: object, context: Context) -> dict[str, object] | str:
+    """The state update an answer asks for, or why it is refused."""
+    value = dict(answer) if isinstance(answer, Mapping) else {}
+    action = value.get("action")
+    bound = value.get("plan_hash")
+    if bound is not None and bound != plan_hash(state.plan):
+        return "plan_hash does not match the pending plan (stale approval)"
+    if action == "approve":
+        return dict(ACCEPTED)
+    if action == "reject":
+        feedback = str(value.get("feedback") or "no reason given")
+        return {"plan_errors": [f"the user rejected this plan: {feedback}"]}
+    if action == "edit":
+        edited = _edited_plan(state, value, context)
+        if isinstance(edited, str):
+            return edited
+        return {**ACCEPTED, "plan": edited, "plan_diff": plan_diff(state.plan, edited)}
+    return f"action must be approve, reject or edit, not {action!r}"
+
+
 async def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Interrupt with the plan until a valid answer arrives (no-op unless plan approval is on)."""
-    # The replan reason is shown with the plan, then cleared so decide_done starts afresh.
-    accepted: dict[str, object] = {"replan_reason": ""}
     if not runtime.context.plan_approval:
-        return accepted
+        return dict(ACCEPTED)
     refused = ""
     while True:
         answer = interrupt(plan_payload(state, refused))
-        value = dict(answer) if isinstance(answer, Mapping) else {}
-        action = value.get("action")
-        if action == "approve":
-            return accepted
-        if action == "reject":
-            feedback = str(value.get("feedback") or "no reason given")
-            return {"plan_errors": [f"the user rejected this plan: {feedback}"]}
-        if action == "edit":
-            edited = _edited_plan(state, value, runtime.context)
-            if not isinstance(edited, str):
-                return {**accepted, "plan": edited, "plan_diff": plan_diff(state.plan, edited)}
-            refused = edited
-        else:
-            refused = f"action must be approve, reject or edit, not {action!r}"
+        outcome = _apply_answer(state, answer, runtime.context)
+        if not isinstance(outcome, str):
+            return outcome
+        refused = outcome

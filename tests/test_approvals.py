@@ -209,3 +209,48 @@ async def test_rejected_run_python_leaves_no_trace_of_execution(
     assert "side effect" not in str(done.results)
     assert not (workspace / "planloop-runs" / "py" / "artifacts").exists()
     assert done.budget.tool_calls == 1  # only list_files ran
+
+
+async def test_the_ready_answers_can_be_sent_as_they_are(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    outcome = await _paused(script, context, workspace, db_path)
+    interrupt_id, payload = _only(outcome)
+    ready = payload["ready_answers"]
+    assert ready["approve"] == _answer(payload, "approve")  # bound to the step and its args
+    assert ready["reject"]["action"] == "reject" and ready["reject"]["step_id"] == "s1"
+
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 edited notes.txt"}))
+    script.add("finish", "notes final")
+    done = await aresume("t", db=db_path, answers={interrupt_id: ready["approve"]})
+    assert done.status == "done"
+    assert (workspace / "notes.txt").read_text() == "a final note"
+
+
+async def test_a_plan_answer_bound_to_another_plan_is_refused(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.plan_approval = True
+    context.approval = "none"
+    script.add("parse_goal", goal_reply("answer.txt exists"))
+    write = step("s1", tool="write_file", args={"path": "answer.txt", "content": "x"})
+    script.add("plan", plan_reply(write))
+    first = await arun("write the answer", context=context, db=db_path, thread_id="ph")
+    plan_id, payload = _only(first)
+    assert payload["ready_answers"]["approve"] == {
+        "action": "approve",
+        "plan_hash": payload["plan_hash"],
+    }
+
+    stale = {"action": "approve", "plan_hash": "0" * 16}
+    again = await aresume("ph", db=db_path, answers={plan_id: stale})
+    again_id, again_payload = _only(again)
+    assert "stale approval" in str(again_payload["refused"])
+    assert not (workspace / "answer.txt").exists()
+
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote answer.txt"}))
+    script.add("finish", "written")
+    done = await aresume(
+        "ph", db=db_path, answers={again_id: again_payload["ready_answers"]["approve"]}
+    )
+    assert done.status == "done" and (workspace / "answer.txt").read_text() == "x"

@@ -349,7 +349,9 @@ async def test_approve_through_the_server(
     assert (workspace / "notes.txt").read_text() == "a draft note"  # nothing ran yet
     assert {r["model"] for r in stand_in.requests[-2:]} == {"stand-in"}  # context= was used
 
-    answer = {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
+    # A Studio user pastes the ready answer as it is: it is bound to this step and its args.
+    answer = payload["ready_answers"]["approve"]
+    assert answer == {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
     parts = await _stream(
         server, client, thread_id, command={"resume": {interrupt_id: answer}}, context=context
     )

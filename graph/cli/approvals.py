@@ -1,4 +1,8 @@
-"""Answering approval interrupts from the terminal: showing them and building resume values."""
+"""Answering approval interrupts from the terminal: showing them and building resume values.
+
+The requests and answers are `nodes.approval_contract`'s types; payloads read back from a
+checkpoint are handled as plain mappings, so a thread paused by an older planloop still answers.
+"""
 
 from __future__ import annotations
 
@@ -49,11 +53,12 @@ def describe(payload: Payload) -> list[str]:
 def build_answer(
     payload: Payload, action: str, *, edit: str | None = None, feedback: str = ""
 ) -> dict[str, object]:
-    """The resume value for one pending approval."""
+    """The resume value for one pending approval, bound to its question (step id and args
+    hash, or plan hash; see `nodes.approval_contract`)."""
     answer: dict[str, object] = {"action": action, "feedback": feedback}
-    if payload.get("kind") != "plan_approval":
-        answer["step_id"] = payload.get("step_id")
-        answer["args_hash"] = payload.get("args_hash")
+    plan = payload.get("kind") == "plan_approval"
+    binding: tuple[str, ...] = ("plan_hash",) if plan else ("step_id", "args_hash")
+    answer.update({key: payload.get(key) for key in binding if payload.get(key) is not None})
     if action == "edit":
         if edit is None:
             raise AnswerError("edit needs new JSON (--edit)")
