@@ -63,6 +63,21 @@ def usable(result: StepResult | None) -> bool:
     )
 
 
+def _check_dependencies(
+    spec: StepSpec, proposed_ids: set[str], finished: Mapping[str, StepResult]
+) -> list[str]:
+    """What is wrong with one step's dependencies (itself, a failed step, an unknown one)."""
+    errors = []
+    for dep in spec.depends_on:
+        if dep == spec.id:
+            errors.append(f"step {spec.id} depends on itself")
+        elif dep in finished and not usable(finished[dep]):
+            errors.append(f"step {spec.id} depends on step {dep!r}, which failed")
+        elif dep not in proposed_ids and dep not in finished:
+            errors.append(f"step {spec.id} depends on unknown step {dep!r}")
+    return errors
+
+
 def validate_plan(
     specs: list[StepSpec],
     *,
@@ -85,13 +100,7 @@ def validate_plan(
             errors.append(f"step id {spec.id!r} is already used by an executed step")
         by_id[spec.id] = spec
         errors.extend(_check_step(spec, tools))
-        for dep in spec.depends_on:
-            if dep == spec.id:
-                errors.append(f"step {spec.id} depends on itself")
-            elif dep in finished and not usable(finished[dep]):
-                errors.append(f"step {spec.id} depends on step {dep!r}, which failed")
-            elif dep not in proposed_ids and dep not in finished:
-                errors.append(f"step {spec.id} depends on unknown step {dep!r}")
+        errors.extend(_check_dependencies(spec, proposed_ids, finished))
     cycle = _find_cycle(by_id)
     if cycle and len(cycle) > 2:
         errors.append(f"dependency cycle: {' -> '.join(cycle)}")

@@ -74,18 +74,22 @@ class TypedDeltaChannel(DeltaChannel[Any]):
 
     @property
     def ValueType(self) -> Any:  # noqa: N802 (LangGraph's name)
+        """The declared type, for the schema LangGraph derives."""
         return self.declared
 
     @property
     def UpdateType(self) -> Any:  # noqa: N802 (LangGraph's name)
+        """The declared type, for the schema LangGraph derives."""
         return self.declared
 
     def copy(self) -> TypedDeltaChannel:
+        """A copy that keeps the declared type."""
         new = super().copy()
         new.declared = self.declared
         return new
 
     def from_checkpoint(self, checkpoint: Any) -> TypedDeltaChannel:
+        """The channel restored from a checkpoint, keeping the declared type."""
         new = super().from_checkpoint(checkpoint)
         new.declared = self.declared
         return new

@@ -100,6 +100,7 @@ async def call_tool(
 
 
 async def run_planned_call(step: Step, context: Context) -> Execution:
+    """Run a step whose tool and args were planned: no model call."""
     args = step.args or {}
     run = Execution(step_id=step.id)
     outcome = await call_tool(step.tool or "", args, context, step.id)

@@ -199,6 +199,7 @@ def run_program(source: str) -> None:
 
 
 def main() -> None:
+    """Read the settings, confine this process, then run the program."""
     settings = json.loads(sys.argv[1])
     source = Path(settings["program"]).read_text(encoding="utf-8", errors="replace")
     for stream in (sys.stdout, sys.stderr):

@@ -113,6 +113,7 @@ def _finish(outcome: RunOutcome, printer: ProgressPrinter) -> int:
 
 
 def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    """`planloop run`: register a new thread and drive it to its end (or a pause)."""
     context = Context(**overrides)  # type: ignore[arg-type]  # checked by the parser
     thread_id = prepare_run(args.goal, thread_id=args.thread_id, context=context, db=args.db)
     args.active_thread = thread_id
@@ -124,6 +125,7 @@ def cmd_run(args: argparse.Namespace, overrides: dict[str, object]) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    """`planloop resume`: continue a stopped thread (or fork it from an earlier checkpoint)."""
     context = load_context(args.thread, args.db, **overrides)
     args.active_thread = args.thread
     before = asyncio.run(thread_outcome(args.thread, args.db))
@@ -160,14 +162,17 @@ def _answer_pending(args: argparse.Namespace, action: str, overrides: dict[str, 
 
 
 def cmd_approve(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    """`planloop approve`: approve (or edit) what a paused run waits for, and go on."""
     return _answer_pending(args, "approve", overrides)
 
 
 def cmd_reject(args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    """`planloop reject`: refuse what a paused run waits for, with feedback, and go on."""
     return _answer_pending(args, "reject", overrides)
 
 
 def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
+    """`planloop threads`: list the runs (or prune idle ones)."""
     if args.prune:
         pruned = asyncio.run(prune_threads(args.db, args.prune))
         print(f"pruned {len(pruned)} thread(s){': ' + ', '.join(pruned) if pruned else ''}")
@@ -197,7 +202,27 @@ def cmd_threads(args: argparse.Namespace, _limits: dict[str, object]) -> int:
     return EXIT_DONE
 
 
+def _criteria_and_plan(values: dict[str, object]) -> list[str]:
+    """`show`'s criteria (met or not, with evidence) and plan (each step's state)."""
+    lines = ["criteria:"]
+    for c in values.get("criteria", []):  # type: ignore[attr-defined]
+        if isinstance(c, Criterion):
+            evidence = f" — {c.evidence}" if c.met else ""
+            lines.append(f"  [{'x' if c.met else ' '}] {c.id} {c.text}{evidence}")
+    results = values.get("results", {})
+    lines.append("plan:")
+    for s in values.get("plan", []):  # type: ignore[attr-defined]
+        if isinstance(s, Step):
+            result = results.get(s.id) if isinstance(results, dict) else None
+            state = "todo"
+            if isinstance(result, StepResult):
+                state = f"{result.status}/{result.verdict}"
+            lines.append(f"  {state:<14} {step_line(s)}")
+    return lines
+
+
 def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
+    """`planloop show`: one run's state, or its checkpoint history."""
     record = get_record(args.thread, args.db)
     if args.history:
         print("STEP  NEXT                 TIME                 CHECKPOINT")
@@ -209,24 +234,8 @@ def cmd_show(args: argparse.Namespace, _limits: dict[str, object]) -> int:
     print(clean(f"thread:    {record.thread_id}\ngoal:      {record.goal}"))
     print(f"status:    {values.get('status', 'not started')}  {values.get('stop_reason', '')}")
     print(f"objective: {clean(str(values.get('objective', '')))}")
-    print("criteria:")
-    for c in values.get("criteria", []):  # type: ignore[attr-defined]
-        if isinstance(c, Criterion):
-            print(
-                clean(
-                    f"  [{'x' if c.met else ' '}] {c.id} {c.text}"
-                    + (f" — {c.evidence}" if c.met else "")
-                )
-            )
-    results = values.get("results", {})
-    print("plan:")
-    for s in values.get("plan", []):  # type: ignore[attr-defined]
-        if isinstance(s, Step):
-            result = results.get(s.id) if isinstance(results, dict) else None
-            state = (
-                f"{result.status}/{result.verdict}" if isinstance(result, StepResult) else "todo"
-            )
-            print(clean(f"  {state:<14} {step_line(s)}"))
+    for line in _criteria_and_plan(values):
+        print(clean(line))
     budget = values.get("budget")
     if budget is not None:
         print(f"budget:    {summary(budget)}")  # type: ignore[arg-type]

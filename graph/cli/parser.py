@@ -16,6 +16,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        """One line naming the command's --help, exit 2."""
         self.exit(
             EXIT_USAGE,
             f"planloop: error: {message} (see planloop {self.prog.split()[-1]} --help)\n",

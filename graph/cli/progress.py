@@ -40,6 +40,7 @@ class ProgressPrinter:
         print(clean(text), file=self.out, flush=True)
 
     def __call__(self, node: str, update: Mapping[str, object]) -> None:
+        """Print what one node's update says (used as `drive`'s `on_update`)."""
         delta = update.get("budget")
         if isinstance(delta, Budget):
             self.budget = self.budget + delta
