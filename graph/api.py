@@ -127,11 +127,11 @@ async def drive(
         "configurable": {"thread_id": thread_id},
         "recursion_limit": super_step_bound(context),
     }
-    graph_input: InputState | Command[object] | None = (
-        InputState(goal=goal) if goal is not None else None
-    )
+    graph_input: InputState | Command[object] | None = None
     if answers:
         graph_input = Command(resume=dict(answers))
+    elif goal is not None:
+        graph_input = InputState(goal=goal)
     check_layout(context.workspace, storage.state_folder, OWNED_SUBFOLDERS)
     with (
         storage.thread_lock(thread_id),
@@ -152,14 +152,27 @@ async def drive(
                 graph_input = await _continuation(
                     compiled, storage, thread_id, config, graph_input, from_checkpoint
                 )
-            async for chunk in compiled.astream(
-                graph_input, config, context=context, stream_mode="updates", durability="sync"
-            ):
-                for node, update in chunk.items():
-                    if on_update is not None and isinstance(update, Mapping):
-                        on_update(node, update)
-            snapshot = await compiled.aget_state({"configurable": {"thread_id": thread_id}})
+            snapshot = await _stream(compiled, graph_input, config, context, on_update)
     return RunOutcome.from_snapshot(thread_id, snapshot)
+
+
+async def _stream(
+    compiled: PlanloopApp,
+    graph_input: InputState | Command[object] | None,
+    config: RunnableConfig,
+    context: Context,
+    on_update: UpdateHandler | None,
+) -> StateSnapshot:
+    """Run the graph, checkpointing each super-step before the next (durability "sync"),
+    handing each node's update to `on_update`; return the thread's state afterwards."""
+    async for chunk in compiled.astream(
+        graph_input, config, context=context, stream_mode="updates", durability="sync"
+    ):
+        for node, update in chunk.items():
+            if on_update is not None and isinstance(update, Mapping):
+                on_update(node, update)
+    latest: RunnableConfig = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
+    return await compiled.aget_state(latest)  # the newest checkpoint, also after a fork
 
 
 async def _continuation(

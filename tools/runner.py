@@ -203,45 +203,93 @@ async def _journaled(
     target = await asyncio.to_thread(_target_of, workspace, args)
     async with _one_at_a_time(target):
         entry = await asyncio.to_thread(journal.get, key)
-        if entry and entry.status == "completed" and entry.observation is not None:
-            return not entry.observation.startswith("ERROR"), entry.observation + ALREADY_RAN
-        found = (
-            await asyncio.to_thread(evidence, journal, entry, workspace, target) if entry else None
+        known = await _known_outcome(
+            journal, key, entry, tool.name, workspace, target, rerun_after_crash
         )
-        if found is not None:
-            await asyncio.to_thread(journal.complete, key, sanitize(found[1]))
-            await asyncio.to_thread(journal.discard_receipt, key)
-            return found[0], found[1] + ALREADY_RAN
-        if entry is not None and not rerun_after_crash:
-            unknown = UNKNOWN_EFFECT.format(tool=tool.name)
-            await asyncio.to_thread(journal.complete, key, unknown)
-            return False, unknown
-        expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
-        await asyncio.to_thread(journal.discard_receipt, key)  # a killed attempt's leftovers
-        await asyncio.to_thread(
-            journal.start,
+        if known is not None:
+            return known
+        return await _act(
+            journal,
             key,
+            tool=tool,
+            args=args,
+            target=target,
+            workspace=workspace,
             thread_id=thread_id,
             step_id=step_id,
-            tool=tool.name,
-            expected_digest=expected,
-            target=target,
+            retries=retries,
+            backoff=backoff,
         )
-        failpoint(ACTION_STARTED, tool.name)
-        receipt_dir = journal.receipt_dir(key)
-        receipt = action_receipt.set(receipt_dir)
-        try:
-            ok, raw = await _invoke(tool, args, retries, backoff)
-        finally:
-            action_receipt.reset(receipt)
-        # The outcome outlives a crash before the journal has it (file tools leave a digest
-        # instead, and run_python saves its own).
-        if expected is None and not await asyncio.to_thread(has_outcome, receipt_dir):
-            await asyncio.to_thread(save_outcome, receipt_dir, ok, sanitize(raw), exact=True)
-        failpoint(ACTION_DONE, tool.name)
-        await asyncio.to_thread(journal.complete, key, sanitize(raw))
-        failpoint(ACTION_COMPLETED, tool.name)
+
+
+async def _known_outcome(
+    journal: Journal,
+    key: str,
+    entry: JournalEntry | None,
+    tool_name: str,
+    workspace: str,
+    target: str | None,
+    rerun_after_crash: bool,
+) -> tuple[bool, str] | None:
+    """The outcome of an action the journal has seen: recorded, or found after a crash (the
+    file's digest, a receipt); for an interrupted call that may not be repeated, an error
+    observation. None: the action is to be made."""
+    if entry is None:
+        return None
+    if entry.status == "completed" and entry.observation is not None:
+        return not entry.observation.startswith("ERROR"), entry.observation + ALREADY_RAN
+    found = await asyncio.to_thread(evidence, journal, entry, workspace, target)
+    if found is not None:
+        await asyncio.to_thread(journal.complete, key, sanitize(found[1]))
         await asyncio.to_thread(journal.discard_receipt, key)
+        return found[0], found[1] + ALREADY_RAN
+    if not rerun_after_crash:
+        unknown = UNKNOWN_EFFECT.format(tool=tool_name)
+        await asyncio.to_thread(journal.complete, key, unknown)
+        return False, unknown
+    return None
+
+
+async def _act(
+    journal: Journal,
+    key: str,
+    *,
+    tool: BaseTool,
+    args: Mapping[str, object],
+    target: str | None,
+    workspace: str,
+    thread_id: str,
+    step_id: str,
+    retries: int,
+    backoff: float,
+) -> tuple[bool, str]:
+    """Journal the call as started, make it, keep its outcome, journal it as completed."""
+    expected = await asyncio.to_thread(planned_digest, workspace, tool.name, args)
+    await asyncio.to_thread(journal.discard_receipt, key)  # a killed attempt's leftovers
+    await asyncio.to_thread(
+        journal.start,
+        key,
+        thread_id=thread_id,
+        step_id=step_id,
+        tool=tool.name,
+        expected_digest=expected,
+        target=target,
+    )
+    failpoint(ACTION_STARTED, tool.name)
+    receipt_dir = journal.receipt_dir(key)
+    receipt = action_receipt.set(receipt_dir)
+    try:
+        ok, raw = await _invoke(tool, args, retries, backoff)
+    finally:
+        action_receipt.reset(receipt)
+    # The outcome outlives a crash before the journal has it (file tools leave a digest
+    # instead, and run_python saves its own).
+    if expected is None and not await asyncio.to_thread(has_outcome, receipt_dir):
+        await asyncio.to_thread(save_outcome, receipt_dir, ok, sanitize(raw), exact=True)
+    failpoint(ACTION_DONE, tool.name)
+    await asyncio.to_thread(journal.complete, key, sanitize(raw))
+    failpoint(ACTION_COMPLETED, tool.name)
+    await asyncio.to_thread(journal.discard_receipt, key)
     return ok, raw
 
 

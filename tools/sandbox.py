@@ -274,33 +274,16 @@ async def run_python_code(
     iso = isolation if isolation is not None else await asyncio.to_thread(probe)
     # The receipt first: a state folder it creates is hidden by the view computed next.
     status_fd = await asyncio.to_thread(_open_status, receipt)
-    tmpdir: Path | None = None
     try:
         view = await asyncio.to_thread(view_of, confinement)
         before = await asyncio.to_thread(snapshot, root)
-        tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
-        program = tmpdir / PROGRAM_FILE
-        await asyncio.to_thread(program.write_text, code, "utf-8", "replace")
-        settings = _settings(limits)
-        if status_fd is not None:
-            settings["status_fd"] = status_fd
-        try:
-            argv, env = await asyncio.to_thread(
-                build_command, iso, root, tmpdir, settings, limits.memory_mb * MIB, view, python
-            )
-        except SandboxUnavailableError as exc:
-            return _refused(str(exc), iso)
-        monitored = bool(iso.bwrap or iso.unshare)
-        passed = (status_fd,) if status_fd is not None else ()
-        exit_code, out, err = await _execute(
-            argv, env, root, limits, monitored=monitored, pass_fds=passed
-        )
-        failpoint(PROGRAM_EXITED)
+        ran = await _run_in_private_tmp(code, root, iso, limits, view, python, status_fd)
     finally:
         if status_fd is not None:
             os.close(status_fd)
-        if tmpdir is not None:
-            await asyncio.to_thread(shutil.rmtree, tmpdir, True)
+    if isinstance(ran, SandboxResult):
+        return ran
+    exit_code, out, err = ran
     stderr = err.text()
     if exit_code == SETUP_FAILED and "sandbox setup failed" in stderr:
         stderr += "\n(the sandbox could not be set up; the program did not run)"
@@ -313,6 +296,38 @@ async def run_python_code(
         created_files=await asyncio.to_thread(changed_files, root, before),
         isolation=iso.describe(),
     )
+
+
+async def _run_in_private_tmp(
+    code: str,
+    root: Path,
+    iso: Isolation,
+    limits: SandboxLimits,
+    view: View,
+    python: Interpreter | None,
+    status_fd: int | None,
+) -> tuple[int | None, _Capture, _Capture] | SandboxResult:
+    """Write the program into a private temporary folder, run it, remove the folder; the
+    refusal as a result when the sandbox cannot be built here."""
+    tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
+    try:
+        await asyncio.to_thread((tmpdir / PROGRAM_FILE).write_text, code, "utf-8", "replace")
+        settings = _settings(limits)
+        if status_fd is not None:
+            settings["status_fd"] = status_fd
+        try:
+            argv, env = await asyncio.to_thread(
+                build_command, iso, root, tmpdir, settings, limits.memory_mb * MIB, view, python
+            )
+        except SandboxUnavailableError as exc:
+            return _refused(str(exc), iso)
+        passed = (status_fd,) if status_fd is not None else ()
+        monitored = bool(iso.bwrap or iso.unshare)
+        ran = await _execute(argv, env, root, limits, monitored=monitored, pass_fds=passed)
+        failpoint(PROGRAM_EXITED)
+        return ran
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmpdir, True)
 
 
 def _refused(reason: str, iso: Isolation) -> SandboxResult:

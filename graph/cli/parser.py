@@ -6,10 +6,24 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING
 from types import UnionType
-from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    NoReturn,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from nodes.context import Context, command_line_settings
 from nodes.errors import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Subcommands: TypeAlias = argparse._SubParsersAction["Parser"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -85,7 +99,7 @@ def given_settings(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def _add_tools_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_tools_command(sub: Subcommands) -> None:
     tools = sub.add_parser(
         "tools", help="list every tool with its source, risk class and availability"
     )
@@ -93,17 +107,16 @@ def _add_tools_command(sub: argparse._SubParsersAction) -> None:  # type: ignore
     tools.add_argument("--python", metavar="PATH", help="describe this interpreter for run_python")
 
 
-def build_parser() -> Parser:
-    """The argument parser for every subcommand."""
-    parser = Parser(prog="planloop", description="Turn a goal into a finished result.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="print only the final result")
 
+
+def _add_run_and_resume(sub: Subcommands) -> None:
     run = sub.add_parser("run", help="run a goal to its end")
     run.add_argument("goal", help="the goal, in plain words")
     _add_settings(run, resuming=False)
     run.add_argument("--thread-id", help="id for the new thread (default: random)")
-    run.add_argument("--quiet", action="store_true", help="print only the final result")
+    _add_quiet(run)
     _add_common(run)
 
     resume = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
@@ -115,9 +128,11 @@ def build_parser() -> Parser:
         help="fork from this earlier checkpoint (see planloop show THREAD --history)",
     )
     _add_settings(resume, resuming=True)
-    resume.add_argument("--quiet", action="store_true", help="print only the final result")
+    _add_quiet(resume)
     _add_common(resume)
 
+
+def _add_answers(sub: Subcommands) -> None:
     for name, text in (
         ("approve", "approve (or edit) what a paused run waits for"),
         ("reject", "reject what a paused run waits for"),
@@ -130,8 +145,10 @@ def build_parser() -> Parser:
         else:
             answer.add_argument("--feedback", default="", help="why, shown to the planner")
         _add_common(answer)
-        answer.add_argument("--quiet", action="store_true", help="print only the final result")
+        _add_quiet(answer)
 
+
+def _add_admin(sub: Subcommands) -> None:
     memory = sub.add_parser("memory", help="list, search, forget or clear long-term memories")
     memory.add_argument("action", choices=("list", "search", "forget", "clear"))
     memory.add_argument("arg", nargs="?", help="QUERY for search, ID for forget")
@@ -152,4 +169,14 @@ def build_parser() -> Parser:
     show.add_argument("thread", help="thread id")
     show.add_argument("--history", action="store_true", help="list its checkpoints")
     _add_common(show)
+
+
+def build_parser() -> Parser:
+    """The argument parser for every subcommand."""
+    parser = Parser(prog="planloop", description="Turn a goal into a finished result.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_run_and_resume(sub)
+    _add_answers(sub)
+    _add_admin(sub)
     return parser
