@@ -6,7 +6,7 @@ from langgraph.runtime import Runtime
 
 from checkpoints.memory import Memory, MemoryBank
 from nodes.context import Context
-from nodes.state import MemoryHit, State
+from nodes.state import MemoryHit, State, Step, StepResult
 from tools import has_untrusted_output
 
 FACT_CHARS = 400
@@ -41,6 +41,33 @@ async def recall(state: State, runtime: Runtime[Context]) -> list[MemoryHit]:
     ]
 
 
+def _memory_of_step(
+    state: State, result: StepResult, step: Step | None, thread_id: str, context: Context
+) -> Memory | None:
+    """A failed step's lesson, or a passed step's fact from outside content (untrusted, with
+    where it came from); None for anything else."""
+    if result.verdict == "fail":
+        what = step.description if step else result.step_id
+        how = f" using {step.tool}" if step and step.tool else ""
+        return Memory(
+            kind="lesson",
+            text=f"For '{state.objective}': '{what}'{how} failed: {result.note}",
+            thread_id=thread_id,
+            step_id=result.step_id,
+        )
+    if step and step.tool and has_untrusted_output(step.tool, context) and result.verdict == "pass":
+        args = step.args or {}
+        return Memory(
+            kind="fact",
+            text=result.output[:FACT_CHARS],
+            trusted=False,
+            source=str(args.get("url") or args.get("query") or step.tool),
+            thread_id=thread_id,
+            step_id=result.step_id,
+        )
+    return None
+
+
 def memories_of_run(
     state: State, answer: str, thread_id: str, context: Context | None = None
 ) -> list[Memory]:
@@ -48,38 +75,11 @@ def memories_of_run(
     servers) with provenance, and the outcome."""
     context = context or Context()
     steps = {s.id: s for s in state.plan}
-    memories = []
-    for result in state.results.values():
-        step = steps.get(result.step_id)
-        what = step.description if step else result.step_id
-        how = f" using {step.tool}" if step and step.tool else ""
-        if result.verdict == "fail":
-            memories.append(
-                Memory(
-                    kind="lesson",
-                    text=f"For '{state.objective}': '{what}'{how} failed: {result.note}",
-                    thread_id=thread_id,
-                    step_id=result.step_id,
-                )
-            )
-        elif (
-            step
-            and step.tool
-            and has_untrusted_output(step.tool, context)
-            and result.verdict == "pass"
-        ):
-            memories.append(
-                Memory(
-                    kind="fact",
-                    text=result.output[:FACT_CHARS],
-                    trusted=False,
-                    source=str(
-                        (step.args or {}).get("url") or (step.args or {}).get("query") or step.tool
-                    ),
-                    thread_id=thread_id,
-                    step_id=result.step_id,
-                )
-            )
+    memories = [
+        memory
+        for result in state.results.values()
+        if (memory := _memory_of_step(state, result, steps.get(result.step_id), thread_id, context))
+    ]
     worked = [
         steps[r.step_id].description
         for r in state.results.values()

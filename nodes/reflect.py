@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
@@ -104,6 +104,36 @@ def judgement_due(state: State, pending: list[StepResult], context: Context) -> 
     return out_of_steps or not goes_on(state, context)
 
 
+def reflect_messages(
+    state: State, pending: list[StepResult], shown: int, context: Context
+) -> list[BaseMessage]:
+    """The review prompt: the new results (each up to `shown` characters) with what each step
+    was expected to achieve, the criteria, and earlier results within the history budget."""
+    steps_by_id = {s.id: s for s in state.plan}
+    earlier = [r for r in state.results.values() if r.verdict != "pending"]
+    expected = "\n".join(
+        f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
+        for r in pending
+        if r.step_id in steps_by_id
+    )
+    return [
+        SystemMessage(REFLECT_SYSTEM),
+        HumanMessage(
+            REFLECT_USER.format(
+                objective=state.objective,
+                criteria=criteria_lines(state.criteria, with_status=True),
+                new_results=results_text(pending, steps_by_id, max_chars=shown) + "\n" + expected,
+                earlier_results=history_text(
+                    earlier,
+                    steps_by_id,
+                    budget_tokens=context.history_budget_tokens,
+                    detail_chars=EARLIER_RESULT_CHARS,
+                ),
+            )
+        ),
+    ]
+
+
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """One model call judges every result that has no verdict yet (when judgement is due)."""
     watch = Stopwatch()
@@ -113,31 +143,8 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # No budget update: decide_done must see the very budget this check saw, or a time
         # limit crossed in between would end the run with these results unjudged.
         return cleared
-    steps_by_id = {s.id: s for s in state.plan}
     shown = new_result_chars(pending)
-    earlier = [r for r in state.results.values() if r.verdict != "pending"]
-    messages = [
-        SystemMessage(REFLECT_SYSTEM),
-        HumanMessage(
-            REFLECT_USER.format(
-                objective=state.objective,
-                criteria=criteria_lines(state.criteria, with_status=True),
-                new_results=results_text(pending, steps_by_id, max_chars=shown)
-                + "\n"
-                + "\n".join(
-                    f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
-                    for r in pending
-                    if r.step_id in steps_by_id
-                ),
-                earlier_results=history_text(
-                    earlier,
-                    steps_by_id,
-                    budget_tokens=runtime.context.history_budget_tokens,
-                    detail_chars=EARLIER_RESULT_CHARS,
-                ),
-            )
-        ),
-    ]
+    messages = reflect_messages(state, pending, shown, runtime.context)
     try:
         spec, spent = await invoke_structured(
             runtime.context,
