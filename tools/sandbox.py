@@ -182,21 +182,33 @@ async def _execute(
     except TimeoutError:
         pass
     finally:  # on success, timeout or cancellation alike
-        try:
-            if process.returncode is None and monitored:
-                await asyncio.shield(asyncio.to_thread(_kill_children, process.pid))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(process.wait()), DRAIN_GRACE_SECONDS)
-        finally:
-            _kill_tree(process.pid)
-            await asyncio.shield(process.wait())
-            # A detached grandchild could hold the pipes open: keep what was read, move on.
-            _, pending = await asyncio.wait(io, timeout=DRAIN_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            out_transport.close()
-            err_transport.close()
+        await _end(process, monitored=monitored, io=io, pipes=(out_transport, err_transport))
     return exit_code, out, err
+
+
+async def _end(
+    process: asyncio.subprocess.Process,
+    *,
+    monitored: bool,
+    io: list[asyncio.Task[None]],
+    pipes: tuple[asyncio.BaseTransport, ...],
+) -> None:
+    """Kill whatever is left of the child (through its PID namespace's init first, when it has
+    one, then its process group), reap it, and stop reading its output."""
+    try:
+        if process.returncode is None and monitored:
+            await asyncio.shield(asyncio.to_thread(_kill_children, process.pid))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.wait()), DRAIN_GRACE_SECONDS)
+    finally:
+        _kill_tree(process.pid)
+        await asyncio.shield(process.wait())
+        # A detached grandchild could hold the pipes open: keep what was read, move on.
+        _, pending = await asyncio.wait(io, timeout=DRAIN_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        for pipe in pipes:
+            pipe.close()
 
 
 def _signal_of(exit_code: int, isolation: Isolation) -> int:
