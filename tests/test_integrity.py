@@ -426,7 +426,7 @@ def test_kill_at_twenty_seeded_points_repeats_and_loses_nothing(
 # --- 4. a planted symlink cannot wedge the thread ----------------------------------------
 
 
-@pytest.mark.parametrize("planted", ["link-out", "file", "runs-link-out"])
+@pytest.mark.parametrize("planted", ["link-out", "file", "runs-link-out", "report-folder"])
 def test_run_files_are_written_inside_whatever_was_planted(planted: str, tmp_path: Path) -> None:
     workspace, outside = tmp_path / "ws", tmp_path / "outside"
     workspace.mkdir()
@@ -437,6 +437,8 @@ def test_run_files_are_written_inside_whatever_was_planted(planted: str, tmp_pat
         (runs / "t1").symlink_to(outside)
     elif planted == "file":
         (runs / "t1").write_text("the agent's file")
+    elif planted == "report-folder":
+        (runs / "t1" / "report.md").mkdir(parents=True)
     else:
         runs.rmdir()
         runs.symlink_to(outside)

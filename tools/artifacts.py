@@ -64,6 +64,16 @@ def _open_folder(parent: int, name: str) -> int:
     raise WorkspaceError(f"{name} keeps being replaced by something that is not a folder")
 
 
+def _clear_for_file(folder: int, name: str) -> None:
+    """A folder planted where a file is to go is moved aside (a rename cannot replace it)."""
+    try:
+        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        _move_aside(folder, name)
+
+
 def _write_at(folder: int, name: str, data: bytes) -> None:
     """Write `name` in `folder` atomically (temporary file + rename, which replaces a link
     rather than following it)."""
@@ -77,6 +87,7 @@ def _write_at(folder: int, name: str, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        _clear_for_file(folder, name)
         os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
         os.unlink(temp, dir_fd=folder)
