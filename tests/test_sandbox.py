@@ -424,3 +424,12 @@ async def test_large_output_is_clipped_into_state_with_the_full_text_as_artifact
     (artifact,) = result.artifacts
     full = (workspace / artifact).read_text()
     assert "row 0" in full and "row 1999" in full
+
+
+# Without protection: a fallback with neither bubblewrap nor Landlock ran the program with the
+# whole filesystem open to it (planloop's database outside the workspace included).
+async def test_without_bubblewrap_or_landlock_the_program_does_not_run(workspace: Path) -> None:
+    bare = replace(FALLBACK, landlock_abi=0)
+    result = await run("open('ran.txt', 'w').write('ran')", workspace, bare)
+    assert result.exit_code == SETUP_FAILED and "neither bubblewrap nor Landlock" in result.stderr
+    assert not (workspace / "ran.txt").exists()

@@ -277,6 +277,12 @@ def build_command(
     view = view or View()
     view.prepare(tmpdir)
     settings = {**settings, "uid": iso.run_as}
+    if not iso.bwrap and not iso.landlock_abi:
+        raise SandboxUnavailableError(
+            "neither bubblewrap nor Landlock is available, so nothing would keep the program "
+            "away from files outside the workspace (planloop's own database among them); "
+            "install bubblewrap"
+        )
     if not iso.bwrap and iso.run_as is None and view.secrets:
         raise SandboxUnavailableError(
             "planloop's own files (its state folder or other runs' records) are inside the "
