@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
 from checkpoints import RunRecord, Storage, open_storage
-from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target
+from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target, state_folder
 from checkpoints.journal import Journal, active_journal
 from graph.builder import build_graph
 from graph.integrity import (
@@ -32,7 +32,7 @@ from nodes.llm import check_model_config, embedding_index
 from nodes.state import Budget, Criterion, InputState, StepResult
 from tools import ExtraTools
 from tools.confinement import check_layout, state_folders
-from tools.interpreter import load_interpreter
+from tools.interpreter import InterpreterGuard, load_interpreter
 from tools.mcp_config import load_mcp_config
 from tools.runner import settle_unfinished
 
@@ -240,14 +240,23 @@ def tool_servers(context: Context) -> AbstractAsyncContextManager[ExtraTools]:
     return mcp_servers(context)
 
 
-def check_tool_settings(context: Context) -> None:
-    """Refuse, in one line, an MCP config or interpreter that cannot work (before any run);
-    both are kept as absolute paths, so a resume from elsewhere finds them."""
+def check_tool_settings(context: Context, db: str | os.PathLike[str] | None = None) -> None:
+    """Refuse, in one line, an MCP config or interpreter that cannot work or is not safe for a
+    run in `context.workspace` with the database `db` (before any run); both are kept as
+    absolute paths, so a resume from elsewhere finds them."""
     if context.mcp_config:
         context.mcp_config = str(Path(context.mcp_config).expanduser().resolve())
         load_mcp_config(context.mcp_config)
     if context.python:
-        context.python = load_interpreter(context.python).executable
+        context.python = load_interpreter(context.python, interpreter_guard(context, db)).executable
+
+
+def interpreter_guard(
+    context: Context, db: str | os.PathLike[str] | None = None
+) -> InterpreterGuard:
+    """What a run's interpreter must keep clear of: its workspace, the state folder of `db`
+    (see `tools.interpreter`) and the home folder."""
+    return InterpreterGuard.of(context.workspace, [state_folder(resolve_target(db))])
 
 
 def prepare_run(
@@ -261,7 +270,7 @@ def prepare_run(
     if not goal.strip():
         raise UsageError("the goal is empty")
     check_model_config(context)
-    check_tool_settings(context)
+    check_tool_settings(context, db)
     storage = open_storage(db)
     check_layout(context.workspace, storage.state_folder, OWNED_SUBFOLDERS)
     workspace = Path(context.workspace).expanduser()
@@ -287,7 +296,7 @@ def load_context(thread_id: str, db: str | os.PathLike[str] | None, **overrides:
             raise UnknownThreadError(f"no run with thread id {thread_id!r}")
         context = Context.from_settings(record.settings, **overrides)
         check_model_config(context)
-        check_tool_settings(context)
+        check_tool_settings(context, db)
         if overrides:
             registry.register(thread_id, record.goal, context.to_settings())
     finally:

@@ -22,7 +22,8 @@ from nodes.schemas import PlanSpec
 from nodes.state import MemoryHit, State
 from nodes.tool_list import tools_text
 from tools import tool_specs, tools_for, unavailable_tools
-from tools.interpreter import interpreter_note
+from tools.confinement import state_folders
+from tools.interpreter import InterpreterGuard, interpreter_note
 
 PROMPT_RESULT_CHARS = 600
 
@@ -103,7 +104,8 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     state = replace(state, memory_hits=hits)
     try:
         # The interpreter is probed once per process, in a thread (never on the event loop).
-        note = await asyncio.to_thread(interpreter_note, context.python)
+        guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+        note = await asyncio.to_thread(interpreter_note, context.python, guarded)
         messages = plan_messages(state, context, note)
         spec, spent = await invoke_structured(context, messages, PlanSpec)
     except StructuredOutputError as exc:

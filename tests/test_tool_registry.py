@@ -16,7 +16,7 @@ from graph.cli import main
 from nodes.context import Context
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tools import ExtraTools, ToolSpec, offered
-from tools.interpreter import InterpreterError, load_interpreter
+from tools.interpreter import InterpreterError, InterpreterGuard, load_interpreter
 
 PLOT = """
 import pandas as pd
@@ -71,12 +71,64 @@ def test_a_bad_interpreter_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     not_python.write_text("#!/bin/sh\necho nope >&2\nexit 1\n")
     not_python.chmod(0o755)
     with pytest.raises(InterpreterError, match="not a Python 3 that can run planloop's sandbox"):
-        load_interpreter(str(not_python))
+        load_interpreter(str(not_python), InterpreterGuard.of(tmp_path / "ws"))
     argv = ["run", "x", "--workspace", str(tmp_path), "--base-url", "http://127.0.0.1:9/v1"]
     code = main([*argv, "--python", str(tmp_path / "none")])
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def _venv_planting(venv: Path, marker: Path) -> Path:
+    """A venv whose site-packages holds a `.pth` that writes `marker` when any Python starts
+    from it (what a sandboxed program could plant in a venv it can write); its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "zz.pth").write_text(
+        f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    )
+    return venv / "bin" / "python"
+
+
+def test_an_interpreter_inside_the_workspace_never_runs_on_the_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "ws"
+    marker = tmp_path / "escaped"
+    python = _venv_planting(workspace / ".venv", marker)
+    db = tmp_path / "home" / "planloop.db"
+    argv = ["run", "x", "--workspace", str(workspace), "--db", str(db)]
+    assert main([*argv, "--base-url", "http://127.0.0.1:9/v1", "--python", str(python)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "inside the workspace" in err
+    # Reached through a link from outside the workspace: still refused before it runs.
+    (tmp_path / "link").symlink_to(workspace / ".venv")
+    with pytest.raises(InterpreterError, match="inside the workspace"):
+        load_interpreter(str(tmp_path / "link" / "bin" / "python"), InterpreterGuard.of(workspace))
+    # A venv that is the workspace itself.
+    with pytest.raises(InterpreterError, match="inside the workspace"):
+        load_interpreter(str(python), InterpreterGuard.of(workspace / ".venv"))
+    assert not marker.exists(), "the workspace's interpreter ran on the host"
+
+
+def test_an_interpreter_whose_folders_would_expose_secrets_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    elsewhere = tmp_path / "ws"
+    # A venv holding the workspace, planloop's state folder, or the home folder (~/.ssh).
+    with pytest.raises(InterpreterError, match="overlaps the workspace"):
+        load_interpreter(python, InterpreterGuard.of(venv / "ws"))
+    with pytest.raises(InterpreterError, match="holds planloop's state folder"):
+        load_interpreter(python, InterpreterGuard.of(elsewhere, [venv / ".planloop"]))
+    monkeypatch.setenv("HOME", str(venv))
+    with pytest.raises(InterpreterError, match="holds the home folder") as refused:
+        load_interpreter(python, InterpreterGuard.of(elsewhere))
+    assert "\n" not in str(refused.value)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_interpreter(python, InterpreterGuard.of(elsewhere)).executable == python
 
 
 async def test_run_python_uses_a_users_venv_under_the_same_isolation(

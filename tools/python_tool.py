@@ -6,7 +6,8 @@ import asyncio
 
 from langchain_core.tools import tool
 
-from tools.interpreter import load_interpreter
+from tools.confinement import state_folders
+from tools.interpreter import InterpreterGuard, load_interpreter
 from tools.receipts import action_receipt, save_outcome
 from tools.runtime import current_confinement, current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
@@ -65,12 +66,15 @@ async def run_python(code: str) -> str:
     )
     receipt = action_receipt.get()
     # The configured interpreter (checked once, cached); a broken one is an error observation.
-    python = await asyncio.to_thread(load_interpreter, context.python) if context.python else None
+    python = None
+    if context.python:
+        guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+        python = await asyncio.to_thread(load_interpreter, context.python, guarded)
     result = await run_python_code(
         code,
         context.workspace,
         limits,
-        confinement=current_confinement(),
+        confinement=await asyncio.to_thread(current_confinement),
         receipt=receipt,
         python=python,
     )

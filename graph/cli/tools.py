@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from graph.api import check_tool_settings, tool_servers
+from graph.api import check_tool_settings, interpreter_guard, tool_servers
 from graph.cli.progress import clean
 from nodes.context import Context
 from tools import all_specs, unavailable_tools
@@ -46,5 +46,5 @@ def cmd_tools(args: argparse.Namespace, _overrides: dict[str, object]) -> int:
     for name, source, risk, availability in rows:
         line = f"{name:<{widths[0]}}  {source:<{widths[1]}}  {risk:<{widths[2]}}  {availability}"
         print(clean(line))
-    print(clean(interpreter_note(context.python)))
+    print(clean(interpreter_note(context.python, interpreter_guard(context))))
     return 0
