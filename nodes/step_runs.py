@@ -20,6 +20,7 @@ from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepResult, StepTask
 from tools import (
+    BUILTIN,
     RISK_ORDER,
     ToolOutcome,
     action_fingerprint,
@@ -192,6 +193,14 @@ async def _refusal(
     tool_risk = risk_of(name, context)
     if step.tool and name != step.tool:
         return f"ERROR: step {step.id} was planned as a {step.tool} call; call only {step.tool}"
+    spec = spec_of(name, context)
+    if spec is not None and spec.source != BUILTIN and spec.side_effects and name != step.tool:
+        # Its approval (if any) was of the step's description, never of this tool's effect.
+        return (
+            f"ERROR: {name} acts outside planloop ({spec.source}) and step {step.id} was not "
+            "planned as a call of it; finish this step and let the planner add a step that "
+            "calls it, so it is approved as such"
+        )
     if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
         return (
             f"ERROR: {name} is {tool_risk}, but step {step.id} was planned as {step.risk}; "

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.messages import ToolMessage
 
 from checkpoints.journal import Journal
 from graph.api import RunOutcome, aresume, arun
 from graph.cli import main
 from nodes.context import Context
 from nodes.tool_list import tools_text
-from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
 from tests.test_integrity import _script
@@ -395,3 +396,26 @@ async def test_fifty_tools_fit_the_planners_token_budget(
     assert extra_before > 2 * extra_after
     assert "- inv_tool_37(" in listed and "- inv_tool_05(" in listed  # relevant, and asked for
     assert "more tools, by name only" in listed and "inv_tool_49" in listed
+
+
+async def test_a_step_without_a_tool_cannot_call_an_acting_mcp_tool(
+    script: Script, workspace: Path, db_path: Path, tmp_path: Path, log: Path
+) -> None:
+    context = _mcp_context(workspace, _config(tmp_path, t=_stdio_server(log)))
+    script.add("parse_goal", goal_reply("the records were looked at"))
+    script.add("plan", plan_reply(step("s1", description="look around", risk="network")))
+    paused = await arun("look around", context=context, db=db_path, thread_id="n")
+    interrupt_id, payload = _only(paused)  # approved on its description alone
+    # The executor tries an acting tool the step was not planned with, then a read-only one.
+    script.add("execute", tool_call("t_delete_record", {"record": "r9"}, "c1"))
+    script.add("execute", tool_call("t_lookup", {"key": "r9"}, "c2"), "looked at r9")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 looked"}))
+    script.add("finish", "looked")
+    answer = {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
+    done = await aresume("n", db=db_path, answers={interrupt_id: answer})
+    assert done.status == "done"
+    assert _effects(log) == []  # the acting tool never ran
+    executor = script.calls_for("execute")[-1]
+    observations = {m.tool_call_id: m.text for m in executor if isinstance(m, ToolMessage)}
+    assert "t_delete_record acts outside planloop" in observations["c1"]
+    assert "value of r9 is 42" in observations["c2"]
