@@ -32,10 +32,14 @@ from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
 from tools import sandbox
 from tools.artifacts import save_artifact, write_run_file
+from tools.confinement import Confinement
 from tools.failpoints import FAILPOINT_ENV
+from tools.sandbox import SandboxLimits
 from tools.sandbox_command import probe
+from tools.workspace import WorkspaceError, read_text, write_text
 
 BWRAP, FALLBACK = probe(), probe(bwrap=False)
+LIMITS = SandboxLimits(timeout_seconds=30, memory_mb=512, max_processes=16, max_file_mb=10)
 ISOLATIONS = [
     pytest.param(BWRAP, id="bwrap", marks=pytest.mark.skipif(not BWRAP.bwrap, reason="no bwrap")),
     pytest.param(FALLBACK, id="fallback"),
@@ -530,3 +534,60 @@ def test_a_journal_from_before_receipts_gains_its_new_column(tmp_path: Path) -> 
         Journal(db).close()  # a second open finds the column there: nothing to add
     finally:
         journal.close()
+
+
+@pytest.mark.parametrize("iso", ISOLATIONS)
+async def test_planloops_code_in_the_workspace_is_read_only(iso: object, workspace: Path) -> None:
+    code = workspace / "graph"
+    code.mkdir()
+    (code / "api.py").write_text("ORIGINAL = True\n")
+    guard = Confinement.of(workspace.resolve(), "t1", read_only=(code.resolve(),))
+    program = (
+        "print(open('graph/api.py').read().strip())\n"
+        "try:\n"
+        "    open('graph/api.py', 'w').write('import os  # planted')\n"
+        "    print('changed')\n"
+        "except OSError as exc:\n"
+        "    print('refused', type(exc).__name__)\n"
+    )
+    result = await sandbox.run_python_code(
+        program,
+        workspace,
+        LIMITS,
+        isolation=iso,
+        confinement=guard,  # type: ignore[arg-type]
+    )
+    assert "ORIGINAL = True" in result.stdout and "refused" in result.stdout, result
+    assert (code / "api.py").read_text() == "ORIGINAL = True\n"
+    with pytest.raises(WorkspaceError, match="planloop's own code"):
+        write_text(workspace, "graph/api.py", "planted", guard=guard)
+    assert read_text(workspace, "graph/api.py", 100, guard=guard) == "ORIGINAL = True\n"
+
+
+async def test_outside_drive_the_default_state_and_the_dev_servers_are_hidden(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As under `langgraph dev`: the graph runs without `drive`, in the server's folder."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.builder import build_graph
+
+    monkeypatch.chdir(workspace)
+    for folder in (".planloop", ".langgraph_api"):
+        (workspace / folder).mkdir()
+        (workspace / folder / "secret.txt").write_text("planloop's own")
+    script = _script(
+        step("s1", tool="read_file", args={"path": ".langgraph_api/secret.txt"}),
+        step("s2", tool="run_python", args={"code": "import os\nprint(os.listdir('.planloop'))"}),
+        replan=[step("s3", tool="list_files")],
+    )
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    with use_model_factory(lambda _context: ScriptedChatModel(script=script)):
+        final = await app.ainvoke(
+            {"goal": "snoop"},
+            {"configurable": {"thread_id": "dev"}, "recursion_limit": 100},
+            context=_settings(workspace),
+        )
+    results = final["results"]
+    assert "planloop's own state" in results["s1"].output
+    assert "[]" in results["s2"].output  # an empty folder stands in for it

@@ -61,12 +61,24 @@ class Confinement:
     """The run whose folder under `planloop-runs/` stays readable."""
     state: tuple[Path, ...] = ()
     """Resolved state folders of planloop that lie inside the workspace (hidden)."""
+    read_only: tuple[Path, ...] = ()
+    """Resolved folders of planloop's own code and environment inside the workspace: tools
+    may read them, never change them (changed code would run on the host next time)."""
 
     @classmethod
-    def of(cls, root: Path, thread_id: str, state: tuple[Path, ...] = ()) -> Confinement:
-        """The confinement of `root` (resolved), keeping only state folders inside it."""
-        inside = tuple(s for s in state if s != root and s.is_relative_to(root))
-        return cls(root=root, thread_id=thread_id, state=inside)
+    def of(
+        cls,
+        root: Path,
+        thread_id: str,
+        state: tuple[Path, ...] = (),
+        read_only: tuple[Path, ...] = (),
+    ) -> Confinement:
+        """The confinement of `root` (resolved), keeping only the folders inside it."""
+
+        def inside(folders: tuple[Path, ...]) -> tuple[Path, ...]:
+            return tuple(f for f in folders if f != root and f.is_relative_to(root))
+
+        return cls(root, thread_id, inside(state), inside(read_only))
 
     @property
     def runs(self) -> Path:
@@ -83,6 +95,8 @@ class Confinement:
         for folder in self.state:
             if target.is_relative_to(folder):
                 return "is planloop's own state (database, journal, locks); no tool may use it"
+        if write and any(target.is_relative_to(folder) for folder in self.read_only):
+            return "is planloop's own code or environment: tools may read it, not change it"
         if not target.is_relative_to(self.runs):
             return None
         if target.is_relative_to(self.own_run) or target == self.runs:

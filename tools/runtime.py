@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from langgraph.runtime import get_runtime
 
+from checkpoints.backend import resolve_target, state_folder
 from nodes.context import Context
 from tools.confinement import Confinement, state_folders
 from tools.workspace import WorkspaceError, workspace_root
@@ -29,7 +33,24 @@ def current_thread_id() -> str:
     return (info.thread_id if info else None) or "unsaved-run"
 
 
+PACKAGES = ("graph", "nodes", "tools", "checkpoints")
+DEV_SERVER_STATE = ".langgraph_api"
+"""Where `langgraph dev` keeps its threads (pickles it loads at start-up), in its folder."""
+
+
+def protected_folders() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(hidden, read-only) folders of planloop's own: the state folder of the run being driven
+    (outside `drive`, e.g. under `langgraph dev`: that of the default database) and the dev
+    server's storage are hidden; planloop's packages and its Python environment are read-only."""
+    state = state_folders.get() or (state_folder(resolve_target(None)),)
+    hidden = (*state, (Path.cwd() / DEV_SERVER_STATE).resolve())
+    source = Path(__file__).resolve().parents[1]
+    code = tuple(source / package for package in PACKAGES)
+    return hidden, (*code, Path(sys.prefix).resolve())
+
+
 def current_confinement() -> Confinement:
-    """What the tools of the current run may touch: its workspace minus planloop's own state."""
+    """What the tools of the current run may touch: its workspace minus planloop's own files."""
     root = workspace_root(current_context().workspace)
-    return Confinement.of(root, current_thread_id(), state_folders.get())
+    hidden, read_only = protected_folders()
+    return Confinement.of(root, current_thread_id(), hidden, read_only)

@@ -247,6 +247,7 @@ def view_of(confinement: Confinement | None) -> View:
     hidden = tuple(folder for folder in confinement.state if folder.is_dir())
     return View(
         hidden=hidden,
+        read_only=tuple(folder for folder in confinement.read_only if folder.is_dir()),
         runs=runs,
         own_run=confinement.thread_id,
         secrets=bool(hidden or others),

@@ -89,6 +89,8 @@ class View:
 
     hidden: tuple[Path, ...] = ()
     """State folders inside the workspace."""
+    read_only: tuple[Path, ...] = ()
+    """planloop's own code and environment inside the workspace (shown, never writable)."""
     runs: Path | None = None
     """`planloop-runs` in the workspace (a real folder), or None when there is none."""
     own_run: str = ""
@@ -106,7 +108,8 @@ class View:
     def binds(self, tmpdir: Path) -> list[tuple[Path, Path]]:
         """(source, target) read-only binds, in order, resolving sources as they are mounted:
         the run's folder is staged before the runs folder is covered."""
-        binds = [(tmpdir / COVER_EMPTY, folder) for folder in self.hidden]
+        binds = [(folder, folder) for folder in self.read_only]
+        binds += [(tmpdir / COVER_EMPTY, folder) for folder in self.hidden]
         if self.runs is not None and self.own_run:
             staged = tmpdir / STAGED_RUN
             binds += [
@@ -200,6 +203,8 @@ def _bwrap_view(view: View, workspace: Path, tmpdir: Path) -> list[str]:
     """bubblewrap binds every source from the host, so no staging is needed."""
     inside = Path(SANDBOX_WORKDIR)
     args = []
+    for folder in view.read_only:
+        args += ["--ro-bind", str(folder), str(inside / folder.relative_to(workspace))]
     for folder in view.hidden:
         args += [
             "--ro-bind",
@@ -283,11 +288,11 @@ def build_command(
             "away from files outside the workspace (planloop's own database among them); "
             "install bubblewrap"
         )
-    if not iso.bwrap and iso.run_as is None and view.secrets:
+    if not iso.bwrap and iso.run_as is None and (view.secrets or view.read_only):
         raise SandboxUnavailableError(
-            "planloop's own files (its state folder or other runs' records) are inside the "
-            "workspace, and without bubblewrap an unprivileged sandbox cannot hide them; install "
-            "bubblewrap, or keep PLANLOOP_HOME and other runs outside the workspace"
+            "planloop's own files (its state folder, other runs' records, its code or its Python "
+            "environment) are inside the workspace, and without bubblewrap an unprivileged "
+            "sandbox cannot protect them; install bubblewrap, or use a workspace without them"
         )
     if iso.bwrap:
         prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes, view, python)
@@ -298,7 +303,8 @@ def build_command(
         settings["program"] = str(tmpdir / PROGRAM_FILE)
         env = {**SAFE_ENV, "HOME": str(tmpdir), "TMPDIR": str(tmpdir)}
         settings["pdeathsig"] = True
-        if iso.run_as is not None and view.secrets:  # as root, the bootstrap builds the view
+        if iso.run_as is not None and (view.secrets or view.read_only):  # as root, the
+            # bootstrap builds the view in a mount namespace
             settings["binds"] = [[str(src), str(dst)] for src, dst in view.binds(tmpdir)]
         if iso.landlock_abi:
             settings["landlock"] = {
