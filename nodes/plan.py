@@ -114,7 +114,8 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             **_rejected(state, context, [str(exc)]),
             "budget": watch.budget(exc.spent),
         }
-    errors = validate_plan(
+    errors = await asyncio.to_thread(  # MCP tools' schemas check args: outside content
+        validate_plan,
         spec.steps,
         tools=tools_for(context),
         finished=state.results,

@@ -26,8 +26,11 @@ _WORD = re.compile(r"[a-z0-9]{2,}")
 def tool_line(spec: ToolSpec) -> str:
     """One tool in detail: name, arguments with types, risk class, source, description."""
     schema = args_json_schema(spec.tool)
-    required = set(schema.get("required", []))
-    params = schema.get("properties", {})
+    # An MCP server's schema was checked when it connected; stay safe with any shape anyway.
+    required = schema.get("required")
+    required = {r for r in required if isinstance(r, str)} if isinstance(required, list) else set()
+    params = schema.get("properties")
+    params = params if isinstance(params, dict) else {}
     arg_list = ", ".join(
         f"{name}{'' if name in required or spec.source == BUILTIN else '?'}: "
         f"{info.get('type', 'any') if isinstance(info, dict) else 'any'}"

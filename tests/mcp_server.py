@@ -4,7 +4,9 @@
 serves Streamable HTTP on 127.0.0.1 (a free port, printed as `PORT <n>` once it listens).
 Effects are appended to the file named by `$MCP_TEST_LOG` (one line per call that acts), so a
 test sees how often each one ran, across processes. `--tools N` adds N filler tools (for the
-prompt-budget measurement); `--malformed` sends a tool list that breaks the protocol schema.
+prompt-budget measurement); `--malformed` sends a tool list that breaks the protocol schema;
+`--odd-schemas` adds tools whose input schemas are broken (`BROKEN_SCHEMAS`) or have a pattern
+that backtracks for ever on a long non-match (`odd_slow_pattern`).
 """
 
 from __future__ import annotations
@@ -112,6 +114,32 @@ def _add_fillers(count: int) -> None:
         )
 
 
+BROKEN_SCHEMAS = {
+    "odd_bad_ref": {"type": "object", "properties": {"q": {"$ref": "#/nope"}}},
+    "odd_remote_ref": {"type": "object", "properties": {"q": {"$ref": "http://127.0.0.1:9/q"}}},
+    "odd_bad_pattern": {"type": "object", "properties": {"q": {"type": "string", "pattern": "("}}},
+    "odd_list_properties": {"type": "object", "properties": []},
+    "odd_number_required": {"type": "object", "properties": {"q": {}}, "required": 5},
+}
+SLOW_PATTERN = "^(a|a)+$"
+
+
+def _add_odd_schemas() -> None:
+    def echo(q: str = "") -> str:
+        return f"echo {q}"
+
+    schemas = {
+        **BROKEN_SCHEMAS,
+        "odd_slow_pattern": {
+            "type": "object",
+            "properties": {"q": {"type": "string", "pattern": SLOW_PATTERN}},
+        },
+    }
+    for name, schema in schemas.items():
+        server.add_tool(echo, name=name, annotations=ToolAnnotations(readOnlyHint=True))
+        server._tool_manager._tools[name].parameters = schema  # what list_tools sends
+
+
 def _break_tool_list() -> None:
     from mcp import types
 
@@ -138,8 +166,11 @@ def main() -> None:
     parser.add_argument("transport", choices=("stdio", "http"))
     parser.add_argument("--tools", type=int, default=0)
     parser.add_argument("--malformed", action="store_true")
+    parser.add_argument("--odd-schemas", action="store_true")
     args = parser.parse_args()
     _add_fillers(args.tools)
+    if args.odd_schemas:
+        _add_odd_schemas()
     if args.malformed:
         _break_tool_list()
     if args.transport == "stdio":

@@ -13,17 +13,19 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
+from langchain_core.tools import StructuredTool
 
 from checkpoints.journal import Journal
 from graph.api import RunOutcome, aresume, arun
 from graph.cli import main
 from nodes.context import Context
-from nodes.tool_list import tools_text
+from nodes.tool_list import tool_line, tools_text
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
+from tests.mcp_server import BROKEN_SCHEMAS
 from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
 from tests.test_integrity import _script
-from tools import run_tool, tool_specs, tools_for
+from tools import ToolSpec, run_tool, tool_specs, tools_for
 from tools.failpoints import FAILPOINT_ENV
 from tools.mcp import mcp_servers, planloop_name, risk_from_annotations
 from tools.mcp_config import McpConfigError, load_mcp_config
@@ -419,3 +421,45 @@ async def test_a_step_without_a_tool_cannot_call_an_acting_mcp_tool(
     observations = {m.tool_call_id: m.text for m in executor if isinstance(m, ToolMessage)}
     assert "t_delete_record acts outside planloop" in observations["c1"]
     assert "value of r9 is 42" in observations["c2"]
+
+
+async def test_a_tool_with_a_broken_schema_is_left_out_and_a_slow_pattern_is_an_error(
+    tmp_path: Path, log: Path
+) -> None:
+    context = _mcp_context(tmp_path, _config(tmp_path, t=_stdio_server(log, "--odd-schemas")))
+    async with mcp_servers(context) as extra:
+        left_out = {f"mcp:t/t_{name}" for name in BROKEN_SCHEMAS}
+        assert set(extra.problems) == left_out, extra.problems
+        assert all("its input schema is broken" in why for why in extra.problems.values())
+        tools = tools_for(context)
+        assert not {f"t_{name}" for name in BROKEN_SCHEMAS} & set(tools)
+        assert "t_odd_slow_pattern(q?: string)" in tools_text(
+            tool_specs(context).values(), budget_tokens=10_000
+        )
+        # Matching the pattern could take for ever: a bounded error, off the event loop.
+        outcome = await run_tool(
+            tools, "t_odd_slow_pattern", {"q": "a" * 40 + "!"}, limit=2000,
+            workspace=str(tmp_path), thread_id="x",
+        )  # fmt: skip
+        assert not outcome.ok and "took too long" in outcome.text
+        outcome = await run_tool(
+            tools, "t_odd_slow_pattern", {"q": "aaa"}, limit=2000,
+            workspace=str(tmp_path), thread_id="x",
+        )  # fmt: skip
+        assert outcome.ok and "echo aaa" in outcome.text
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_SCHEMAS))
+async def test_a_broken_schema_that_reaches_a_call_is_an_error_not_a_crash(
+    name: str, tmp_path: Path
+) -> None:
+    async def act(**_: Any) -> str:
+        raise AssertionError("a call with unchecked args ran")
+
+    remote = StructuredTool(name=name, description="d", args_schema=BROKEN_SCHEMAS[name],
+                            coroutine=act)  # fmt: skip
+    spec = ToolSpec(remote, risk="read_only", source="mcp:t")
+    assert "- " + name in tool_line(spec)
+    outcome = await run_tool({name: remote}, name, {"q": "x"}, limit=2000,
+                             workspace=str(tmp_path), thread_id="x")  # fmt: skip
+    assert not outcome.ok and f"invalid args for {name}" in outcome.text

@@ -33,6 +33,7 @@ from nodes.context import Context
 from nodes.state import Risk
 from tools import BUILTIN_TOOLS, ExtraTools, ToolSpec, offered
 from tools.mcp_config import ServerConfig, load_mcp_config
+from tools.runner import schema_problem
 from tools.sanitize import sanitize, wrap_untrusted
 from tools.specs import RISKIEST
 
@@ -259,13 +260,20 @@ async def _connect(
 
 
 def _usable(specs: list[ToolSpec], problems: dict[str, str]) -> list[ToolSpec]:
-    """The specs whose names are valid and free; the others become problems."""
+    """The specs whose names are valid and free and whose input schemas can check their args
+    (see `schema_problem`); the others become problems."""
     taken = {spec.name for spec in BUILTIN_TOOLS}
     kept = []
     for spec in specs:
         if len(spec.name) > MAX_TOOL_NAME or spec.name in taken:
             why = "too long" if len(spec.name) > MAX_TOOL_NAME else "already taken"
             problems[f"{spec.source}/{spec.name}"] = f"left out: the name {spec.name} is {why}"
+            continue
+        broken = schema_problem(spec.tool.args_schema)
+        if broken:
+            problems[f"{spec.source}/{spec.name}"] = (
+                f"left out: its input schema is broken: {broken}"
+            )
             continue
         taken.add(spec.name)
         kept.append(spec)

@@ -6,12 +6,15 @@ import asyncio
 import hashlib
 import json
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jsonschema
+import referencing
+import referencing.jsonschema
+import regex  # type: ignore[import-untyped]
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
@@ -79,18 +82,122 @@ def args_json_schema(tool: BaseTool) -> dict[str, Any]:
     return input_model(tool).model_json_schema()
 
 
-def _validate_json_args(tool: BaseTool, schema: dict[str, Any], args: Mapping[str, object]) -> str:
-    """Problems of args checked against a JSON schema (an MCP tool's), in one line, or ''."""
-    try:
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(dict(args)), key=lambda e: e.path
-        )
-    except jsonschema.SchemaError as exc:
-        return f"invalid args for {tool.name}: its schema is broken ({exc.message})"
-    parts = [
-        f"{'.'.join(str(p) for p in error.path) or 'args'}: {error.message}" for error in errors
+PATTERN_SECONDS = 1.0
+"""Longest a schema's regular expression may take on one value (a server's pattern such as
+`^(a+)+$` could otherwise backtrack for ever)."""
+_NO_REMOTE_SCHEMAS: referencing.Registry[Any] = referencing.Registry()
+"""References resolve inside the schema only: nothing is fetched (no retrieval function)."""
+
+
+def _search(pattern: str, text: str) -> bool:
+    """`re.search` for a schema's pattern, given up (TimeoutError) after `PATTERN_SECONDS`."""
+    return regex.search(pattern, text, timeout=PATTERN_SECONDS) is not None
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: object, _schema: object
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not _search(pattern, cast(str, instance)):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: object, _schema: object
+) -> Iterator[jsonschema.ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in cast(dict[str, Any], instance).items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, additional: object, instance: object, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    known, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+    extras = [
+        key
+        for key in cast(dict[str, Any], instance)
+        if key not in known and not any(_search(p, key) for p in patterns)
     ]
-    unknown = sorted(set(args) - set(schema.get("properties", {})))
+    if validator.is_type(additional, "object"):
+        for key in extras:
+            yield from validator.descend(cast(dict[str, Any], instance)[key], additional, path=key)
+    elif additional is False and extras:
+        yield jsonschema.ValidationError(f"unexpected argument(s) {', '.join(map(repr, extras))}")
+
+
+_ArgsValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
+"""Draft 2020-12 with time-bounded patterns (see `PATTERN_SECONDS`)."""
+
+
+def _walk(node: object) -> Iterator[dict[str, Any]]:
+    """Every object in a JSON document."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def schema_problem(schema: object) -> str:
+    """Why a tool's JSON schema (an MCP server's) cannot be used to check its args, in one
+    line, or '': not a valid Draft 2020-12 object schema (bad patterns included), or a
+    reference that leaves the schema or leads nowhere."""
+    if not isinstance(schema, dict):
+        return "it is not a JSON object"
+    try:
+        jsonschema.Draft202012Validator.check_schema(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        resolver = _NO_REMOTE_SCHEMAS.with_resource(
+            "", referencing.jsonschema.DRAFT202012.create_resource(schema)
+        ).resolver()
+        for node in _walk(schema):
+            for keyword in ("$ref", "$dynamicRef"):
+                ref = node.get(keyword)
+                if isinstance(ref, str) and not ref.startswith("#"):
+                    return f"{keyword} {ref[:80]!r} refers to a schema outside it"
+                if isinstance(ref, str):
+                    resolver.lookup(ref)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "the schema"
+        return sanitize(" ".join(f"{where}: {exc.message}".split()))[:200]
+    except Exception as exc:  # an unresolvable reference, or anything else it trips on
+        return sanitize(" ".join(f"{type(exc).__name__}: {exc}".split()))[:200]
+    return ""
+
+
+def _validate_json_args(tool: BaseTool, schema: dict[str, Any], args: Mapping[str, object]) -> str:
+    """Problems of args checked against a JSON schema (an MCP tool's), in one line, or ''.
+
+    The schema is outside content: whatever it trips on is a problem of the call, never an
+    exception, and its references never reach outside it."""
+    try:
+        validator = _ArgsValidator(schema, registry=_NO_REMOTE_SCHEMAS)
+        errors = sorted(validator.iter_errors(dict(args)), key=lambda e: list(map(str, e.path)))
+        parts = [
+            f"{'.'.join(str(p) for p in error.path) or 'args'}: {error.message}" for error in errors
+        ]
+        properties = schema.get("properties", {})
+        unknown = sorted(set(args) - set(properties if isinstance(properties, dict) else ()))
+    except TimeoutError:
+        return f"invalid args for {tool.name}: a pattern of its schema took too long on them"
+    except Exception as exc:  # a broken schema, a reference leading nowhere
+        why = sanitize(" ".join(str(exc).split()))[:200] or type(exc).__name__
+        return f"invalid args for {tool.name}: its schema cannot check them ({why})"
     if unknown:
         parts.append(f"unknown argument(s) {', '.join(unknown)}")
     return f"invalid args for {tool.name}: {'; '.join(parts)}" if parts else ""
@@ -317,7 +424,7 @@ async def run_tool(
     tool = tools.get(name)
     if tool is None:
         return ToolOutcome(False, f"ERROR: unknown tool {name!r}; available: {', '.join(tools)}")
-    problem = validate_args(tool, args)
+    problem = await asyncio.to_thread(validate_args, tool, args)  # a schema is outside content
     if problem:
         return ToolOutcome(False, f"ERROR: {problem}")
     journal = active_journal.get()
