@@ -16,7 +16,8 @@ import re
 import select
 import sqlite3
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.fakes import Script, ScriptedChatModel, goal_reply, plan_reply, step
 from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
 from tools import sandbox
+from tools import workspace as workspace_module
 from tools.artifacts import save_artifact, write_run_file
 from tools.confinement import Confinement
 from tools.failpoints import FAILPOINT_ENV
@@ -591,3 +593,49 @@ async def test_outside_drive_the_default_state_and_the_dev_servers_are_hidden(
     results = final["results"]
     assert "planloop's own state" in results["s1"].output
     assert "[]" in results["s2"].output  # an empty folder stands in for it
+
+
+@pytest.mark.parametrize("operation", ["write", "append", "edit", "read"])
+def test_a_folder_swapped_for_a_link_after_the_check_redirects_nothing(
+    operation: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code running beside a file tool swaps a checked folder for a link into planloop's state
+    between the path check and the file operation (the race a parallel run_python can win)."""
+    state = workspace / ".planloop"
+    state.mkdir()
+    (state / "planloop.db").write_text("the database")
+    (workspace / "d").mkdir()
+    (workspace / "d" / "planloop.db").write_text("a user file")
+    guard = Confinement.of(workspace.resolve(), "t1", (state.resolve(),))
+    real_lock = workspace_module.file_lock
+
+    @contextmanager
+    def swap_first(target: Path) -> Iterator[None]:
+        (workspace / "d").rename(workspace / "d-moved")
+        (workspace / "d").symlink_to(".planloop")  # relative: resolves into the state folder
+        with real_lock(target):
+            yield
+
+    monkeypatch.setattr(workspace_module, "file_lock", swap_first)
+    if operation == "read":  # reads take no lock: swap right after the check instead
+        real_resolve = workspace_module.resolve_in_workspace
+
+        def resolve_then_swap(*args: Any, **kwargs: Any) -> Path:
+            resolved = real_resolve(*args, **kwargs)
+            with swap_first(resolved):
+                return resolved
+
+        monkeypatch.setattr(workspace_module, "resolve_in_workspace", resolve_then_swap)
+    act = {
+        "write": lambda: write_text(workspace, "d/planloop.db", "forged", guard=guard),
+        "append": lambda: workspace_module.append_text(
+            workspace, "d/planloop.db", "forged", guard=guard
+        ),
+        "edit": lambda: workspace_module.edit_text(
+            workspace, "d/planloop.db", "a user", "forged", guard=guard
+        ),
+        "read": lambda: read_text(workspace, "d/planloop.db", 100, guard=guard),
+    }[operation]
+    with pytest.raises(WorkspaceError, match="changed while planloop was using it"):
+        act()
+    assert (state / "planloop.db").read_text() == "the database"

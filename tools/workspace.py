@@ -7,9 +7,9 @@ the check is `Path.is_relative_to` on resolved paths, so `/w/wsEVIL` is not insi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tools.confinement import Confinement
 
 MAX_WRITE_BYTES = 10 * 1024 * 1024
+NO_LINK_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_LISTED_FILES = 200
 RUNS_DIR = "planloop-runs"
 """Workspace folder of every run's report, answer and artifacts (see `tools.artifacts`)."""
@@ -87,6 +88,83 @@ def relative_name(workspace: str | os.PathLike[str], path: Path) -> str:
     return path.relative_to(workspace_root(workspace)).as_posix()
 
 
+class _Beneath:
+    """A resolved workspace file reached from the root one real folder at a time.
+
+    The path was checked (inside the workspace, not planloop's own) after resolving every link.
+    Code running beside the tool (a parallel run_python step) could still swap a folder on it
+    for a link before the file is opened; walking the resolved components with O_NOFOLLOW
+    makes such a swap an error instead of a redirection, and the file is then read or replaced
+    through the folder's descriptor.
+    """
+
+    def __init__(self, root: Path, target: Path, *, create: bool) -> None:
+        self.name = target.name
+        self.shown = target.relative_to(root).as_posix()
+        self.folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in target.relative_to(root).parts[:-1]:
+                self.folder = self._enter(part, create=create)
+        except BaseException:
+            os.close(self.folder)
+            raise
+
+    def _enter(self, part: str, *, create: bool) -> int:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=self.folder)
+        try:
+            child = os.open(part, NO_LINK_DIR, dir_fd=self.folder)
+        except FileNotFoundError:
+            raise WorkspaceError(f"no such directory on the way to {self.shown}") from None
+        except OSError as exc:  # ELOOP / ENOTDIR: a link or file took the folder's place
+            raise WorkspaceError(
+                f"{self.shown} changed while planloop was using it ({exc.strerror}); try again"
+            ) from None
+        os.close(self.folder)
+        return child
+
+    def read(self, max_chars: int | None = None) -> str | None:
+        """The file's text (None when it does not exist); never through a link."""
+        try:
+            handle = os.open(
+                self.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.folder
+            )
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read {self.shown}: {exc.strerror}") from None
+        with os.fdopen(handle, "r", encoding="utf-8", errors="replace") as text:
+            return text.read() if max_chars is None else text.read(max_chars)
+
+    def replace(self, content: str) -> int:
+        """Write via a temporary file and rename (a crash never leaves a half-written file; a
+        link in the file's place is replaced, not followed); returns the size written."""
+        data = content.encode("utf-8", errors="replace")
+        if len(data) > MAX_WRITE_BYTES:
+            raise WorkspaceError(f"content is {len(data)} bytes; the limit is {MAX_WRITE_BYTES}")
+        temp = f".{self.name}.{os.urandom(4).hex()}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        handle = os.open(temp, flags, 0o644, dir_fd=self.folder)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.name, src_dir_fd=self.folder, dst_dir_fd=self.folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=self.folder)
+            raise
+        return len(data)
+
+    def __enter__(self) -> _Beneath:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self.folder)
+
+
 def read_text(
     workspace: str | os.PathLike[str],
     path: str,
@@ -98,32 +176,13 @@ def read_text(
     target = resolve_in_workspace(workspace, path, guard=guard)
     if not target.is_file():
         raise WorkspaceError(f"no such file: {path}")
-    with target.open("r", encoding="utf-8", errors="replace") as handle:
-        text = handle.read(max_chars + 1)
+    with _Beneath(workspace_root(workspace), target, create=False) as file:
+        text = file.read(max_chars + 1)
+    if text is None:
+        raise WorkspaceError(f"no such file: {path}")
     if len(text) > max_chars:
         return text[:max_chars] + f"\n[... truncated at {max_chars} characters]"
     return text
-
-
-def write_text_atomic(target: Path, content: str) -> int:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
-    data = content.encode("utf-8", errors="replace")
-    if len(data) > MAX_WRITE_BYTES:
-        raise WorkspaceError(f"content is {len(data)} bytes; the limit is {MAX_WRITE_BYTES}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return len(data)
 
 
 def write_text(
@@ -137,8 +196,8 @@ def write_text(
     target = resolve_in_workspace(workspace, path, guard=guard, write=True)
     if target.is_dir():
         raise WorkspaceError(f"{path} is a directory")
-    with file_lock(target):
-        size = write_text_atomic(target, content)
+    with file_lock(target), _Beneath(workspace_root(workspace), target, create=True) as file:
+        size = file.replace(content)
     return f"wrote {size} bytes to {relative_name(workspace, target)}"
 
 
@@ -151,9 +210,8 @@ def append_text(
 ) -> str:
     """Append `content` to a file, creating it when missing."""
     target = resolve_in_workspace(workspace, path, guard=guard, write=True)
-    with file_lock(target):
-        existing = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
-        size = write_text_atomic(target, existing + content)
+    with file_lock(target), _Beneath(workspace_root(workspace), target, create=True) as file:
+        size = file.replace((file.read() or "") + content)
     return f"appended to {relative_name(workspace, target)} (now {size} bytes)"
 
 
@@ -167,16 +225,16 @@ def edit_text(
 ) -> str:
     """Replace the single occurrence of `old` with `new`."""
     target = resolve_in_workspace(workspace, path, guard=guard, write=True)
-    with file_lock(target):
-        if not target.is_file():
+    with file_lock(target), _Beneath(workspace_root(workspace), target, create=False) as file:
+        text = file.read()
+        if text is None:
             raise WorkspaceError(f"no such file: {path}")
-        text = target.read_text(encoding="utf-8", errors="replace")
         count = text.count(old) if old else 0
         if count != 1:
             raise WorkspaceError(
                 f"the text to replace occurs {count} times in {path}; it must be once"
             )
-        write_text_atomic(target, text.replace(old, new, 1))
+        file.replace(text.replace(old, new, 1))
     return f"edited {relative_name(workspace, target)}"
 
 
