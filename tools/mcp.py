@@ -48,6 +48,22 @@ class McpServerDownError(RuntimeError):
     """The server of an MCP tool is not running (it failed to start or died)."""
 
 
+class McpToolError(RuntimeError):
+    """An MCP tool call failed; the message is the server's, delimited as untrusted unless the
+    server is trusted."""
+
+
+def server_text(source: str, text: str, *, trusted: bool, one_line: bool = False) -> str:
+    """Text a server wrote (an error message, its stderr, its schema) from `source`, sanitised
+    and, unless the server is trusted, inside the same untrusted delimiters as its tools'
+    output (`one_line`: joined into one line, for messages listed one per line)."""
+    clean = sanitize(text)
+    if trusted:
+        return clean
+    wrapped = wrap_untrusted(source, clean, origin="an MCP server")
+    return " ".join(wrapped.splitlines()) if one_line else wrapped
+
+
 def risk_from_annotations(annotations: Mapping[str, Any] | None) -> tuple[Risk, bool]:
     """(risk class, acts) from a tool's MCP annotations.
 
@@ -98,10 +114,12 @@ class McpServer:
     """The stdio server's stderr (a temporary file), read for error messages."""
 
     def mark_down(self, why: str) -> None:
-        """Record that the server stopped working, with the last thing it said."""
+        """Record that the server stopped working, with the last thing it said (untrusted)."""
         if not self.down:
             tail = _tail(self.log)
-            self.down = why + (f" (server said: {tail})" if tail else "")
+            source, trusted = f"mcp:{self.config.name}/stderr", self.config.trusted
+            said = server_text(source, tail, trusted=trusted, one_line=True) if tail else ""
+            self.down = why + (f" (server said: {said})" if said else "")
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[ClientSession]:
@@ -190,7 +208,12 @@ def _planloop_tool(server: McpServer, remote: BaseTool, name: str) -> BaseTool:
             if code == -32000 or server.down:  # CONNECTION_CLOSED: the server went away
                 server.mark_down(f"MCP server {server.config.name} died: {_one_line(exc)}")
                 raise McpServerDownError(server.down) from None
-            raise
+            # The server's own words (a ToolException, a protocol error): outside content.
+            source = f"mcp:{server.config.name}/{remote.name}"
+            said = server_text(
+                source, str(exc) or type(exc).__name__, trusted=server.config.trusted
+            )
+            raise McpToolError(said) from None
         text = _text_of(content)
         if server.config.trusted:
             return text
@@ -270,10 +293,11 @@ def _usable(specs: list[ToolSpec], problems: dict[str, str]) -> list[ToolSpec]:
             problems[f"{spec.source}/{spec.name}"] = f"left out: the name {spec.name} is {why}"
             continue
         broken = schema_problem(spec.tool.args_schema)
-        if broken:
-            problems[f"{spec.source}/{spec.name}"] = (
-                f"left out: its input schema is broken: {broken}"
+        if broken:  # the message quotes the server's schema: outside content
+            said = server_text(
+                f"{spec.source}/schema", broken, trusted=not spec.untrusted, one_line=True
             )
+            problems[f"{spec.source}/{spec.name}"] = f"left out: its input schema is broken: {said}"
             continue
         taken.add(spec.name)
         kept.append(spec)
