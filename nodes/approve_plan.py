@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
@@ -102,7 +103,8 @@ async def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, obj
     refused = ""
     while True:
         answer = interrupt(plan_payload(state, refused))
-        outcome = _apply_answer(state, answer, runtime.context)
+        # An edited plan's args are checked against MCP tools' schemas: off the event loop.
+        outcome = await asyncio.to_thread(_apply_answer, state, answer, runtime.context)
         if not isinstance(outcome, str):
             return outcome
         refused = outcome
