@@ -4,6 +4,20 @@ planloop's own tools are `BUILTIN_TOOLS`; tools from MCP servers (see `tools.mcp
 run that connected them, through `offered`. Every question about a tool (is it available, how
 risky, journaled, trusted) is answered from its spec, and a tool without a declared risk is the
 riskiest class.
+
+Where the rest lives:
+- the tools: `tools.files` (read/write/append/edit/list), `tools.python_tool` (run_python),
+  `tools.web` and `tools.fetch` (web_search, fetch_url), `tools.mcp` and `tools.mcp_config`
+  (MCP servers), `tools.specs` (`ToolSpec`);
+- running a call: `tools.runner` (validation, retries, the journal, one action per file at a
+  time, clipping), `tools.receipts` (what a code run leaves for crash recovery),
+  `tools.artifacts` (full outputs under `planloop-runs/`), `tools.sanitize`;
+- confinement: `tools.workspace` (paths and race-free file operations), `tools.confinement`
+  (what planloop keeps for itself inside a workspace), `tools.runtime` (the current run);
+- the sandbox: `tools.sandbox` (running a program), `tools.sandbox_command` (bubblewrap or the
+  fallback), `tools.sandbox_boot` (runs inside it first), `tools.sandbox_files`,
+  `tools.interpreter` (the user's `--python`);
+- `tools.failpoints`: named points where crash tests freeze planloop.
 """
 
 from __future__ import annotations
