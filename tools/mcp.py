@@ -113,12 +113,17 @@ class McpServer:
     log: IO[str] | None = None
     """The stdio server's stderr (a temporary file), read for error messages."""
 
+    def said(self, text: str, what: str = "error") -> str:
+        """Text the server or its transport produced (it may quote the server), as one line of
+        untrusted data unless the server is trusted."""
+        source = f"mcp:{self.config.name}/{what}"
+        return server_text(source, text, trusted=self.config.trusted, one_line=True)
+
     def mark_down(self, why: str) -> None:
         """Record that the server stopped working, with the last thing it said (untrusted)."""
         if not self.down:
             tail = _tail(self.log)
-            source, trusted = f"mcp:{self.config.name}/stderr", self.config.trusted
-            said = server_text(source, tail, trusted=trusted, one_line=True) if tail else ""
+            said = self.said(tail, "stderr") if tail else ""
             self.down = why + (f" (server said: {said})" if said else "")
 
     @asynccontextmanager
@@ -165,10 +170,10 @@ class McpServer:
         except Exception as exc:  # whatever the server or transport did: the server is down
             name = self.config.name
             if not ready.done():
-                self.mark_down(f"MCP server {name} failed to start: {_one_line(exc)}")
+                self.mark_down(f"MCP server {name} failed to start: {self.said(_one_line(exc))}")
                 ready.set_exception(exc)
             else:
-                self.mark_down(f"MCP server {name} stopped: {_one_line(exc)}")
+                self.mark_down(f"MCP server {name} stopped: {self.said(_one_line(exc))}")
         finally:
             self.session = None
             if not self.down:
@@ -206,7 +211,9 @@ def _planloop_tool(server: McpServer, remote: BaseTool, name: str) -> BaseTool:
         except Exception as exc:
             code = getattr(getattr(exc, "error", None), "code", None)
             if code == -32000 or server.down:  # CONNECTION_CLOSED: the server went away
-                server.mark_down(f"MCP server {server.config.name} died: {_one_line(exc)}")
+                server.mark_down(
+                    f"MCP server {server.config.name} died: {server.said(_one_line(exc))}"
+                )
                 raise McpServerDownError(server.down) from None
             # The server's own words (a ToolException, a protocol error): outside content.
             source = f"mcp:{server.config.name}/{remote.name}"
@@ -277,7 +284,9 @@ async def _connect(
                          f"{server.config.timeout_seconds:g}s")  # fmt: skip
         return [], server.down
     except Exception as exc:
-        server.mark_down(f"MCP server {server.config.name} failed to start: {_one_line(exc)}")
+        server.mark_down(
+            f"MCP server {server.config.name} failed to start: {server.said(_one_line(exc))}"
+        )
         return [], server.down
     return [spec_for(server, tool) for tool in remote], ""
 
