@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.tools import tool
 
+from checkpoints import open_storage
 from checkpoints.journal import Journal, idempotency_key
 from graph.api import aresume, arun
 from graph.cli import main
@@ -99,6 +100,17 @@ def test_an_interpreter_inside_the_workspace_never_runs_on_the_host(
     db = tmp_path / "home" / "planloop.db"
     argv = ["run", "x", "--workspace", str(workspace), "--db", str(db)]
     assert main([*argv, "--base-url", "http://127.0.0.1:9/v1", "--python", str(python)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "inside the workspace" in err
+    # A run registered with it (before this check existed) is refused on resume.
+    context = Context(workspace=str(workspace), base_url="http://127.0.0.1:9/v1",
+                      python=str(python))  # fmt: skip
+    registry = open_storage(db).registry()
+    try:
+        registry.register("old", "x", context.to_settings())
+    finally:
+        registry.close()
+    assert main(["resume", "old", "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "inside the workspace" in err
     # Reached through a link from outside the workspace: still refused before it runs.
