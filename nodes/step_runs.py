@@ -183,6 +183,12 @@ async def _ran_before(step_id: str, name: str, args: Mapping[str, object]) -> bo
     return await asyncio.to_thread(journal.get, key) is not None
 
 
+def _acts_outside(name: str, context: Context) -> bool:
+    """Whether a tool acts and is not planloop's own (an MCP tool that changes something)."""
+    spec = spec_of(name, context)
+    return spec is not None and spec.source != BUILTIN and spec.side_effects
+
+
 async def _refusal(
     task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
 ) -> str | None:
@@ -193,12 +199,11 @@ async def _refusal(
     tool_risk = risk_of(name, context)
     if step.tool and name != step.tool:
         return f"ERROR: step {step.id} was planned as a {step.tool} call; call only {step.tool}"
-    spec = spec_of(name, context)
-    if spec is not None and spec.source != BUILTIN and spec.side_effects and name != step.tool:
+    if name != step.tool and _acts_outside(name, context):
         # Its approval (if any) was of the step's description, never of this tool's effect.
         return (
-            f"ERROR: {name} acts outside planloop ({spec.source}) and step {step.id} was not "
-            "planned as a call of it; finish this step and let the planner add a step that "
+            f"ERROR: {name} acts outside planloop and step {step.id} was not planned as a call "
+            "of it; finish this step and let the planner add a step that "
             "calls it, so it is approved as such"
         )
     if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
@@ -250,7 +255,10 @@ async def run_tool_loop(
     ]
     run = Execution(step_id=step.id, spent=spent or Budget())
     available = tools_for(context)
-    offered = [available[step.tool]] if step.tool in available else list(available.values())
+    if step.tool in available:
+        offered = [available[step.tool]]
+    else:  # acting tools from outside planloop only ever run as a planned step's own tool
+        offered = [tool for name, tool in available.items() if not _acts_outside(name, context)]
     for _ in range(context.max_executor_turns):
         limit = exceeded_limit(task.budget + run.spent, context)
         if limit:
