@@ -1,0 +1,123 @@
+"""Recorded real-model runs (tests/replays/, made by `python -m bench.live --record`) replay
+offline and end as they did: same status, same checker verdict, same workspace files. A change
+that makes a recorded run crash, loop (ask for more model calls than recorded) or end
+differently fails here without a model. Re-record after a prompt change with the command in the
+README ("Live evaluation").
+
+Requests that differ from the recorded ones are served in recorded order and reported as
+divergences (printed, not failed): a reworded prompt alone does not break these tests, a change
+of behaviour does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from bench.live.goals import GOALS_BY_NAME
+from bench.live.runner import Recording, run_goal
+from bench.live.site import DEFAULT_PORT, serve_site
+from bench.live.systems import SYSTEMS, RunSettings
+from nodes.context import Context
+from nodes.errors import ModelUnavailableError
+from nodes.llm import ModelFactory, invoke, use_model_factory
+from nodes.replay import ReplayExhaustedError, Tape, recording, replaying
+from tests.fakes import Script, ScriptedChatModel
+
+REPLAYS = Path(__file__).parent / "replays"
+RECORDED = sorted(REPLAYS.glob("*/*.json"))
+
+
+def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
+    rows = [Recording.load(path).row for path in RECORDED]
+    assert {row["system"] for row in rows} >= {"planloop", "react"}
+    assert any(row["passed"] for row in rows)
+    assert any(not row["passed"] for row in rows)
+    assert {row["status"] for row in rows if row["system"] == "planloop"} >= {"done", "failed"}
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    recorded = Recording.load(path)
+    goal = GOALS_BY_NAME[recorded.meta["goal"]]
+    settings = RunSettings(**recorded.meta["settings"])
+    with ExitStack() as stack:
+        site_url = f"http://127.0.0.1:{DEFAULT_PORT}"
+        if goal.uses_site:  # the recorded replies name the site's fixed address
+            site_url = stack.enter_context(serve_site(DEFAULT_PORT)).base_url
+        row = await run_goal(
+            goal,
+            SYSTEMS[recorded.meta["system"]],
+            settings,
+            site_url=site_url,
+            wall_cap=600,
+            replay=recorded,
+        )
+    expected = recorded.row
+    context = f"{path.name}: divergences {row.divergences}; stop reason {row.stop_reason!r}"
+    assert row.status == expected["status"], context
+    assert row.passed == expected["passed"], context
+    assert row.files == expected["files"], context
+    assert row.model_calls == expected["model_calls"], context
+    assert row.tool_calls == expected["tool_calls"], context
+    if row.divergences:
+        print(context)
+
+
+# the record/replay seam itself ------------------------------------------------------------------
+
+
+ANALYST = SystemMessage("You are the goal analyst of planloop.")
+
+
+def scripted(*replies: str) -> ModelFactory:
+    """A model factory whose calls get `replies` in order."""
+    script = Script(parse_goal=[AIMessage(text) for text in replies])
+    return lambda _context: ScriptedChatModel(script=script)
+
+
+async def test_a_recorded_exchange_replays_with_its_reply_and_usage(workspace: Path) -> None:
+    context = Context(workspace=str(workspace), model="scripted")
+    tape = Tape(workspace=str(workspace))
+    with use_model_factory(scripted("hello")), recording(tape):
+        reply, spent = await invoke(context, [ANALYST, HumanMessage(f"read {workspace}/a.txt")])
+    assert reply.text == "hello" and spent.prompt_tokens > 0
+    assert len(tape.exchanges) == 1
+    assert "<WORKSPACE>/a.txt" in str(tape.exchanges[0].request)
+
+    other = workspace.parent / "elsewhere"
+    with replaying(Tape.from_json(tape.to_json()), str(other)) as player:
+        again, spent_again = await invoke(context, [ANALYST, HumanMessage(f"read {other}/a.txt")])
+        assert again.text == "hello" and spent_again == spent
+        assert player.divergences == []
+        with pytest.raises(ReplayExhaustedError):
+            await invoke(context, [ANALYST, HumanMessage("one call too many")])
+
+
+async def test_a_different_request_is_served_in_order_and_noted(workspace: Path) -> None:
+    context = Context(workspace=str(workspace), model="scripted")
+    tape = Tape()
+    with use_model_factory(scripted("first", "second")), recording(tape):
+        await invoke(context, [ANALYST, HumanMessage("question one")])
+        await invoke(context, [ANALYST, HumanMessage("question two")])
+    with replaying(tape) as player:
+        second, _ = await invoke(context, [ANALYST, HumanMessage("question two")])
+        changed, _ = await invoke(context, [ANALYST, HumanMessage("question one, reworded")])
+    assert second.text == "second", "an identical request gets its own reply, even out of order"
+    assert changed.text == "first", "a changed request gets the next unserved reply"
+    assert len(player.divergences) == 1 and player.divergences[0].position == 0
+    assert "reworded" in player.divergences[0].detail
+
+
+async def test_a_recorded_timeout_replays_as_the_same_planloop_error(workspace: Path) -> None:
+    context = Context(workspace=str(workspace), model="scripted", base_url="http://x/v1")
+    tape = Tape.from_json(
+        [{"request": {}, "reply": None, "error": {"type": "APITimeoutError", "message": ""}}]
+    )
+    with replaying(tape), pytest.raises(ModelUnavailableError, match="timed out"):
+        await invoke(context, [ANALYST, HumanMessage("slow")])
