@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
@@ -35,6 +36,9 @@ from tools.confinement import check_layout, state_folders
 from tools.interpreter import InterpreterGuard, load_interpreter
 from tools.mcp_config import load_mcp_config
 from tools.runner import settle_unfinished
+
+THREAD_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+"""A thread id names the run's folder under planloop-runs/: no separators, no leading dot."""
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
@@ -277,6 +281,11 @@ def prepare_run(
     workspace.mkdir(parents=True, exist_ok=True)
     context.workspace = str(workspace.resolve())
     chosen = thread_id or uuid.uuid4().hex[:12]
+    if not THREAD_ID.fullmatch(chosen):
+        raise UsageError(
+            f"thread id {chosen!r} may use only letters, digits, '.', '_' and '-' (it names the "
+            "run's folder), up to 100 characters, not starting with '.'"
+        )
     registry = storage.registry()
     try:
         if registry.get(chosen) is not None:

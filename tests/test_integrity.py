@@ -639,3 +639,17 @@ def test_a_folder_swapped_for_a_link_after_the_check_redirects_nothing(
     with pytest.raises(WorkspaceError, match="changed while planloop was using it"):
         act()
     assert (state / "planloop.db").read_text() == "the database"
+
+
+@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "x" * 101, "tab\there"])
+def test_a_thread_id_that_cannot_name_a_folder_is_refused(
+    bad: str, workspace: Path, env: dict[str, str]
+) -> None:
+    result = subprocess.run(
+        [*planloop_command(), "run", "anything", "--workspace", str(workspace),
+         "--thread-id", bad, "--base-url", "http://127.0.0.1:9/v1"],
+        env=env, capture_output=True, text=True, timeout=WAIT_SECONDS, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "may use only letters" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (workspace / "planloop-runs").exists()
