@@ -16,7 +16,6 @@ runs' data or corrupt the store. So:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,12 +111,3 @@ class Confinement:
         reason = self.refusal(target, write=write)
         if reason:
             raise WorkspaceError(f"{shown} {reason}")
-
-    def hidden_from_sandbox(self) -> Iterator[Path]:
-        """Existing paths the sandbox must not see: state folders, other runs' entries."""
-        yield from (folder for folder in self.state if folder.is_dir())
-        if self.runs.is_dir() and not self.runs.is_symlink():
-            for entry in sorted(self.runs.iterdir()):
-                # A link needs no hiding: it leads nowhere the sandbox can see.
-                if entry.name != self.thread_id and not entry.is_symlink():
-                    yield entry
