@@ -22,6 +22,7 @@ from bench.live.report import HEADER, markdown, render, row_line, rows_from_json
 from bench.live.runner import Recording, Row, recording_path, run_goal
 from bench.live.site import DEFAULT_PORT, serve_site
 from bench.live.systems import SYSTEMS, RunSettings
+from graph.cli.parser import positive
 
 DEFAULT_SYSTEMS = "planloop,react"
 
@@ -31,19 +32,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"bench.live: error: {message} (see python -m bench.live --help)\n")
-
-
-def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-        return value
-
-    return parse
 
 
 def _port(text: str) -> int:
@@ -87,7 +75,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--repeat",
-        type=_positive(int),
+        type=positive(int),
         default=1,
         metavar="N",
         help="runs per goal and system (the table adds pass rates)",
@@ -116,7 +104,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--goal-timeout",
-        type=_positive(float),
+        type=positive(float),
         metavar="SECONDS",
         default=360.0,
         help="wall-clock cap per run in seconds; the harness abandons the run and counts it as "
@@ -124,14 +112,14 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--max-seconds",
-        type=_positive(float),
+        type=positive(float),
         metavar="SECONDS",
         default=270.0,
         help="planloop's own working-time budget per run (Context.max_seconds, default 270)",
     )
     parser.add_argument(
         "--request-timeout",
-        type=_positive(float),
+        type=positive(float),
         metavar="SECONDS",
         default=180.0,
         help="seconds one model request may take (Context.request_timeout, default 180)",

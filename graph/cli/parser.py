@@ -37,7 +37,9 @@ class Parser(argparse.ArgumentParser):
         )
 
 
-def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+def positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    """An argparse type: a number of `kind` above zero, with a one-line error otherwise."""
+
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
@@ -84,7 +86,7 @@ def _add_settings(parser: argparse.ArgumentParser, *, resuming: bool) -> None:
         elif get_origin(kind) is Literal:
             options.update(choices=get_args(kind))
         elif kind in (int, float):
-            options.update(type=_positive(kind), metavar=flag.metavar or "N")
+            options.update(type=positive(kind), metavar=flag.metavar or "N")
         else:
             options.update(metavar=flag.metavar)
         parser.add_argument(flag.name, **options)
@@ -155,12 +157,12 @@ def _add_admin(sub: Subcommands) -> None:
     memory.add_argument("--workspace", default=".", help="project whose memories (default: .)")
     memory.add_argument("--project", help="project name (default: the workspace's name)")
     memory.add_argument("--user", help="user name (default: $USER)")
-    memory.add_argument("--limit", type=_positive(int), default=10, help="results for search")
+    memory.add_argument("--limit", type=positive(int), default=10, help="results for search")
     _add_common(memory)
 
     threads = sub.add_parser("threads", help="list runs")
     threads.add_argument(
-        "--prune", type=_positive(float), metavar="DAYS", help="delete runs idle for DAYS, vacuum"
+        "--prune", type=positive(float), metavar="DAYS", help="delete runs idle for DAYS, vacuum"
     )
     _add_common(threads)
 
