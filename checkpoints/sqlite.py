@@ -13,7 +13,8 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 
@@ -43,47 +44,67 @@ class SqliteStorage(Storage):
     @asynccontextmanager
     async def checkpointer(self) -> AsyncIterator[BaseCheckpointSaver[str]]:
         """The SQLite saver with WAL and a busy timeout."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
-        except (OSError, sqlite3.Error) as exc:
-            raise CheckpointStoreError(
-                f"cannot open checkpoint database {self.path}: {exc}"
-            ) from exc
-        try:
-            try:
-                for pragma in PRAGMAS:
-                    await conn.execute(pragma)
-                saver = AsyncSqliteSaver(conn, serde=strict_serializer())
-                await saver.setup()
-            except sqlite3.DatabaseError as exc:
-                raise CheckpointStoreError(self._unusable(exc)) from exc
+        async with self._connection(PRAGMAS) as conn:
+            saver = AsyncSqliteSaver(conn, serde=strict_serializer())
+            await self._set_up(saver.setup)
             yield saver
-        finally:
-            await conn.close()
 
     @asynccontextmanager
     async def store(self, index: dict[str, object] | None = None) -> AsyncIterator[BaseStore]:
         """The SQLite store (with a sqlite-vec index when `index` is set and loadable)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if index is not None and not memory.vector_search_supported():
             logger.warning(
                 "this Python's sqlite3 cannot load extensions, so sqlite-vec is unavailable; "
                 "memory recall falls back to lexical BM25 search"
             )
             index = None
-        conn = await aiosqlite.connect(str(self.path), isolation_level=None)
-        try:
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        pragmas = (f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",)
+        async with self._connection(pragmas, isolation_level=None) as conn:
             store = AsyncSqliteStore(conn, index=index)  # type: ignore[arg-type]
-            try:
-                async with async_schema_lock(self.path):  # concurrent first set-ups collide
-                    await store.setup()
-            except sqlite3.DatabaseError as exc:
-                raise CheckpointStoreError(self._unusable(exc)) from exc
+            await self._set_up(store.setup)
             yield store
+
+    @asynccontextmanager
+    async def _connection(
+        self, pragmas: tuple[str, ...], *, isolation_level: str | None = ""
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """An open connection with `pragmas` applied (set-up errors explained in one line)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=isolation_level
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise CheckpointStoreError(
+                f"cannot open checkpoint database {self.path}: {exc}"
+            ) from exc
+        try:
+            await self._set_up(lambda: _apply(conn, pragmas))
+            yield conn
         finally:
             await conn.close()
+
+    async def _set_up(self, set_up: Callable[[], Awaitable[None]]) -> None:
+        """Run one set-up action under the database's set-up lock, retrying while the database
+        is locked by another process, up to the busy timeout.
+
+        Set-ups of many processes opening one new database collide in ways SQLite's busy
+        handler does not cover (switching to WAL, a read transaction upgraded to a write), so
+        they run one at a time; a lock still held by a running writer is waited out."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.05
+        while True:
+            try:
+                async with async_schema_lock(self.path):
+                    await set_up()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise CheckpointStoreError(self._unusable(exc)) from exc
+            except sqlite3.DatabaseError as exc:
+                raise CheckpointStoreError(self._unusable(exc)) from exc
+            await asyncio.sleep(pause)  # back-off between attempts, not a synchronisation
+            pause = min(pause * 2, 1.0)
 
     @contextmanager
     def thread_lock(self, thread_id: str) -> Iterator[None]:
@@ -127,4 +148,22 @@ class SqliteStorage(Storage):
         await asyncio.to_thread(vacuum_file)
 
     def _unusable(self, exc: sqlite3.Error) -> str:
+        if _is_busy(exc):
+            return (
+                f"{self.path} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s "
+                f"({exc}); try again when it is done"
+            )
         return f"{self.path} is not a usable planloop database ({exc})"
+
+
+async def _apply(conn: aiosqlite.Connection, pragmas: tuple[str, ...]) -> None:
+    for pragma in pragmas:
+        await conn.execute(pragma)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the database, nothing is wrong."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)

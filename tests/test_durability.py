@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import uuid
 from collections import Counter
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
+import checkpoints.sqlite
 from checkpoints.journal import Journal, active_journal, idempotency_key
+from checkpoints.saver import CheckpointStoreError
+from checkpoints.sqlite import SqliteStorage
 from tests.fakes import Script, goal_reply, plan_reply, step
 from tests.openai_server import OpenAIStandIn
 from tests.test_crash_resume import WAIT_SECONDS, planloop_command
@@ -352,3 +356,33 @@ async def _in_graph(tools: dict[str, Any], args: dict[str, Any], kwargs: dict[st
     builder.add_edge("call", END)
     result = await builder.compile().ainvoke({}, context=Context(workspace=kwargs["workspace"]))
     return result["out"]
+
+
+async def test_set_up_waits_out_a_locked_database(tmp_path: Path) -> None:
+    """A database another process holds during set-up is retried, not called unusable."""
+    storage = SqliteStorage(tmp_path / "planloop.db")
+    attempts = []
+
+    async def locked_twice() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    await storage._set_up(locked_twice)
+    assert len(attempts) == 3
+
+
+async def test_a_database_locked_for_too_long_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held past the busy timeout: a one-line error naming the lock, not "not usable"."""
+    monkeypatch.setattr(checkpoints.sqlite, "BUSY_TIMEOUT_MS", 300)
+    path = tmp_path / "planloop.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(CheckpointStoreError, match="stayed locked by another process"):
+            async with SqliteStorage(path).checkpointer():
+                pass
+    finally:
+        holder.close()
