@@ -14,6 +14,7 @@ from nodes.errors import UsageError
 
 ApprovalPolicy = Literal["risky", "all", "none"]
 ReflectionPolicy = Literal["deferred", "every_wave"]
+EffortPolicy = Literal["auto", "short", "full"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -100,6 +101,14 @@ class Context:
             "When results are judged: deferred (one review once nothing else can run, at once "
             "when a step fails) or every_wave (after each batch of parallel steps).",
             Flag("--reflection"),
+        ),
+    )
+    effort: EffortPolicy = field(
+        default="auto",
+        metadata=_describe(
+            "How much process a goal gets: short (one executor step, criteria checked by code), "
+            "full (plan, review, replan) or auto (the goal analysis chooses).",
+            Flag("--effort"),
         ),
     )
     memory: bool = field(

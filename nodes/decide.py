@@ -55,12 +55,32 @@ def _dispatch(state: State, context: Context) -> dict[str, object]:
     }
 
 
+def unverifiable(state: State) -> list[str]:
+    """Ids of the criteria that block an otherwise verified finish, when they may no longer:
+    every checked criterion passes, every step of the plan passed, and a replan already tried
+    to evidence the rest. Empty when the run must go on (or is done anyway)."""
+    checked = [c for c in state.criteria if c.check is not None]
+    unmet = [c.id for c in state.criteria if c.check is None and not c.met]
+    verified = bool(checked) and all(c.met for c in checked)
+    steps_passed = all(
+        step.id in state.results and state.results[step.id].verdict == "pass" for step in state.plan
+    )
+    tried = state.budget.replans >= 1
+    return unmet if verified and steps_passed and tried else []
+
+
 def _stop(state: State, context: Context) -> dict[str, object] | None:
     """The finish decision when the run must end now (done, a limit, a loop), else None."""
     if state.status != "running":
         return {"decision": "finish"}
     if state.criteria and all(c.met and c.evidence for c in state.criteria):
         return _finish("done", "every done-criterion is met with evidence")
+    if unverified := unverifiable(state):
+        return _finish(
+            "done",
+            "every checked criterion is met; no evidence was found for "
+            f"{', '.join(unverified)} (judged by the model only)",
+        )
     limit = exceeded_limit(state.budget, context)
     if limit:
         return _finish("budget_exhausted", f"budget limit reached: {limit}")

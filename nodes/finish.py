@@ -9,6 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
+from nodes.checks import CHECKED
 from nodes.context import Context
 from nodes.errors import PlanloopError
 from nodes.history import history_text
@@ -55,6 +56,15 @@ def written_answer(state: State) -> str | None:
     return result.output.strip() or None
 
 
+def verified_answer(state: State) -> str | None:
+    """The answer when code verified every criterion: the executor's own words, when one
+    wrote the result, and what was checked on disk. No model call: nothing is left to judge."""
+    if not state.criteria or any(c.check is None or not c.met for c in state.criteria):
+        return None
+    checked = "\n".join(f"- {c.text}: {c.evidence.removeprefix(CHECKED)}" for c in state.criteria)
+    return f"{written_answer(state) or 'Done.'}\n\nChecked in the workspace:\n{checked}"
+
+
 def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
     """Write report.md and answer.md into the run's folder (blocking I/O: run in a thread)."""
     try:
@@ -72,7 +82,7 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     watch = Stopwatch()
     status = "failed" if state.status == "running" else state.status
     state = replace(state, status=status)
-    reused = written_answer(state) if status == "done" else None
+    reused = (verified_answer(state) or written_answer(state)) if status == "done" else None
     if reused is not None:
         answer, spent = reused, Budget()  # the answer is already written: no model call
     elif status == "done":

@@ -1,17 +1,47 @@
-"""parse_goal: the goal becomes an objective with explicit done-criteria."""
+"""parse_goal: the goal becomes an objective with explicit done-criteria, checked by code
+wherever a criterion is about a file."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
+from nodes.checks import merge_checks, output_checks, usable_check
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
 from nodes.llm import invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
-from nodes.schemas import GoalSpec
-from nodes.state import Criterion, State
+from nodes.schemas import CriterionSpec, GoalSpec
+from nodes.state import Check, Criterion, State
+from tools.confinement import Confinement
+from tools.runtime import current_confinement
+
+logger = logging.getLogger(__name__)
+
+
+def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Criterion], list[str]]:
+    """The model's criteria with runnable checks, plus a check for each output file the goal
+    names; criteria already true before the run and surplus unchecked ones are dropped."""
+    criteria, notes = [], []
+    for item in spec.criteria:
+        proposed = item if isinstance(item, CriterionSpec) else CriterionSpec(text=item)
+        check, why = None, ""
+        if proposed.check is not None:
+            check, why = usable_check(Check(**proposed.check.model_dump()), guard)
+        if why.startswith("already true"):
+            notes.append(f"dropped criterion {proposed.text!r}: {why}")
+            continue
+        if why:
+            notes.append(f"criterion {proposed.text!r} is judged by the model: {why}")
+        criteria.append(Criterion(id="", text=proposed.text.strip(), check=check))
+    merged, dropped = merge_checks(criteria, output_checks(goal, guard))
+    if not merged:
+        merged = [Criterion(id="c1", text=spec.objective)]
+    return merged, notes + dropped
 
 
 async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -27,11 +57,16 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         spec, spent = await invoke_structured(runtime.context, messages, GoalSpec)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
-    criteria = [Criterion(id=f"c{n}", text=text) for n, text in enumerate(spec.criteria, 1)]
+    criteria, notes = await asyncio.to_thread(criteria_of, spec, state.goal, current_confinement())
+    for note in notes:
+        logger.info("goal analysis: %s", note)
+    chosen = runtime.context.effort
     return {
         "status": "running",  # written, so the thread's values (and Studio) show it from here on
         "objective": spec.objective,
         "criteria": criteria,
+        "criteria_notes": notes,
         "constraints": spec.constraints,
+        "effort": spec.effort if chosen == "auto" else chosen,
         "budget": watch.budget(spent),
     }

@@ -19,9 +19,9 @@ from nodes.plan_check import to_steps, validate_plan
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
-from nodes.state import MemoryHit, State
+from nodes.state import MemoryHit, Risk, State, Step
 from nodes.tool_list import tools_text
-from tools import tool_specs, tools_for, unavailable_tools
+from tools import BUILTIN, RISK_ORDER, tool_specs, tools_for, unavailable_tools
 from tools.confinement import state_folders
 from tools.interpreter import InterpreterGuard, interpreter_note
 
@@ -93,10 +93,32 @@ def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, ob
     return update
 
 
+def whole_goal_step(state: State, context: Context) -> Step:
+    """The short path's plan: one executor step that does the whole goal with the tools.
+
+    Its risk is the riskiest tool the executor is offered, so the approval policy asks (once,
+    before anything runs) whenever any of them would need it."""
+    offered: list[Risk] = [
+        spec.effective_risk
+        for spec in tool_specs(context).values()
+        if spec.source == BUILTIN or not spec.side_effects
+    ]
+    risk: Risk = max(offered, key=RISK_ORDER.index) if offered else "read_only"
+    return Step(
+        id="s1",
+        description=f"Do the whole goal: {state.objective}",
+        expected="; ".join(c.text for c in state.criteria),
+        risk=risk,
+    )
+
+
 async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Propose a plan, validate it, and keep it only if every check passes."""
     context = runtime.context
     watch = Stopwatch()
+    if state.effort == "short" and not state.plan and not state.results:
+        first = whole_goal_step(state, context)
+        return {"plan": [first], "plan_errors": [], "plan_attempts": 0, "budget": watch.budget()}
     hits = state.memory_hits if state.memory_hits else await recall(state, runtime)
     recalled: dict[str, object] = {"memory_hits": hits}
     if any(not h.trusted for h in hits):

@@ -1,9 +1,20 @@
 """Every prompt planloop sends, as templates filled with `str.format`."""
 
 PARSE_GOAL_SYSTEM = """You are the goal analyst of planloop, an autonomous agent.
-Turn the user's goal into one concrete objective and 1 to 8 done-criteria. Each criterion
-must be checkable from the results of tool calls (a file exists with certain content, a
-question is answered with a source, ...). Also list explicit constraints."""
+Turn the user's goal into one concrete objective and the few done-criteria that show it is
+done: only the outcomes the user asked for (a file written, a file changed, a question
+answered), one per output. Never add requirements about method, style, tools, comments or
+the input files.
+Give every criterion about a file a `check` that code runs on the workspace: file_exists
+(the file is written), file_contains (it holds a text known now), file_matches (a regular
+expression), json_has_key (a JSON object with that key), file_changed (an existing file is
+edited). Use null only when no file is involved.
+`effort`: "short" when one or two actions do it (read inputs, compute, write one result);
+"full" for several parts, web research, or steps that build on each other.
+Example. Goal: "Count the lines of a.txt and write the count to n.txt". Answer:
+{"objective": "Write the number of lines of a.txt to n.txt", "criteria": [{"text": "n.txt
+holds the line count of a.txt", "check": {"kind": "file_matches", "path": "n.txt", "text":
+"^[0-9]+$"}}], "constraints": [], "effort": "short"}"""
 
 PARSE_GOAL_USER = """Goal:
 {goal}"""

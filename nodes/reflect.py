@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -9,15 +10,18 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
+from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
 from nodes.llm import invoke_structured
+from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict
 from nodes.state import Criterion, State, StepResult
+from tools.runtime import current_confinement
 
 NEW_RESULT_CHARS = 3000
 EARLIER_RESULT_CHARS = 400
@@ -134,8 +138,52 @@ def reflect_messages(
     ]
 
 
+def needs_review(criteria: list[Criterion]) -> bool:
+    """Whether a model must judge: some criterion that code cannot check is not met yet."""
+    return any(c.check is None and not c.met for c in criteria)
+
+
+def judged_by_code(
+    state: State, pending: list[StepResult], failures: list[str]
+) -> dict[str, object]:
+    """The review when code decided every criterion: a step passes when it ran, and a replan
+    is asked for when the plan has nothing left to run but a check still fails."""
+    judged = {
+        r.step_id: replace(r, verdict="pass")
+        if r.status == "done"
+        else replace(r, verdict="fail", note=r.output[:300])
+        for r in pending
+    }
+    results = {**state.results, **judged}
+    stuck = not ready_steps(state.plan, results)
+    answer = next(
+        (
+            r.step_id
+            for r in reversed(pending)
+            if judged[r.step_id].verdict == "pass" and _executor_step(state, r.step_id)
+        ),
+        "",
+    )
+    return {
+        "results": judged,
+        "replan_reason": f"checks failed: {'; '.join(failures)}" if failures and stuck else "",
+        "answer_step": answer,
+    }
+
+
+def _executor_step(state: State, step_id: str) -> bool:
+    return any(s.id == step_id and s.tool is None for s in state.plan)
+
+
+def overruled(criteria: list[Criterion], checked: list[Criterion]) -> list[Criterion]:
+    """The model's criteria with every checked criterion as code decided it."""
+    by_id = {c.id: c for c in checked if c.check is not None}
+    return [by_id.get(c.id, c) for c in criteria]
+
+
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """One model call judges every result that has no verdict yet (when judgement is due)."""
+    """Judge every result that has no verdict yet (when judgement is due): code checks the
+    criteria it can, and one model call judges the rest, when any is left."""
     watch = Stopwatch()
     pending = [r for r in state.results.values() if r.verdict == "pending"]
     cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
@@ -143,6 +191,11 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # No budget update: decide_done must see the very budget this check saw, or a time
         # limit crossed in between would end the run with these results unjudged.
         return cleared
+    checked, failures = await asyncio.to_thread(verify, state.criteria, current_confinement())
+    if not needs_review(checked):
+        by_code = judged_by_code(state, pending, failures)
+        return {**cleared, **by_code, "criteria": checked, "budget": watch.budget()}
+    state = replace(state, criteria=checked)
     shown = new_result_chars(pending)
     messages = reflect_messages(state, pending, shown, runtime.context)
     try:
@@ -160,13 +213,13 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "budget": watch.budget(exc.spent),
         }
     judged, criteria = apply_reflection(spec, pending, state.criteria)
+    by_code = judged_by_code(replace(state, results={**state.results, **judged}), [], failures)
+    reason = (spec.reason.strip() or "reflection asked for a replan") if spec.replan else ""
     return {
         **cleared,
         "results": judged,
-        "criteria": criteria,
-        "replan_reason": (spec.reason.strip() or "reflection asked for a replan")
-        if spec.replan
-        else "",
+        "criteria": overruled(criteria, checked),
+        "replan_reason": reason or by_code["replan_reason"],
         "answer_step": spec.answer_step or "",
         "budget": watch.budget(spent),
     }

@@ -9,14 +9,32 @@ from pydantic import BaseModel, Field
 RiskName = Literal["read_only", "writes_workspace", "executes_code", "network"]
 
 
+CheckName = Literal["file_exists", "file_contains", "file_matches", "json_has_key", "file_changed"]
+
+
+class CheckSpec(BaseModel):
+    """How code can test a criterion against the workspace files."""
+
+    # The goal analyst's prompt explains the kinds: descriptions here would be sent twice.
+    kind: CheckName
+    path: str = Field(min_length=1)
+    text: str = ""
+
+
+class CriterionSpec(BaseModel):
+    """One done-criterion, with a check when code can test it."""
+
+    text: str = Field(min_length=1)
+    check: CheckSpec | None = None
+
+
 class GoalSpec(BaseModel):
     """The goal turned into an objective with checkable done-criteria."""
 
     objective: str = Field(min_length=1, description="The goal as one concrete objective.")
-    criteria: list[str] = Field(
-        min_length=1, max_length=8, description="Checkable statements that are all true when done."
-    )
+    criteria: list[CriterionSpec | str] = Field(min_length=1, max_length=8)
     constraints: list[str] = Field(default_factory=list, description="Limits the goal sets.")
+    effort: Literal["short", "full"] = "full"
 
 
 class StepSpec(BaseModel):

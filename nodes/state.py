@@ -24,8 +24,29 @@ Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
 RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
 Decision = Literal["continue", "replan", "finish"]
 
+CheckKind = Literal["file_exists", "file_contains", "file_matches", "json_has_key", "file_changed"]
+
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 """Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
+
+
+@dataclass(kw_only=True)
+class Check:
+    """A test of a criterion that code runs against the workspace, with no model call; its
+    result overrides the model's opinion of the criterion in both directions."""
+
+    __pydantic_config__ = DOCUMENTED
+
+    kind: CheckKind
+    """`file_exists` (a non-empty file), `file_contains` (`text` is in it), `file_matches`
+    (the regular expression `text` matches it), `json_has_key` (a JSON object with key `text`)
+    or `file_changed` (its content differs from when the run began)."""
+    path: str
+    """The workspace-relative file the check reads."""
+    text: str = ""
+    """The text, pattern or key the check looks for."""
+    baseline: str = ""
+    """For `file_changed`: the digest of the file when the goal was analysed."""
 
 
 @dataclass(kw_only=True)
@@ -42,6 +63,8 @@ class Criterion:
     """Whether reflection judged the criterion satisfied."""
     evidence: str = ""
     """Why it is met: which step showed it, and how."""
+    check: Check | None = None
+    """The test code runs to decide the criterion; None when only a model can judge it."""
 
 
 @dataclass(kw_only=True)
@@ -266,6 +289,10 @@ class State(InputState, OutputState):
     """The goal restated as one concrete objective."""
     constraints: list[str] = field(default_factory=list)
     """Constraints stated or implied by the goal."""
+    effort: Literal["short", "full"] = "full"
+    """short: the goal runs as one executor step; full: planned steps, reviewed and replanned."""
+    criteria_notes: list[str] = field(default_factory=list)
+    """What the goal analysis changed in the model's criteria (dropped ones, and why)."""
     plan: Annotated[list[Step], TypedDeltaChannel(latest)] = field(default_factory=list)
     """The current plan DAG (completed steps stay in it)."""
     plan_errors: list[str] = field(default_factory=list)
@@ -312,6 +339,7 @@ class State(InputState, OutputState):
 
 
 STATE_TYPES: tuple[type, ...] = (
+    Check,
     ApprovalDecision,
     PendingApproval,
     PlanDiff,

@@ -48,14 +48,15 @@ def test_run_streams_progress_and_exits_0(
         "[step s1] done: wrote 2 bytes to hello.txt",
         "[reflect] s1: pass",
         "[decide] finish",
-        "budget: 1 steps, 3 LLM calls",
-        "Wrote hello.txt.",
+        "budget: 1 steps, 2 LLM calls",  # parse and plan; code checked hello.txt
+        "hello.txt exists: hello.txt exists (2 characters)",
         "status: done",
         "report: planloop-runs/t-hello/report.md",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
     assert (workspace / "planloop-runs/t-hello/report.md").is_file()
-    assert (workspace / "planloop-runs/t-hello/answer.md").read_text() == "Wrote hello.txt.\n"
+    answer = (workspace / "planloop-runs/t-hello/answer.md").read_text()
+    assert answer.startswith("Done.") and "hello.txt exists (2 characters)" in answer
 
 
 def test_threads_show_and_history(
@@ -73,8 +74,8 @@ def test_threads_show_and_history(
 
     assert main(["show", "t-show", "--db", str(db_path)]) == 0
     shown = capsys.readouterr().out
-    assert "[x] c1 hello.txt exists — s1 wrote hello.txt" in shown
-    assert "done/pass" in shown and "Wrote hello.txt." in shown
+    assert "[x] c1 hello.txt exists — checked: hello.txt exists (2 characters)" in shown
+    assert "done/pass" in shown and "Done." in shown
 
     assert main(["show", "t-show", "--history", "--db", str(db_path)]) == 0
     history = capsys.readouterr().out.splitlines()

@@ -361,7 +361,11 @@ async def test_search_fetch_write_report_and_injection_changes_nothing(
     (workspace / "notes").mkdir()
     (workspace / "notes" / "a.md").write_text("my notes")
     context.approval = "none"
-    script.add("parse_goal", goal_reply("report.md summarises how otters use tools"))
+    # The second criterion is for the model to judge, so the web content reaches a review.
+    script.add(
+        "parse_goal",
+        goal_reply("report.md summarises how otters use tools", "the report says which tools"),
+    )
     script.add(
         "plan",
         plan_reply(
@@ -378,7 +382,8 @@ async def test_search_fetch_write_report_and_injection_changes_nothing(
     script.add(
         "reflect",
         reflect_reply(
-            {"s1": True, "s2": True, "s3": True}, {"c1": "s3 wrote report.md from s1/s2"}
+            {"s1": True, "s2": True, "s3": True},
+            {"c1": "s3 wrote report.md from s1/s2", "c2": "s3: stones"},
         ),
     )
     script.add("finish", "report.md written")

@@ -1,0 +1,226 @@
+"""Criteria that code can decide: typed checks run against the workspace, with no model call.
+
+The goal analysis attaches a `Check` to each criterion that names a file, its content or a
+JSON key, and code adds one for every output file the goal names that does not exist yet. A
+check's result overrides the model's opinion of its criterion in both directions, so the
+verdict of a run agrees with what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import regex  # type: ignore[import-untyped]
+
+from nodes.state import Check, Criterion
+from tools.confinement import Confinement
+from tools.workspace import WorkspaceError, digest, read_text
+
+READ_LIMIT_CHARS = 2_000_000
+PATTERN_TIMEOUT_SECONDS = 1.0
+"""A model-written pattern that backtracks forever is cut off, and the check fails."""
+CHECKED = "checked: "
+"""How a criterion's evidence starts when code decided it."""
+MAX_UNCHECKED = 2
+"""Criteria only a model can judge, kept per goal: the rest are dropped with a note."""
+
+FILE_EXTENSIONS = [
+    "txt",
+    "md",
+    "markdown",
+    "json",
+    "jsonl",
+    "csv",
+    "tsv",
+    "ini",
+    "cfg",
+    "conf",
+    "toml",
+    "yaml",
+    "yml",
+    "xml",
+    "html",
+    "htm",
+    "log",
+    "py",
+    "js",
+    "ts",
+    "sh",
+    "sql",
+    "rst",
+    "tex",
+    "svg",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "pdf",
+    "ipynb",
+]
+_FILE_NAME = re.compile(
+    r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.(?:" + "|".join(FILE_EXTENSIONS) + r"))(?![\w/-])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running one check found."""
+
+    passed: bool
+    detail: str
+
+
+def run_check(check: Check, guard: Confinement) -> Outcome:
+    """Run one check against the workspace `guard` confines (planloop's own files stay hidden)."""
+    try:
+        content = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
+    except (OSError, WorkspaceError) as exc:
+        return Outcome(False, f"{check.path}: {exc}")
+    return _judge(check, content)
+
+
+def _judge(check: Check, content: str) -> Outcome:
+    path = check.path
+    if check.kind == "file_exists":
+        if content.strip():
+            return Outcome(True, f"{path} exists ({len(content)} characters)")
+        return Outcome(False, f"{path} is empty")
+    if check.kind == "file_contains":
+        found = _normalised(check.text) in _normalised(content)
+        return Outcome(found, f"{path} {'contains' if found else 'lacks'} {check.text!r}")
+    if check.kind == "file_matches":
+        return _matches(check, content)
+    if check.kind == "json_has_key":
+        return _has_key(check, content)
+    changed = digest(content) != check.baseline
+    return Outcome(changed, f"{path} {'was changed' if changed else 'is unchanged'}")
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _matches(check: Check, content: str) -> Outcome:
+    try:
+        found = regex.search(
+            check.text, content, flags=regex.MULTILINE, timeout=PATTERN_TIMEOUT_SECONDS
+        )
+    except (regex.error, TimeoutError) as exc:
+        return Outcome(False, f"pattern {check.text!r} cannot be used: {exc}")
+    verb = "matches" if found else "does not match"
+    return Outcome(found is not None, f"{check.path} {verb} {check.text!r}")
+
+
+def _has_key(check: Check, content: str) -> Outcome:
+    try:
+        value: object = json.loads(content)
+    except ValueError as exc:
+        return Outcome(False, f"{check.path} is not valid JSON ({exc})")
+    for part in check.text.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return Outcome(False, f"{check.path} has no key {check.text!r}")
+        value = value[part]
+    return Outcome(True, f"{check.path} has the key {check.text!r}")
+
+
+def verify(criteria: list[Criterion], guard: Confinement) -> tuple[list[Criterion], list[str]]:
+    """Every checked criterion decided by its check; the failures as one line each."""
+    decided, failures = [], []
+    for criterion in criteria:
+        if criterion.check is None:
+            decided.append(criterion)
+            continue
+        outcome = run_check(criterion.check, guard)
+        evidence = f"{CHECKED}{outcome.detail}" if outcome.passed else ""
+        decided.append(replace(criterion, met=outcome.passed, evidence=evidence))
+        if not outcome.passed:
+            failures.append(f"{criterion.id} ({criterion.text}): {outcome.detail}")
+    return decided, failures
+
+
+def named_files(goal: str) -> list[str]:
+    """Workspace file names the goal mentions (not parts of URLs), in order of mention."""
+    return [name for name, _ in _mentions(goal)]
+
+
+def _mentions(goal: str) -> list[tuple[str, str]]:
+    """Each file name the goal mentions with the few words before it."""
+    without_urls = re.sub(r"\b\w+://\S+|\{site\}\S*", " ", goal)
+    seen: dict[str, str] = {}
+    for match in _FILE_NAME.finditer(without_urls):
+        before = " ".join(without_urls[: match.start()].split()[-_LEAD_WORDS:]).casefold()
+        seen.setdefault(match.group(1), before)
+    return list(seen.items())
+
+
+_LEAD_WORDS = 4
+_WRITES = re.compile(
+    r"\b(?:write|save|create|store|put|output|generate|produce|export|turn|convert)"
+)
+_LEADS_TO_OUTPUT = re.compile(
+    r"\b(?:to|into|in|as|named|called|create|creates|write|save|files?)\b[^.;:]*$"
+)
+
+
+def output_checks(goal: str, guard: Confinement) -> list[Check]:
+    """A `file_exists` check for each file the goal asks to write: named after "to", "into",
+    "as", "create" and the like in a goal that writes something, and missing from the
+    workspace (a file that is there is an input, or one to edit)."""
+    if not _WRITES.search(goal.casefold()):
+        return []
+    checks = []
+    for name, before in _mentions(goal):
+        if not _LEADS_TO_OUTPUT.search(before):
+            continue
+        outcome = run_check(Check(kind="file_exists", path=name), guard)
+        if not outcome.passed and "no such file" in outcome.detail:
+            checks.append(Check(kind="file_exists", path=name))
+    return checks
+
+
+def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
+    """The check as it can be run, or None and why it was dropped.
+
+    A check on a file that exists before the run is a precondition, not an outcome, when it
+    already passes; `file_changed` gets the file's digest as its baseline."""
+    try:
+        read = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
+    except WorkspaceError as exc:
+        if "no such file" in str(exc):
+            return (check, "") if check.kind != "file_changed" else (None, f"{exc}")
+        return None, f"{check.path}: {exc}"
+    except OSError as exc:
+        return None, f"{check.path}: {exc}"
+    if check.kind == "file_changed":
+        return replace(check, baseline=digest(read)), ""
+    if _judge(check, read).passed:
+        return None, f"already true before the run ({_judge(check, read).detail})"
+    return check, ""
+
+
+def merge_checks(
+    criteria: list[Criterion], outputs: Iterable[Check]
+) -> tuple[list[Criterion], list[str]]:
+    """Attach each output-file check to the criterion that names its file, or add a criterion
+    for it; then keep at most `MAX_UNCHECKED` criteria that only a model can judge."""
+    merged = list(criteria)
+    notes = []
+    for check in outputs:
+        if any(c.check is not None and c.check.path == check.path for c in merged):
+            continue
+        index = next(
+            (i for i, c in enumerate(merged) if c.check is None and check.path in c.text), None
+        )
+        if index is None:
+            merged.append(Criterion(id="", text=f"{check.path} is written", check=check))
+        else:
+            merged[index] = replace(merged[index], check=check)
+    unchecked = [c for c in merged if c.check is None]
+    for dropped in unchecked[MAX_UNCHECKED:]:
+        notes.append(f"dropped criterion {dropped.text!r}: only a model could judge it")
+        merged.remove(dropped)
+    return [replace(c, id=f"c{n}") for n, c in enumerate(merged, 1)], notes
