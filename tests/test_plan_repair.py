@@ -3,16 +3,19 @@ note), so a rejection, and another planner call, is left for what the model must
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graph.api import arun
 from nodes.context import Context
 from nodes.plan_check import validate_plan
 from nodes.plan_repair import Repair, find_placeholders, repair_plan
 from nodes.schemas import StepSpec
 from nodes.state import StepResult
-from tests.fakes import step
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tools import tools_for
 
 TOOLS = tools_for(Context())
@@ -334,3 +337,105 @@ def test_what_needs_the_model_is_still_rejected(
     fixed = repair_plan(specs, tools=TOOLS, finished={})
     errors = validate_plan(fixed.specs, tools=TOOLS, finished={}, max_steps=4)
     assert any(reason in e for e in errors), errors
+
+
+# end to end ------------------------------------------------------------------------------------
+
+
+def _roles(script: Script) -> list[str]:
+    return [role for role, _ in script.calls]
+
+
+async def test_a_replan_reusing_executed_ids_runs_with_one_planner_call(
+    script: Script,
+    context: Context,
+    workspace: Path,
+    db_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    script.add("parse_goal", goal_reply("hello.txt says hello"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="write_file", args={"path": "hello.txt", "content": "hello"}),
+            step("s2", tool="read_file", args={"path": "nope.txt"}),
+        ),
+    )
+    script.add("reflect", reflect_reply({"s1": True, "s2": False}, replan=True, reason="s2"))
+    replan = plan_reply(
+        step("s1", tool="read_file", args={"path": "hello.txt"}),
+        step("s2", description="check that it says hello", depends_on=["s1"]),
+    )
+    script.add("plan", replan)
+    script.add("execute", "hello.txt says hello.")
+    script.add("reflect", reflect_reply({"s3": True, "s4": True}, {"c1": "s3, s4"}))
+    script.add("finish", "hello.txt says hello.")
+
+    with caplog.at_level(logging.INFO, logger="nodes.plan_repair"):
+        outcome = await arun("write hello to hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert len(script.calls_for("plan")) == 2  # the first plan and ONE replan call
+    assert outcome.results["s3"].output == "hello" and outcome.results["s4"].verdict == "pass"
+    executor_prompt = script.calls_for("execute")[0][-1].text
+    assert "<result step='s3'" in executor_prompt  # s2 -> s4 depends on the new s1 -> s3
+    assert "plan repaired: step s1 renamed to s3" in caplog.text
+    # The same replan without the repair is rejected (the old code failed the run on it):
+    specs = [StepSpec.model_validate(s) for s in replan["steps"]]
+    errors = validate_plan(specs, tools=TOOLS, finished=outcome.results, max_steps=12)
+    assert "step id 's1' is already used by an executed step" in errors
+
+
+async def test_a_placeholder_arg_is_filled_from_the_earlier_result(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "count.txt").write_text("2")
+    script.add("parse_goal", goal_reply("errors.txt holds the number of ERROR lines"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("count", tool="read_file", args={"path": "count.txt"}),
+            step(
+                "write",
+                tool="write_file",
+                args={"path": "errors.txt", "content": "{{result}}"},
+                description="write the count",
+            ),
+        ),
+    )
+    script.add("execute", tool_call("write_file", {"path": "errors.txt", "content": "2"}))
+    script.add("reflect", reflect_reply({"count": True, "write": True}, {"c1": "write"}))
+    script.add("finish", "2 error lines.")
+
+    outcome = await arun("count the errors into errors.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert (workspace / "errors.txt").read_text() == "2"
+    assert _roles(script) == ["parse_goal", "plan", "execute", "reflect", "finish"]
+    fill_prompt = "\n".join(m.text for m in script.calls_for("execute")[0])
+    assert "one call of the tool `write_file`" in fill_prompt
+    assert "<result step='count'" in fill_prompt and "2" in fill_prompt  # its input
+    assert 'path="errors.txt"' in fill_prompt  # the planned path reaches the fill call
+
+
+async def test_an_unavailable_tools_step_is_done_by_the_executor(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "essay.txt").write_text("one two three")
+    script.add("parse_goal", goal_reply("the words of essay.txt are counted"))
+    script.add(
+        "plan",
+        plan_reply({"id": "s1", "tool": "count_words", "args": {"path": "essay.txt"}}),
+    )
+    script.add("execute", tool_call("read_file", {"path": "essay.txt"}), "essay.txt has 3 words.")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1: 3 words"}))
+    script.add("finish", "3 words.")
+
+    outcome = await arun("count the words in essay.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert len(script.calls_for("plan")) == 1
+    assert outcome.results["s1"].output == "essay.txt has 3 words."
+    assert outcome.results["s1"].tool_calls == 1
+    executor_prompt = script.calls_for("execute")[0][-1].text
+    assert 'do what count_words({"path": "essay.txt"}) would do' in executor_prompt
