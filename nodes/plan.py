@@ -16,6 +16,7 @@ from nodes.history import history_text
 from nodes.llm import invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
+from nodes.plan_repair import repaired
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
@@ -136,6 +137,8 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             **_rejected(state, context, [str(exc)]),
             "budget": watch.budget(exc.spent),
         }
+    # What the system can fix itself costs no planner call (the fixes are logged).
+    spec = await asyncio.to_thread(repaired, spec, tools=tools_for(context), finished=state.results)
     errors = await asyncio.to_thread(  # MCP tools' schemas check args: outside content
         validate_plan,
         spec.steps,

@@ -30,6 +30,21 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
+BEFORE_PLAN_REPAIR = {
+    "planloop/checklist": "a {{tasks}} write is now a filled call",
+    "planloop/word_count": "a {{count}} write is now a filled call",
+    "planloop/error_count": "a {{count}} write is now a filled call",
+    "planloop/web_price": "the replan reusing executed ids is now accepted and runs",
+}
+"""Runs recorded before plan repair that now ask for model calls never recorded: to re-record
+(then drop them from here; the xfail is strict)."""
+
+
+def _replay(path: Path) -> object:
+    name = f"{path.parent.name}/{path.stem}"
+    why = BEFORE_PLAN_REPAIR.get(name)
+    marks = [pytest.mark.xfail(strict=True, reason=f"re-record: {why}")] if why else []
+    return pytest.param(path, id=name, marks=marks)
 
 
 def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
@@ -40,7 +55,7 @@ def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
     assert {row["status"] for row in rows if row["system"] == "planloop"} >= {"done", "failed"}
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", [_replay(path) for path in RECORDED])
 async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     recorded = Recording.load(path)

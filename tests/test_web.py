@@ -15,7 +15,7 @@ import pytest
 import tools.fetch
 from graph.api import RunOutcome, arun
 from nodes.context import Context
-from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tests.tavily_server import TavilyStandIn
 from tools.fetch import download, page_text
 from tools.runner import TransientToolError
@@ -146,14 +146,20 @@ async def test_without_a_key_web_search_is_absent_and_refused(
     script: Script, context: Context, db_path: Path
 ) -> None:
     script.add("parse_goal", goal_reply("found it"))
-    bad = plan_reply(step("s1", tool="web_search", args={"query": "x"}))
-    script.add("plan", bad, bad, bad)
+    # A step planned with web_search anyway is repaired into an executor step (one plan call).
+    script.add("plan", plan_reply(step("s1", tool="web_search", args={"query": "x"})))
+    script.add("execute", tool_call("web_search", {"query": "x"}), "I could not search.")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 tried"}))
+    script.add("finish", "done")
     outcome = await arun("search", context=context, db=db_path)
     system = script.calls_for("plan")[0][0].text
     available = system.split("Unavailable tools")[0]
     assert "- web_search(" not in available and "- fetch_url(" in available
     assert "- web_search: TAVILY_API_KEY is not set" in system
-    assert outcome.status == "failed" and "unknown tool 'web_search'" in outcome.stop_reason
+    assert len(script.calls_for("plan")) == 1
+    refused = script.calls_for("execute")[1][-1].text
+    assert "web_search is unavailable: TAVILY_API_KEY is not set" in refused
+    assert outcome.results["s1"].tool_errors == 1
 
 
 @pytest.mark.parametrize(

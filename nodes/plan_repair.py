@@ -1,0 +1,361 @@
+"""Repairing a proposed plan before it is validated: whatever the system can fix by itself is
+fixed (with a one-line note per change), so a rejection, and another planner call, is left for
+what only the model can decide (no steps, too many steps, a dependency cycle, an executor step
+with neither description nor expected).
+
+What is repaired:
+
+- an id already used by an executed step, or used twice in the plan, gets a fresh one; the
+  plan's references to that id mean the plan's own step and follow it (only the renamed step's
+  own dependency on the executed step of its old id keeps pointing at the executed step);
+- a dependency on the step itself, on an unknown step or on an executed step that failed is
+  dropped;
+- args that refer to another step's result (`{{s1}}`, `{s1.output}`, `$s1`, `<output of s1>`,
+  `result of step s1`; any `{{...}}` at all) are dropped, so one model call fills them in from
+  the results when the step runs, and the steps referred to become dependencies;
+- a tool that is not available makes the step an executor step (the executor uses the tools
+  there are);
+- args that do not validate against the tool's schema are dropped (filled in at run time);
+- args without a tool are dropped; missing descriptions and expected outcomes are derived.
+
+`repair_plan` is pure (apart from the tools' own arg validation, as in `validate_plan`);
+`repaired` applies it to a `PlanSpec` and logs the notes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from langchain_core.tools import BaseTool
+
+from nodes.plan_check import usable
+from nodes.schemas import PlanSpec, StepSpec
+from nodes.state import StepResult
+from tools import validate_args
+
+logger = logging.getLogger(__name__)
+
+MAX_ID_CHARS = 40
+"""The longest id a `StepSpec` accepts."""
+ARG_CHARS = 300
+"""How much of one planned arg a repaired step's description quotes."""
+RECENT_RESULTS = 3
+"""How many of the newest executed results a placeholder naming no step may refer to, when the
+plan has no earlier step of its own."""
+
+TEMPLATE = re.compile(r"\{\{[^{}\n]{0,200}\}\}")
+"""Any `{{...}}` template placeholder."""
+ID_CHARS = r"A-Za-z0-9_\-"
+
+
+@dataclass(frozen=True)
+class Repair:
+    """The repaired steps and one line per change made."""
+
+    specs: list[StepSpec]
+    notes: list[str] = field(default_factory=list)
+
+
+def _bounded(step_id: str) -> str:
+    """A regex matching `step_id` as a whole word (a following `.attr` is allowed)."""
+    return rf"(?<![{ID_CHARS}]){re.escape(step_id)}(?![{ID_CHARS}])"
+
+
+def _reference_patterns(step_id: str) -> list[re.Pattern[str]]:
+    """Placeholder forms other than `{{...}}` that name `step_id`."""
+    word = _bounded(step_id)
+    return [
+        re.compile(r"(?<!\{)\{\s*" + word + r"(?:\.[\w.\[\]'\"]*)?\s*\}"),
+        re.compile(r"\$\{?" + word),
+        re.compile(r"<[^<>\"'=\n]{0,40}?" + word + r"[^<>\"'=\n]{0,40}>"),
+        re.compile(
+            r"\b(?:results?|outputs?|values?)\s+(?:of|from)\s+(?:the\s+)?(?:step\s+)?" + word,
+            re.IGNORECASE,
+        ),
+    ]
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string inside an arg value (nested lists and objects included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass
+class Placeholders:
+    """What the placeholders in one step's args refer to."""
+
+    found: list[str] = field(default_factory=list)
+    """The placeholder texts, as written."""
+    names: list[str] = field(default_factory=list)
+    """The step ids they name (as the plan wrote them)."""
+
+
+def find_placeholders(args: Mapping[str, object], known_ids: list[str]) -> Placeholders:
+    """The placeholders in `args` that stand for an earlier result: any `{{...}}`, and other
+    forms (`{id}`, `$id`, `<output of id>`, `result of step id`) that name a known step. The
+    short forms are only looked for with ids that hold a letter (`$1` is rarely a step)."""
+    seen = Placeholders()
+    worded = [i for i in known_ids if any(c.isalpha() for c in i)]
+    patterns = {i: _reference_patterns(i) for i in worded}
+    for text in _strings(dict(args)):
+        for match in TEMPLATE.finditer(text):
+            seen.found.append(match.group())
+            seen.names += [i for i in known_ids if re.search(_bounded(i), match.group())]
+        for step_id, forms in patterns.items():
+            hits = [m.group() for form in forms for m in form.finditer(text)]
+            seen.found += hits
+            seen.names += [step_id] if hits else []
+    found = list(dict.fromkeys(seen.found))
+    seen.found = [f for f in found if not any(f != other and f in other for other in found)]
+    seen.names = list(dict.fromkeys(seen.names))
+    return seen
+
+
+def _clipped(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= ARG_CHARS else text[: ARG_CHARS - 1] + "…"
+
+
+def _fresh_id(old: str, taken: set[str]) -> str:
+    """The next free id like `old`: `s1` -> `s2`, `s3`, ...; `read` -> `read_2`, `read_3`, ..."""
+    numbered = re.fullmatch(r"(.*?)(\d+)", old)
+    prefix, sep, number = (numbered[1], "", int(numbered[2])) if numbered else (old, "_", 1)
+    while True:
+        number += 1
+        suffix = f"{sep}{number}"
+        candidate = prefix[: MAX_ID_CHARS - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+
+
+class _Repairer:
+    """One repair pass over a proposed plan (positions in the plan identify its steps)."""
+
+    def __init__(
+        self,
+        specs: list[StepSpec],
+        tools: Mapping[str, BaseTool],
+        finished: Mapping[str, StepResult],
+    ) -> None:
+        self.tools, self.finished = tools, finished
+        self.notes: list[str] = []
+        self.planned = [spec.id for spec in specs]
+        self.ids = self._unique_ids()
+        self.specs = [
+            spec.model_copy(update={"id": new, "depends_on": self._dependencies(index, spec)})
+            for index, (spec, new) in enumerate(zip(specs, self.ids, strict=True))
+        ]
+
+    def _unique_ids(self) -> list[str]:
+        """The plan's ids with every reused or repeated one replaced by a fresh id."""
+        taken = set(self.finished) | set(self.planned)
+        seen: set[str] = set()
+        ids = []
+        for old in self.planned:
+            new = old
+            if old in self.finished or old in seen:
+                new = _fresh_id(old, taken)
+                taken.add(new)
+                why = "an executed step" if old in self.finished else "an earlier step of this plan"
+                self.notes.append(f"step {old} renamed to {new}: {old} is already the id of {why}")
+            seen.add(old)
+            ids.append(new)
+        return ids
+
+    def resolve(self, index: int, ref: str) -> str | None:
+        """The id that the step at `index` means by `ref`: the nearest earlier step of the plan
+        with that id, else the first later one, else the executed step; None if none."""
+        others = [j for j, old in enumerate(self.planned) if old == ref and j != index]
+        before = [j for j in others if j < index]
+        if before:
+            return self.ids[before[-1]]
+        if others:
+            return self.ids[others[0]]
+        return ref if ref in self.finished else None
+
+    def _dependencies(self, index: int, spec: StepSpec) -> list[str]:
+        """The step's dependencies as the plan meant them, without impossible ones."""
+        step_id = self.ids[index]
+        kept: list[str] = []
+        for ref in spec.depends_on:
+            target = self.resolve(index, ref)
+            if target is None:
+                what = "itself" if ref == spec.id else f"unknown step {ref!r}"
+                self.notes.append(f"step {step_id}: dropped its dependency on {what}")
+            elif target in self.finished and not usable(self.finished[target]):
+                self.notes.append(
+                    f"step {step_id}: dropped its dependency on step {target!r}, which failed"
+                )
+            elif target not in kept:
+                kept.append(target)
+        return kept
+
+    def depends(self, start: str, target: str) -> bool:
+        """Whether the plan's step `start` depends on `target`, directly or not."""
+        by_id = {spec.id: spec for spec in self.specs}
+        pending, seen = [start], set()
+        while pending:
+            current = pending.pop()
+            if current == target:
+                return True
+            if current not in seen and current in by_id:
+                seen.add(current)
+                pending.extend(by_id[current].depends_on)
+        return False
+
+    def note(self, index: int, text: str) -> None:
+        """Record one change made to the step at `index`."""
+        self.notes.append(f"step {self.ids[index]}: {text}")
+
+    def repair(self) -> Repair:
+        """Every step repaired, in plan order."""
+        for index in range(len(self.specs)):
+            self.specs[index] = self._repaired_step(index, self.specs[index])
+        return Repair(self.specs, self.notes)
+
+    def _repaired_step(self, index: int, spec: StepSpec) -> StepSpec:
+        placeholders = Placeholders()
+        if spec.args:
+            known = list(dict.fromkeys([*self.planned, *self.finished]))
+            placeholders = find_placeholders(spec.args, known)
+        if placeholders.found:
+            spec = self._with_sources(index, spec, placeholders)
+        if spec.tool is None:
+            spec = self._executor_step(index, spec)
+        elif spec.tool not in self.tools:
+            spec = self._instead_of_unavailable_tool(index, spec)
+        elif spec.args is not None:
+            spec = self._checked_args(index, spec, placeholders)
+        return self._described(index, spec)
+
+    def _with_sources(self, index: int, spec: StepSpec, placeholders: Placeholders) -> StepSpec:
+        """The step depends on the steps its placeholders name; naming none, and without
+        dependencies, on the steps before it."""
+        found = ", ".join(placeholders.found)
+        named = [self.resolve(index, name) for name in placeholders.names]
+        sources = [s for s in named if s is not None and s != self.ids[index]]
+        if not sources and spec.depends_on:
+            return spec
+        by_name = bool(sources)
+        if not by_name:
+            sources = self._earlier_results(index)
+            self.note(
+                index,
+                f"placeholder {found} names no step; it now depends on the results before it: "
+                + (", ".join(sources) or "(none)"),
+            )
+        failed = [s for s in sources if s in self.finished and not usable(self.finished[s])]
+        if failed:
+            self.note(index, f"its args refer to {', '.join(failed)}, which failed")
+        added = [s for s in sources if s not in failed and s not in spec.depends_on]
+        if added and by_name:
+            self.note(index, f"now depends on {', '.join(added)}, which its args refer to")
+        return spec.model_copy(update={"depends_on": [*spec.depends_on, *added]})
+
+    def _earlier_results(self, index: int) -> list[str]:
+        """The steps before this one in the plan that do not wait on it; without any, the
+        newest usable executed steps."""
+        step_id = self.ids[index]
+        earlier = [s for s in self.ids[:index] if not self.depends(s, step_id)]
+        if earlier:
+            return earlier
+        executed = [i for i, result in self.finished.items() if usable(result)]
+        return executed[-RECENT_RESULTS:]
+
+    def _executor_step(self, index: int, spec: StepSpec) -> StepSpec:
+        if not spec.args:
+            return spec.model_copy(update={"args": None})
+        self.note(index, f"args {_clipped(spec.args)} dropped: they were given without a tool")
+        description = spec.description.strip() or f"do this: {_clipped(spec.args)}"
+        return spec.model_copy(update={"args": None, "description": description})
+
+    def _instead_of_unavailable_tool(self, index: int, spec: StepSpec) -> StepSpec:
+        tool = spec.tool or ""
+        call = f"{tool}({_clipped(spec.args) if spec.args else ''})"
+        self.note(
+            index,
+            f"tool {tool!r} is not available; the executor does the step with the tools that "
+            f"are: {', '.join(self.tools) or '(none)'}",
+        )
+        description = spec.description.strip() or f"do what {call} would do"
+        return spec.model_copy(update={"tool": None, "args": None, "description": description})
+
+    def _checked_args(self, index: int, spec: StepSpec, placeholders: Placeholders) -> StepSpec:
+        """Args that hold placeholders or do not validate are left to the fill call."""
+        args = spec.args or {}
+        if placeholders.found:
+            sources = ", ".join(spec.depends_on) or "earlier steps"
+            self.note(
+                index,
+                f"args hold placeholder(s) {', '.join(placeholders.found)}; they are filled in "
+                f"from the results of {sources} when the step runs",
+            )
+            hint = f"replace each placeholder by the real value from the results of {sources}"
+            return self._to_fill(spec, hint)
+        tool = self.tools[spec.tool or ""]
+        problem = validate_args(tool, args)
+        if problem is None:
+            return spec
+        self.note(index, f"{problem}; the args are filled in when the step runs")
+        return self._to_fill(spec, f"these args were invalid ({problem}); correct them")
+
+    def _to_fill(self, spec: StepSpec, hint: str) -> StepSpec:
+        """The step with its args left to the fill call, which reads them off the
+        description."""
+        planned = "; ".join(f"{key}={_clipped(value)}" for key, value in (spec.args or {}).items())
+        what = spec.description.strip() or f"call {spec.tool}"
+        description = f"{what} (planned args: {planned}; {hint})"
+        return spec.model_copy(update={"args": None, "description": description})
+
+    def _described(self, index: int, spec: StepSpec) -> StepSpec:
+        """Missing descriptions and expected outcomes, derived from what the step says."""
+        description, expected = spec.description.strip(), spec.expected.strip()
+        if spec.tool and spec.args is None and not description:
+            self.note(index, f"no description: described as 'call {spec.tool}'")
+            return spec.model_copy(update={"description": f"call {spec.tool}"})
+        if spec.tool is None and description and not expected:
+            self.note(index, "no expected outcome: the description stands for it")
+            return spec.model_copy(update={"expected": description})
+        if spec.tool is None and expected and not description:
+            self.note(index, "no description: the expected outcome stands for it")
+            return spec.model_copy(update={"description": expected})
+        return spec
+
+
+def repair_plan(
+    specs: list[StepSpec],
+    *,
+    tools: Mapping[str, BaseTool],
+    finished: Mapping[str, StepResult],
+) -> Repair:
+    """The proposed steps with every problem the system can fix fixed, and a note per fix.
+
+    `tools`: the tools available to this run; `finished`: the results so far, by step id. What
+    is left for `validate_plan` to reject needs the model (see the module docstring)."""
+    if not specs:
+        return Repair(list(specs))
+    return _Repairer(list(specs), tools, finished).repair()
+
+
+def repaired(
+    spec: PlanSpec,
+    *,
+    tools: Mapping[str, BaseTool],
+    finished: Mapping[str, StepResult],
+) -> PlanSpec:
+    """`spec` after `repair_plan`, with each note logged at INFO."""
+    repair = repair_plan(spec.steps, tools=tools, finished=finished)
+    for note in repair.notes:
+        logger.info("plan repaired: %s", note)
+    return spec.model_copy(update={"steps": repair.specs}) if repair.notes else spec
