@@ -30,20 +30,35 @@ def step_line(step: Step) -> str:
     return f"{step.id}: {step.description}{call}{deps} [{step.risk}]"
 
 
-def result_block(result: StepResult, step: Step | None, *, max_chars: int) -> str:
-    """A result with its step, clipped for use inside prompts."""
-    title = step.description if step else "(step no longer in plan)"
+def result_block(
+    result: StepResult,
+    step: Step | None,
+    *,
+    max_chars: int,
+    missing: str = "(step no longer in plan)",
+) -> str:
+    """A result with its step (or `missing` when the step is not known), clipped for use
+    inside prompts."""
+    title = step.description if step else missing
     output = result.output
     if len(output) > max_chars:
         output = close_untrusted(output[:max_chars] + " …")
     verdict = "" if result.verdict == "pending" else f" verdict={result.verdict} {result.note}"
+    heading = f"{title}\n" if title else ""
     return (
         f"<result step={result.step_id!r} status={result.status}{verdict}>\n"
-        f"{title}\n{output}\n</result>"
+        f"{heading}{output}\n</result>"
     )
 
 
-def results_text(results: Iterable[StepResult], plan: Mapping[str, Step], *, max_chars: int) -> str:
-    """Several results, each as a delimited block."""
-    blocks = [result_block(r, plan.get(r.step_id), max_chars=max_chars) for r in results]
+def results_text(
+    results: Iterable[StepResult], plan: Mapping[str, Step] | None, *, max_chars: int
+) -> str:
+    """Several results, each as a delimited block (without step titles when `plan` is None)."""
+    blocks = [
+        result_block(r, plan.get(r.step_id), max_chars=max_chars)
+        if plan is not None
+        else result_block(r, None, max_chars=max_chars, missing="")
+        for r in results
+    ]
     return "\n".join(blocks) or NONE

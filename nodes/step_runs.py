@@ -169,7 +169,7 @@ def _step_prompt(task: StepTask, step: Step) -> str:
         step_id=step.id,
         description=step.description,
         expected=step.expected,
-        inputs=results_text(task.inputs, {}, max_chars=INPUT_RESULT_CHARS),
+        inputs=results_text(task.inputs, None, max_chars=INPUT_RESULT_CHARS),
     )
 
 

@@ -372,7 +372,9 @@ async def test_a_replan_reusing_executed_ids_runs_with_one_planner_call(
     script.add("finish", "hello.txt says hello.")
 
     with caplog.at_level(logging.INFO, logger="nodes.plan_repair"):
-        outcome = await arun("write hello to hello.txt", context=context, db=db_path)
+        # A goal naming no output file: its criterion is the model's to judge (no code check
+        # would end the run before the replan).
+        outcome = await arun("say hello", context=context, db=db_path)
 
     assert outcome.status == "done", outcome.stop_reason
     assert len(script.calls_for("plan")) == 2  # the first plan and ONE replan call

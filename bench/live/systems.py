@@ -219,6 +219,16 @@ SYSTEMS: dict[str, System] = {
         System("planloop", "planloop as shipped (Python API)", planloop_variant()),
         System("react", "langchain create_agent ReAct loop, planloop's tools", run_react),
         System(
+            "planloop-short",
+            "ablation: every goal on the short path (effort=short)",
+            planloop_variant(effort="short"),
+        ),
+        System(
+            "planloop-full",
+            "ablation: every goal through plan, review and replan (effort=full)",
+            planloop_variant(effort="full"),
+        ),
+        System(
             "planloop-serial",
             "ablation: one step at a time (max_parallel_steps=1)",
             planloop_variant(max_parallel_steps=1),

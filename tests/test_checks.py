@@ -1,0 +1,263 @@
+"""Criteria checked by code: the checks themselves, how the goal analysis builds them, and runs
+whose verdict follows the workspace rather than the model's opinion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from graph.api import arun
+from nodes.checks import merge_checks, output_checks, run_check, usable_check
+from nodes.context import Context
+from nodes.parse_goal import criteria_of
+from nodes.schemas import GoalSpec
+from nodes.state import Check, Criterion
+from tests.fakes import Script, plan_reply, reflect_reply, step, tool_call
+from tools.confinement import Confinement
+from tools.workspace import digest
+
+
+@pytest.fixture
+def guard(workspace: Path) -> Confinement:
+    """The workspace as the file tools see it."""
+    return Confinement.of(workspace.resolve(), "t", (), ())
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "content", "passed"),
+    [
+        ("file_exists", "", "x\n", True),
+        ("file_exists", "", "  \n", False),
+        ("file_contains", "Hello  World", "say hello\nworld!", True),
+        ("file_contains", "goodbye", "hello", False),
+        ("file_matches", "^[0-9]+$", "intro\n42\n", True),
+        ("file_matches", "^[0-9]+$", "4 2", False),
+        ("file_matches", "([", "anything", False),
+        ("json_has_key", "north.total", '{"north": {"total": 1}}', True),
+        ("json_has_key", "south", '{"north": 1}', False),
+        ("json_has_key", "north", "not json", False),
+    ],
+)
+def test_each_check_reads_the_workspace(
+    guard: Confinement, workspace: Path, kind: str, text: str, content: str, passed: bool
+) -> None:
+    (workspace / "out.txt").write_text(content)
+    outcome = run_check(Check(kind=kind, path="out.txt", text=text), guard)  # type: ignore[arg-type]
+    assert outcome.passed is passed, outcome.detail
+
+
+def test_a_missing_file_or_one_outside_the_workspace_fails(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace.parent / "secret.txt").write_text("secret")
+    assert not run_check(Check(kind="file_exists", path="nope.txt"), guard).passed
+    outside = run_check(Check(kind="file_contains", path="../secret.txt", text="secret"), guard)
+    assert not outside.passed and "'..'" in outside.detail
+
+
+def test_file_changed_compares_with_the_content_at_analysis(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace / "config.ini").write_text("port = 8080\n")
+    check, why = usable_check(Check(kind="file_changed", path="config.ini"), guard)
+    assert check is not None and not why and check.baseline == digest("port = 8080\n")
+    assert not run_check(check, guard).passed
+    (workspace / "config.ini").write_text("port = 9090\n")
+    assert run_check(check, guard).passed
+
+
+def test_output_files_are_the_missing_ones_the_goal_writes(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace / "essay.txt").write_text("some words")
+    goal = (
+        "Count the words in essay.txt and write the number to count.txt; fetch "
+        "http://example.org/page.html first and save a copy as notes/page.md"
+    )
+    assert [c.path for c in output_checks(goal, guard)] == ["count.txt", "notes/page.md"]
+    # An input the goal names but the workspace lacks is not an output.
+    assert output_checks("summarise notes.txt", guard) == []
+
+
+def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace / "sales.csv").write_text("region,amount\nnorth,1\n")
+    spec = GoalSpec.model_validate(
+        {
+            "objective": "total per region",
+            "criteria": [
+                {
+                    "text": "sales.csv has a region column",
+                    "check": {"kind": "file_contains", "path": "sales.csv", "text": "region"},
+                },
+                "the totals are written to totals.json",
+                "the script is documented with comments",
+                "the code is efficient",
+                "the answer is clear",
+            ],
+        }
+    )
+    criteria, notes = criteria_of(spec, "Write the totals of sales.csv to totals.json", guard)
+
+    assert [c.text for c in criteria] == [
+        "the totals are written to totals.json",
+        "the script is documented with comments",
+        "the code is efficient",
+    ]
+    assert criteria[0].check == Check(kind="file_exists", path="totals.json")
+    assert [c.id for c in criteria] == ["c1", "c2", "c3"]
+    assert any("already true before the run" in note for note in notes)
+    assert sum("only a model could judge it" in note for note in notes) == 1
+
+
+def test_an_output_no_criterion_names_gets_its_own() -> None:
+    named = Criterion(id="c1", text="the report is written")
+    merged, notes = merge_checks([named], [Check(kind="file_exists", path="report.md")])
+    assert [(c.id, c.text, c.check is not None) for c in merged] == [
+        ("c1", "the report is written", False),
+        ("c2", "report.md is written", True),
+    ]
+    assert notes == []
+
+
+def _goal(*criteria: object, effort: str = "full") -> dict[str, object]:
+    return {"objective": "do the goal", "criteria": list(criteria), "effort": effort}
+
+
+async def test_a_check_overrules_a_model_that_says_met(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.max_replans = 1
+    script.add("parse_goal", _goal("out.txt holds the answer", "the answer is explained"))
+    script.add("plan", plan_reply(step("s1", tool="list_files", args={})))  # writes nothing
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote it", "c2": "s1 says so"}))
+    script.add("plan", plan_reply(step("s2", tool="list_files", args={"path": "."})))
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "s2 wrote it", "c2": "s2 says so"}))
+
+    outcome = await arun("write the answer to out.txt", context=context, db=db_path)
+
+    assert outcome.status != "done"
+    c1 = outcome.criteria[0]
+    assert c1.check is not None and not c1.met and c1.evidence == ""
+    replan_prompt = "\n".join(m.text for m in script.calls_for("plan")[1])
+    assert "checks failed: c1" in replan_prompt and "out.txt" in replan_prompt
+
+
+async def test_a_check_overrules_a_model_that_says_not_met(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _goal("out.txt holds 42", "the number is explained"))
+    script.add(
+        "plan",
+        plan_reply(step("s1", tool="write_file", args={"path": "out.txt", "content": "42"})),
+    )
+    # The reviewer wrongly fails the step and the file criterion, but evidences c2.
+    script.add(
+        "reflect", reflect_reply({"s1": False}, {"c2": "s1 explains it"}, answer_step=None)
+    )
+    script.add("finish", "out.txt holds 42")
+
+    outcome = await arun("write 42 to out.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert outcome.criteria[0].met and outcome.criteria[0].evidence.startswith("checked: ")
+    assert [role for role, _ in script.calls] == ["parse_goal", "plan", "reflect", "finish"]
+
+
+async def test_a_criterion_nobody_can_evidence_does_not_block_a_verified_finish(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _goal("out.txt is written", "the file is beautiful"))
+    write = step("s1", tool="write_file", args={"path": "out.txt", "content": "x"})
+    script.add("plan", plan_reply(write))
+    script.add("reflect", reflect_reply({"s1": True}))  # c2 unmet
+    script.add("plan", plan_reply(step("s2", tool="read_file", args={"path": "out.txt"})))
+    script.add("reflect", reflect_reply({"s2": True}))  # still unmet
+    script.add("finish", "out.txt is written")
+
+    outcome = await arun("write out.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert "no evidence was found for c2" in outcome.stop_reason
+    assert outcome.budget.replans == 1  # one replan tried to evidence it, not more
+
+
+async def test_the_short_path_runs_the_goal_as_one_executor_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    (workspace / "limit.txt").write_text("10\n")
+    script.add(
+        "parse_goal",
+        _goal(
+            {
+                "text": "sum.txt holds the sum",
+                "check": {"kind": "file_matches", "path": "sum.txt", "text": "^[0-9]+$"},
+            },
+            effort="short",
+        ),
+    )
+    script.add(
+        "execute",
+        tool_call("read_file", {"path": "limit.txt"}, "c1"),
+        tool_call("write_file", {"path": "sum.txt", "content": "55\n"}, "c2"),
+        "I wrote 55 to sum.txt.",
+    )
+
+    outcome = await arun("Sum 1..N (N in limit.txt) and write it to sum.txt", context=context,
+                         db=db_path)  # fmt: skip
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert (workspace / "sum.txt").read_text() == "55\n"
+    assert [role for role, _ in script.calls] == ["parse_goal", *["execute"] * 3]
+    assert outcome.answer.startswith("I wrote 55 to sum.txt.")
+    assert json.dumps(outcome.budget.llm_calls) == "4"
+
+
+async def test_a_failed_short_path_falls_back_to_a_plan(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal("sum.txt is written", effort="short"))
+    script.add("execute", "I could not do it.")  # writes nothing
+    script.add(
+        "plan",
+        plan_reply(step("s2", tool="write_file", args={"path": "sum.txt", "content": "55"})),
+    )
+
+    outcome = await arun("write the sum to sum.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute", "plan"]
+    assert "checks failed" in "\n".join(m.text for m in script.calls_for("plan")[0])
+
+
+async def test_effort_set_by_the_user_wins_over_the_analysis(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.effort = "full"
+    script.add("parse_goal", _goal("sum.txt is written", effort="short"))
+    script.add(
+        "plan",
+        plan_reply(step("s1", tool="write_file", args={"path": "sum.txt", "content": "55"})),
+    )
+
+    outcome = await arun("write the sum to sum.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert [role for role, _ in script.calls] == ["parse_goal", "plan"]
+
+
+async def test_the_short_path_asks_approval_once_before_anything_runs(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _goal("sum.txt is written", effort="short"))
+
+    outcome = await arun("write the sum to sum.txt", context=context, db=db_path)
+
+    (request,) = outcome.pending.values()
+    assert outcome.status == "running" and request["step_id"] == "s1"
+    assert [role for role, _ in script.calls] == ["parse_goal"]  # nothing ran yet
