@@ -155,9 +155,7 @@ async def test_a_check_overrules_a_model_that_says_not_met(
         plan_reply(step("s1", tool="write_file", args={"path": "out.txt", "content": "42"})),
     )
     # The reviewer wrongly fails the step and the file criterion, but evidences c2.
-    script.add(
-        "reflect", reflect_reply({"s1": False}, {"c2": "s1 explains it"}, answer_step=None)
-    )
+    script.add("reflect", reflect_reply({"s1": False}, {"c2": "s1 explains it"}, answer_step=None))
     script.add("finish", "out.txt holds 42")
 
     outcome = await arun("write 42 to out.txt", context=context, db=db_path)
