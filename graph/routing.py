@@ -8,7 +8,7 @@ from typing import Literal
 
 from langgraph.types import Send
 
-from nodes.state import State, Step, StepTask
+from nodes.state import Criterion, State, Step, StepTask
 
 
 def route_after_parse_goal(state: State) -> Literal["plan", "finish"]:
@@ -44,11 +44,18 @@ def dispatch_ready_steps(state: State) -> list[Send]:
                 approval_reason=waiting.get(step_id, ""),
                 remaining_steps=remaining,
                 files_written=list(state.files_written),
+                checks=checked_criteria(state) if steps[step_id].tool is None else [],
             ),
         )
         for step_id in state.next_steps
         if step_id in steps and step_id not in state.results
     ]
+
+
+def checked_criteria(state: State) -> list[Criterion]:
+    """The criteria, when code checks every one of them; else none."""
+    criteria = state.criteria
+    return list(criteria) if criteria and all(c.check for c in criteria) else []
 
 
 def with_filled_args(step: Step, filled: Mapping[str, dict[str, object]]) -> Step:

@@ -30,6 +30,9 @@ Rules:
 - Otherwise leave out `tool` and `args`; an executor with the tools below will do the step.
 - `depends_on` lists ids of steps whose results are needed; ids of completed steps may be used.
 - Use new ids; never reuse the id of a completed or failed step.
+- Never write a value nobody has computed yet: a step that computes a result (a count, a
+  sum, a sorted list) should write the file itself, or the write step leaves out `args` and
+  depends on it.
 - At most {max_steps} steps. Prefer few, decisive steps.
 - `risk`: read_only, writes_workspace, executes_code or network. For a step without `tool`,
   it is the most dangerous kind of tool the executor may use in that step.

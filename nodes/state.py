@@ -235,6 +235,9 @@ class StepTask:
     """Steps of the plan not yet run, for the projected cost shown at approval."""
     files_written: list[str] = field(default_factory=list)
     """Files the run wrote so far (the executor may change those without approval)."""
+    checks: list[Criterion] = field(default_factory=list)
+    """The run's criteria when code checks every one of them and the step is an executor's:
+    the executor stops as soon as they all pass (no turn spent on saying it is done)."""
 
 
 def add_budget(current: Budget | None, delta: Budget | None) -> Budget:

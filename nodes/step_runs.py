@@ -13,6 +13,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, To
 from checkpoints.journal import active_journal, idempotency_key
 from nodes.approval import changes_existing_file
 from nodes.budget import exceeded_limit
+from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
 from nodes.llm import invoke
@@ -30,7 +31,7 @@ from tools import (
     spec_of,
     tools_for,
 )
-from tools.runtime import current_thread_id
+from tools.runtime import current_confinement, current_thread_id
 from tools.sanitize import sanitize
 
 INPUT_RESULT_CHARS = 2000
@@ -242,6 +243,15 @@ async def _checked_call(
     return outcome
 
 
+async def _checks_pass(task: StepTask, observations: list[ToolOutcome]) -> bool:
+    """Whether every criterion passes its code check after calls that succeeded: the step has
+    done what the run needs, and asking the model to say so would only cost a turn."""
+    if not task.checks or not any(o.ok for o in observations):
+        return False
+    _, failures = await asyncio.to_thread(verify, task.checks, current_confinement())
+    return not failures
+
+
 async def run_tool_loop(
     task: StepTask, step: Step, context: Context, *, spent: Budget | None = None
 ) -> Execution:
@@ -270,9 +280,14 @@ async def run_tool_loop(
         if not reply.tool_calls:
             run.output = sanitize(reply.text)
             return run
+        observations = []
         for call in reply.tool_calls:
             outcome = await _checked_call(task, call["name"], call["args"], run, context)
             tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
             messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
+            observations.append(outcome)
+        if await _checks_pass(task, observations):
+            run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
+            return run
     run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
     return run
