@@ -12,7 +12,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, To
 
 from checkpoints.journal import active_journal, idempotency_key
 from nodes.approval import changes_existing_file
-from nodes.budget import exceeded_limit
+from nodes.budget import Stopwatch, exceeded_limit
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
@@ -63,6 +63,10 @@ class Execution:
         path = args.get("path")
         if outcome.ok and risk_of(name, context) == "writes_workspace" and isinstance(path, str):
             self.written.append(path.strip().removeprefix("./"))
+
+    def tool_budget(self) -> Budget:
+        """The tool calls made so far, as a budget delta."""
+        return Budget(tool_calls=self.calls, tool_errors=self.errors)
 
     def result(self) -> StepResult:
         """The step's result as stored in state."""
@@ -269,8 +273,11 @@ async def run_tool_loop(
         offered = [available[step.tool]]
     else:  # acting tools from outside planloop only ever run as a planned step's own tool
         offered = [tool for name, tool in available.items() if not _acts_outside(name, context)]
+    watch = Stopwatch()
     for _ in range(context.max_executor_turns):
-        limit = exceeded_limit(task.budget + run.spent, context)
+        # The time and tool calls of this step so far count too: a long executor loop must
+        # not run past the run's limits before its node ends.
+        limit = exceeded_limit(task.budget + watch.budget(run.spent + run.tool_budget()), context)
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run

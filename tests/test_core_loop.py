@@ -303,3 +303,19 @@ async def test_a_thread_killed_before_its_first_checkpoint_starts_again_on_resum
     # Once it has ended, resuming again does not start it a second time.
     again = await aresume(thread_id, db=db_path)
     assert again.status == "done" and len(script.calls_for("parse_goal")) == 1
+
+
+async def test_an_executor_loop_stops_at_the_tool_call_limit_within_the_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.max_tool_calls = 2
+    script.add("parse_goal", goal_reply("the files are listed"))
+    script.add("plan", plan_reply(step("s1", description="look around", expected="a listing")))
+    script.add("execute", *(tool_call("list_files", {"path": "."}, f"call{n}") for n in range(6)))
+    script.add("reflect", reflect_reply({"s1": False}))
+
+    outcome = await arun("look around", context=context, db=db_path)
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.results["s1"].output == "ERROR: stopped mid-step: max tool calls (2) reached"
+    assert len(script.calls_for("execute")) == 2  # not the 6 turns the step may take
