@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
-from nodes.llm import invoke_structured
+from nodes.llm import PARSE_GOAL, invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import GoalSpec
 from nodes.state import Criterion, State
@@ -24,7 +24,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip())),
     ]
     try:
-        spec, spent = await invoke_structured(runtime.context, messages, GoalSpec)
+        spec, spent = await invoke_structured(runtime.context, messages, GoalSpec, stage=PARSE_GOAL)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
     criteria = [Criterion(id=f"c{n}", text=text) for n, text in enumerate(spec.criteria, 1)]

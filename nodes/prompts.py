@@ -107,3 +107,7 @@ validates against this JSON schema:
 
 REPAIR_PROMPT = """That answer could not be used: {error}
 Answer again with one corrected JSON object only."""
+
+TRUNCATED_PROMPT = """Your answer was cut off at {tokens} tokens, the most this answer may have,
+so it could not be used. Answer again with one shorter JSON object only: fewer items, shorter
+texts."""

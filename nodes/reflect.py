@@ -13,7 +13,7 @@ from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
-from nodes.llm import invoke_structured
+from nodes.llm import REFLECT, invoke_structured
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict
@@ -150,6 +150,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             runtime.context,
             messages,
             ReflectionSpec,
+            stage=REFLECT,
             check=_checker(pending, state.criteria, shown),
         )
     except StructuredOutputError as exc:

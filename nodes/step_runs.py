@@ -15,7 +15,7 @@ from nodes.approval import changes_existing_file
 from nodes.budget import exceeded_limit
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
-from nodes.llm import invoke
+from nodes.llm import EXECUTE, FILL, invoke
 from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepResult, StepTask
@@ -135,7 +135,7 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
         HumanMessage(_step_prompt(task, step)),
     ]
     try:
-        reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
+        reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
     except ModelRequestRejectedError as exc:
         # A server without named tool_choice; any other rejected request is a real error.
         return Filled(None, str(exc), unsupported="tool" in str(exc).lower())
@@ -264,7 +264,7 @@ async def run_tool_loop(
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
-        reply, cost = await invoke(context, messages, tools=offered)
+        reply, cost = await invoke(context, messages, stage=EXECUTE, tools=offered)
         run.spent += cost
         messages.append(reply)
         if not reply.tool_calls:

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, messages_from_dict
 
 from bench.live.goals import GOALS_BY_NAME
 from bench.live.runner import Recording, run_goal
@@ -24,12 +24,23 @@ from bench.live.site import DEFAULT_PORT, serve_site
 from bench.live.systems import SYSTEMS, RunSettings
 from nodes.context import Context
 from nodes.errors import ModelUnavailableError
-from nodes.llm import ModelFactory, invoke, use_model_factory
+from nodes.llm import PARSE_GOAL, ModelFactory, invoke, invoke_structured, use_model_factory
 from nodes.replay import ReplayExhaustedError, Tape, recording, replaying
+from nodes.schemas import GoalSpec
 from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
+SUPERSEDED = {
+    "planloop/csv_totals": "its goal reply (unescaped quotes inside a JSON string) is now read "
+    "leniently in one call, so the recorded repairs and the failure they ended in no longer "
+    "happen; re-record it (test_a_superseded_recording_is_read_in_one_call pins why)",
+}
+"""Recordings whose end this version changes on purpose, and why (they need re-recording)."""
+
+
+def _name(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
 
 
 def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
@@ -40,8 +51,10 @@ def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
     assert {row["status"] for row in rows if row["system"] == "planloop"} >= {"done", "failed"}
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", RECORDED, ids=_name)
 async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
+    if _name(path) in SUPERSEDED:
+        pytest.skip(SUPERSEDED[_name(path)])
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     recorded = Recording.load(path)
     goal = GOALS_BY_NAME[recorded.meta["goal"]]
@@ -85,29 +98,35 @@ async def test_a_recorded_exchange_replays_with_its_reply_and_usage(workspace: P
     context = Context(workspace=str(workspace), model="scripted")
     tape = Tape(workspace=str(workspace))
     with use_model_factory(scripted("hello")), recording(tape):
-        reply, spent = await invoke(context, [ANALYST, HumanMessage(f"read {workspace}/a.txt")])
+        reply, spent = await invoke(
+            context, [ANALYST, HumanMessage(f"read {workspace}/a.txt")], stage=PARSE_GOAL
+        )
     assert reply.text == "hello" and spent.prompt_tokens > 0
     assert len(tape.exchanges) == 1
     assert "<WORKSPACE>/a.txt" in str(tape.exchanges[0].request)
 
     other = workspace.parent / "elsewhere"
     with replaying(Tape.from_json(tape.to_json()), str(other)) as player:
-        again, spent_again = await invoke(context, [ANALYST, HumanMessage(f"read {other}/a.txt")])
+        again, spent_again = await invoke(
+            context, [ANALYST, HumanMessage(f"read {other}/a.txt")], stage=PARSE_GOAL
+        )
         assert again.text == "hello" and spent_again == spent
         assert player.divergences == []
         with pytest.raises(ReplayExhaustedError):
-            await invoke(context, [ANALYST, HumanMessage("one call too many")])
+            await invoke(context, [ANALYST, HumanMessage("one call too many")], stage=PARSE_GOAL)
 
 
 async def test_a_different_request_is_served_in_order_and_noted(workspace: Path) -> None:
     context = Context(workspace=str(workspace), model="scripted")
     tape = Tape()
     with use_model_factory(scripted("first", "second")), recording(tape):
-        await invoke(context, [ANALYST, HumanMessage("question one")])
-        await invoke(context, [ANALYST, HumanMessage("question two")])
+        await invoke(context, [ANALYST, HumanMessage("question one")], stage=PARSE_GOAL)
+        await invoke(context, [ANALYST, HumanMessage("question two")], stage=PARSE_GOAL)
     with replaying(tape) as player:
-        second, _ = await invoke(context, [ANALYST, HumanMessage("question two")])
-        changed, _ = await invoke(context, [ANALYST, HumanMessage("question one, reworded")])
+        second, _ = await invoke(context, [ANALYST, HumanMessage("question two")], stage=PARSE_GOAL)
+        changed, _ = await invoke(
+            context, [ANALYST, HumanMessage("question one, reworded")], stage=PARSE_GOAL
+        )
     assert second.text == "second", "an identical request gets its own reply, even out of order"
     assert changed.text == "first", "a changed request gets the next unserved reply"
     assert len(player.divergences) == 1 and player.divergences[0].position == 0
@@ -120,4 +139,18 @@ async def test_a_recorded_timeout_replays_as_the_same_planloop_error(workspace: 
         [{"request": {}, "reply": None, "error": {"type": "APITimeoutError", "message": ""}}]
     )
     with replaying(tape), pytest.raises(ModelUnavailableError, match="timed out"):
-        await invoke(context, [ANALYST, HumanMessage("slow")])
+        await invoke(context, [ANALYST, HumanMessage("slow")], stage=PARSE_GOAL)
+
+
+async def test_a_superseded_recording_is_read_in_one_call() -> None:
+    """csv_totals' recorded goal reply, which failed three times, is now one valid answer."""
+    recorded = Recording.load(REPLAYS / "planloop" / "csv_totals.json")
+    first = recorded.tape.exchanges[0].request
+    *messages, schema_text = messages_from_dict(first["messages"])
+    assert schema_text.text.startswith("Answer with one JSON object only")
+    context = Context(workspace=recorded.meta["workspace"], model="replayed")
+    with replaying(recorded.tape, recorded.meta["workspace"]) as player:
+        spec, spent = await invoke_structured(context, messages, GoalSpec, stage=PARSE_GOAL)
+    assert player.divergences == [], "the request is the recorded one, schema prompt included"
+    assert spent.llm_calls == 1 and player.remaining == 2
+    assert spec.objective.endswith('e.g. {"north": 1.5}') and len(spec.criteria) == 4
