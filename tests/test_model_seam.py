@@ -337,6 +337,95 @@ async def test_a_streamed_call_reports_its_progress(
     assert reply.text == "one two three four five six seven eight nine ten"
 
 
+async def test_a_run_reports_each_model_call_to_on_event(
+    script: Script, context: Context, db_path: Path
+) -> None:
+    for role, replies in _hello_script().queues.items():
+        script.add(role, *replies)
+    events: list[Any] = []
+    outcome = await arun("write hello.txt", context=context, db=db_path, on_event=events.append)
+    assert outcome.status == "done"
+    calls = [e["model_call"] for e in events]
+    done = [c for c in calls if c["state"] == "done"]
+    started = [c["stage"] for c in calls if c["state"] == "started"]
+    assert started == [c["stage"] for c in done]
+    assert started == ["parse_goal", "plan", "execute", "execute", "reflect", "finish"]
+    assert all(c["tokens"] > 0 and c["seconds"] >= 0 for c in done)
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and keeps what was written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_cli_shows_a_status_line_on_a_terminal_unless_quiet(
+    quiet: bool,
+    script: Script,
+    workspace: Path,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    from graph.cli import main
+
+    for role, replies in _hello_script().queues.items():
+        script.add(role, *replies)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["run", "write hello.txt", "--workspace", str(workspace), "--db", str(db_path)]
+    assert main([*argv, "--quiet"] if quiet else argv) == 0
+    if quiet:
+        assert terminal.text == ""
+        return
+    for stage in ("parse_goal", "plan", "execute", "reflect", "finish"):
+        assert f"{stage}: waiting for the model · " in terminal.text
+    assert terminal.text.endswith("\r\x1b[2K"), "the status line is gone at the end"
+    assert "waiting for the model" not in capsys.readouterr().out
+
+
+def test_no_status_line_without_a_terminal(
+    script: Script, workspace: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from graph.cli import main
+
+    for role, replies in _hello_script().queues.items():
+        script.add(role, *replies)
+    argv = ["run", "write hello.txt", "--workspace", str(workspace), "--db", str(db_path)]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_status_line_names_the_oldest_call_and_counts_the_others() -> None:
+    from graph.cli.progress import ModelStatus
+
+    terminal = _Terminal()
+    status = ModelStatus(terminal)  # type: ignore[arg-type]
+    status({"model_call": {"id": "a", "stage": "execute", "state": "started", "tokens": 0}})
+    status({"model_call": {"id": "b", "stage": "execute", "state": "started", "tokens": 0}})
+    status({"model_call": {"id": "a", "stage": "execute", "state": "tokens", "tokens": 85}})
+    status({"other": "event"})
+    assert status.line().startswith("execute: waiting for the model · ")
+    assert status.line().endswith(" s · 85 tokens (+1 more call)")
+    status({"model_call": {"id": "a", "state": "done", "tokens": 90}})
+    status({"model_call": {"id": "b", "state": "done", "tokens": 3}})
+    assert status.line() == "" and terminal.text.endswith("\r\x1b[2K")
+
+
 # record and replay -----------------------------------------------------------------------------
 
 
