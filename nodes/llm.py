@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,9 @@ REFLECT = Stage("reflect", 700)
 FINISH = Stage("finish", 600)
 """The final answer."""
 STAGES = (PARSE_GOAL, PLAN, FILL, EXECUTE, REFLECT, FINISH)
+
+REASONING_MODEL = re.compile(r"(o\d|gpt-5)(\b|[-.])")
+"""Model names of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5, gpt-5-mini, ...)."""
 
 RETRY_DELAYS = (1.0, 3.0)
 """Seconds before each resend of a request that is safe to resend (`nodes.model_errors`)."""
@@ -164,9 +168,13 @@ def usage_budget(message: AIMessage, context: Context) -> Budget:
     return Budget(llm_calls=1, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
 
-def completion_cap(context: Context, stage: Stage) -> int:
-    """The most tokens a reply of `stage` may have (`Context.max_completion_tokens` wins)."""
-    return context.max_completion_tokens or stage.max_tokens
+def completion_cap(context: Context, stage: Stage) -> int | None:
+    """The most tokens a reply of `stage` may have: `Context.max_completion_tokens` when set,
+    else the stage's cap; None (no cap) for a reasoning model, whose hidden reasoning counts
+    against the cap and would use up a stage's cap before its answer begins."""
+    if context.max_completion_tokens:
+        return context.max_completion_tokens
+    return None if REASONING_MODEL.match(context.model) else stage.max_tokens
 
 
 def was_truncated(message: BaseMessage) -> bool:
@@ -188,7 +196,8 @@ async def _call(
     model = chat_model(context)
     forced = {"tool_choice": tool_choice} if tool_choice else {}
     runnable = model.bind_tools(list(tools), **forced) if tools else model
-    bound = runnable.bind(max_tokens=completion_cap(context, stage), **(options or {}))
+    cap = completion_cap(context, stage)
+    bound = runnable.bind(**({"max_tokens": cap} if cap else {}), **(options or {}))
     progress = CallProgress(stage.name, progress_writer())
     for delay in (*RETRY_DELAYS, None):
         progress.start()
@@ -206,8 +215,7 @@ async def _call(
         truncated = was_truncated(reply)
         progress.done(reply, truncated)
         if truncated:
-            cap = completion_cap(context, stage)
-            logger.info("%s: the reply was cut off at the %d-token cap", stage.name, cap)
+            logger.info("%s: the reply was cut off at the %s-token cap", stage.name, cap)
         return reply
     raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -265,7 +273,6 @@ async def invoke_structured(
     conversation = [*messages, HumanMessage(schema_prompt(schema))]
     spent = Budget()
     problem, cut_off = "", False
-    cap = completion_cap(context, stage)
     for _ in range(context.structured_retries + 1):
         reply = await _structured_call(context, conversation, schema, stage)
         spent += usage_budget(reply, context)
@@ -277,15 +284,16 @@ async def invoke_structured(
             repair = HumanMessage(REPAIR_PROMPT.format(error=problem))
             conversation = [*conversation, reply, repair]
             continue
+        limit = completion_cap(context, stage) or usage_budget(reply, context).completion_tokens
         if cut_off:
             raise StructuredOutputError(
-                f"model's {schema.__name__} was cut off at the {cap}-token cap twice "
+                f"model's {schema.__name__} was cut off at the {limit}-token cap twice "
                 "(raise --max-completion-tokens for longer answers)",
                 spent=spent,
             )
-        cut_off, problem = True, f"the answer was cut off at the {cap}-token cap"
+        cut_off, problem = True, f"the answer was cut off at the {limit}-token cap"
         # The cut-off text is left out: it would only lengthen the prompt.
-        conversation = [*conversation, HumanMessage(TRUNCATED_PROMPT.format(tokens=cap))]
+        conversation = [*conversation, HumanMessage(TRUNCATED_PROMPT.format(tokens=limit))]
     raise StructuredOutputError(
         f"model gave no valid {schema.__name__} after {context.structured_retries + 1} "
         f"attempts (last problem: {problem})",

@@ -111,6 +111,25 @@ def test_the_cap_setting_describes_the_stage_caps() -> None:
         assert f"{stage.max_tokens} " in text, stage
 
 
+@pytest.mark.parametrize(
+    ("model", "setting", "sent"),
+    [
+        ("gpt-4o-mini", None, 400),
+        ("qwen2.5-coder-1.5b", None, 400),
+        ("gpt-5-mini", None, None),  # its hidden reasoning would use up a 400-token cap
+        ("o3-mini", None, None),
+        ("o1", 3000, 3000),
+    ],
+)
+async def test_reasoning_models_get_no_stage_cap_unless_one_is_set(
+    model: str, setting: int | None, sent: int | None, script: Script, context: Context
+) -> None:
+    script.add("parse_goal", goal_reply("a.txt exists"))
+    context.model, context.max_completion_tokens = model, setting
+    await invoke_structured(context, [ANALYST, HumanMessage("go")], GoalSpec, stage=PARSE_GOAL)
+    assert script.options[0].get("max_tokens") == sent
+
+
 def test_openai_itself_gets_max_completion_tokens() -> None:
     from nodes.openai_compat import CompatChatOpenAI, is_openai_api
 
