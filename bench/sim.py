@@ -22,6 +22,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
 
+from nodes.llm import usage_metadata
+
 CHARS_PER_TOKEN = 4
 GOAL = "Look up every record listed in the task and combine what they say into one summary."
 
@@ -114,11 +116,7 @@ class SimChatModel(BaseChatModel):
         reply, tag = self.responder(messages)
         prompt = tokens("".join(message_text(m) for m in messages)) + self.bound_schema_tokens
         completion = tokens(message_text(reply))
-        reply.usage_metadata = {
-            "input_tokens": prompt,
-            "output_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
+        reply.usage_metadata = usage_metadata(prompt, completion)
         delay = self.latency.call(completion)
         self.meter.llm_calls += 1
         self.meter.prompt_tokens += prompt

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, StateSnapshot, StreamMode
 
 from checkpoints import RunRecord, Storage, open_storage
 from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target, state_folder
@@ -42,6 +42,9 @@ THREAD_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 UpdateHandler = Callable[[str, Mapping[str, object]], None]
 """Called with (node name, the node's state update) as the run streams."""
+EventHandler = Callable[[Mapping[str, object]], None]
+"""Called with each event nodes write to the custom stream while they work, e.g. a model
+call's progress (`{"model_call": {...}}`, see `nodes.streaming`)."""
 
 
 class UnknownThreadError(UsageError, LookupError):
@@ -120,11 +123,13 @@ async def drive(
     on_update: UpdateHandler | None = None,
     answers: Mapping[str, object] | None = None,
     from_checkpoint: str | None = None,
+    on_event: EventHandler | None = None,
 ) -> RunOutcome:
     """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step.
 
     `answers` resumes a paused run: interrupt id -> resume value (see `RunOutcome.pending`).
     `from_checkpoint` forks the thread from an earlier checkpoint (see `thread_history`).
+    `on_event` receives what nodes report while they work (model call progress).
     """
     storage = open_storage(db)
     config: RunnableConfig = {
@@ -156,7 +161,7 @@ async def drive(
                 graph_input = await _continuation(
                     compiled, storage, thread_id, config, graph_input, from_checkpoint
                 )
-            snapshot = await _stream(compiled, graph_input, config, context, on_update)
+            snapshot = await _stream(compiled, graph_input, config, context, on_update, on_event)
     return RunOutcome.from_snapshot(thread_id, snapshot)
 
 
@@ -166,13 +171,20 @@ async def _stream(
     config: RunnableConfig,
     context: Context,
     on_update: UpdateHandler | None,
+    on_event: EventHandler | None = None,
 ) -> StateSnapshot:
     """Run the graph, checkpointing each super-step before the next (durability "sync"),
-    handing each node's update to `on_update`; return the thread's state afterwards."""
-    async for chunk in compiled.astream(
-        graph_input, config, context=context, stream_mode="updates", durability="sync"
+    handing each node's update to `on_update` and each custom-stream event to `on_event`;
+    return the thread's state afterwards."""
+    modes: list[StreamMode] = ["updates", "custom"] if on_event else ["updates"]
+    async for mode, chunk in compiled.astream(
+        graph_input, config, context=context, stream_mode=modes, durability="sync"
     ):
-        for node, update in chunk.items():
+        if mode == "custom":
+            if on_event is not None and isinstance(chunk, Mapping):
+                on_event(chunk)
+            continue
+        for node, update in chunk.items() if isinstance(chunk, Mapping) else ():
             if on_update is not None and isinstance(update, Mapping):
                 on_update(node, update)
     latest: RunnableConfig = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
@@ -320,11 +332,12 @@ async def arun(
     thread_id: str | None = None,
     db: str | os.PathLike[str] | None = None,
     on_update: UpdateHandler | None = None,
+    on_event: EventHandler | None = None,
 ) -> RunOutcome:
     """Run a goal to its end and return the outcome (async)."""
     context = context or Context()
     chosen = prepare_run(goal, thread_id=thread_id, context=context, db=db)
-    return await drive(chosen, context, goal=goal, db=db, on_update=on_update)
+    return await drive(chosen, context, goal=goal, db=db, on_update=on_update, on_event=on_event)
 
 
 async def aresume(
@@ -333,6 +346,7 @@ async def aresume(
     db: str | os.PathLike[str] | None = None,
     on_update: UpdateHandler | None = None,
     answers: Mapping[str, object] | None = None,
+    on_event: EventHandler | None = None,
     **overrides: object,
 ) -> RunOutcome:
     """Continue a stopped or paused thread from its last checkpoint (async).
@@ -341,7 +355,15 @@ async def aresume(
     `answers`: interrupt id -> resume value, one per pending approval.
     """
     context = load_context(thread_id, db, **overrides)
-    return await drive(thread_id, context, goal=None, db=db, on_update=on_update, answers=answers)
+    return await drive(
+        thread_id,
+        context,
+        goal=None,
+        db=db,
+        on_update=on_update,
+        answers=answers,
+        on_event=on_event,
+    )
 
 
 def run(
@@ -365,4 +387,6 @@ def resume(
     **overrides: object,
 ) -> RunOutcome:
     """Continue a stopped or paused thread from its last checkpoint."""
-    return asyncio.run(aresume(thread_id, db=db, on_update=None, answers=answers, **overrides))
+    return asyncio.run(
+        aresume(thread_id, db=db, on_update=None, answers=answers, on_event=None, **overrides)
+    )

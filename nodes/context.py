@@ -15,6 +15,7 @@ from nodes.errors import UsageError
 ApprovalPolicy = Literal["risky", "all", "none"]
 ReflectionPolicy = Literal["deferred", "every_wave"]
 EffortPolicy = Literal["auto", "short", "full"]
+StructuredOutput = Literal["auto", "json_schema", "prompt"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -182,6 +183,25 @@ class Context:
     structured_retries: int = field(
         default=2, metadata=_describe("Repair attempts for malformed structured model output.")
     )
+    structured_output: StructuredOutput = field(
+        default="auto",
+        metadata=_describe(
+            "How structured answers are asked for: json_schema (the server enforces the schema "
+            "through response_format), prompt (the schema in the prompt only), or auto (try "
+            "json_schema once per server and model, fall back to prompt if it is not honoured).",
+            Flag("--structured-output", on_resume=True),
+        ),
+    )
+    max_completion_tokens: int | None = field(
+        default=None,
+        metadata=_describe(
+            "Most tokens one model reply may have, for every kind of call (default: per kind: "
+            "400 for the goal, 1500 for a plan, 800 to fill in a tool call, 1200 for an executor "
+            "turn, 700 for a review, 600 for the final answer; none for OpenAI's reasoning "
+            "models, whose reasoning counts against it).",
+            Flag("--max-completion-tokens", on_resume=True),
+        ),
+    )
     history_budget_tokens: int = field(
         default=2500,
         metadata=_describe("Tokens of past results a prompt may carry; older ones are summarised."),
@@ -256,6 +276,11 @@ class Context:
         ]
         if self.approval not in ("risky", "all", "none"):
             problems.append(f"approval must be risky, all or none, not {self.approval!r}")
+        if self.structured_output not in ("auto", "json_schema", "prompt"):
+            problems.append(
+                "structured_output must be auto, json_schema or prompt, "
+                f"not {self.structured_output!r}"
+            )
         if problems:
             raise UsageError("; ".join(problems))
 

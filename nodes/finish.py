@@ -13,7 +13,7 @@ from nodes.checks import CHECKED
 from nodes.context import Context
 from nodes.errors import PlanloopError
 from nodes.history import history_text
-from nodes.llm import invoke
+from nodes.llm import FINISH, invoke
 from nodes.memory import memories_of_run, memory_bank
 from nodes.prompts import FINISH_SYSTEM, FINISH_USER
 from nodes.render import criteria_lines
@@ -42,7 +42,7 @@ async def _final_answer(state: State, context: Context) -> tuple[str, Budget]:
             )
         ),
     ]
-    reply, spent = await invoke(context, messages)
+    reply, spent = await invoke(context, messages, stage=FINISH)
     return reply.text.strip(), spent
 
 

@@ -1,34 +1,77 @@
 """The one seam through which planloop talks to chat models.
 
 `chat_model()` builds a `ChatOpenAI` for any OpenAI-compatible server; tests swap the factory with
-`use_model_factory()`. `invoke()` and `invoke_structured()` turn model failures into planloop
-errors with one-line messages and report the call's cost as a `Budget` delta.
+`use_model_factory()`. Every call names its `Stage`, whose completion cap is sent with it.
+`invoke()` streams the reply (progress events: `nodes.streaming`), retries only what is safe
+to resend, turns model failures into planloop errors with one-line messages and reports the
+call's cost as a `Budget` delta; `was_truncated()` tells a reply the cap cut off.
+`invoke_structured()` asks for JSON of a schema (`nodes.structured`: json_schema mode, lenient
+reading) and repairs a bounded number of times.
 """
 
 from __future__ import annotations
 
-import functools
-import json
+import asyncio
+import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from nodes.context import Context
-from nodes.errors import (
-    ModelConfigError,
-    ModelRequestRejectedError,
-    ModelUnavailableError,
-    StructuredOutputError,
-)
-from nodes.jsonout import extract_json
-from nodes.prompts import REPAIR_PROMPT, SCHEMA_INSTRUCTIONS
+from nodes.errors import ModelConfigError, ModelRequestRejectedError, StructuredOutputError
+from nodes.model_errors import resendable, translate
+from nodes.prompts import REPAIR_PROMPT, TRUNCATED_PROMPT
 from nodes.state import Budget
+from nodes.streaming import CallProgress, progress_writer, stream_reply
+from nodes.structured import (
+    Check,
+    is_plain_json,
+    note_json_schema,
+    read_answer,
+    response_format,
+    schema_prompt,
+    wants_json_schema,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A kind of model call, and the most tokens its reply may have (its completion cap)."""
+
+    name: str
+    max_tokens: int
+
+
+PARSE_GOAL = Stage("parse_goal", 400)
+"""Objective, criteria and constraints of the goal."""
+PLAN = Stage("plan", 1500)
+"""A whole plan (step args may hold a file's content or code)."""
+FILL = Stage("fill", 800)
+"""The args of one planned tool call."""
+EXECUTE = Stage("execute", 1200)
+"""One executor turn (it may write code or a file's content)."""
+REFLECT = Stage("reflect", 700)
+"""Verdicts and criteria evidence."""
+FINISH = Stage("finish", 600)
+"""The final answer."""
+STAGES = (PARSE_GOAL, PLAN, FILL, EXECUTE, REFLECT, FINISH)
+
+REASONING_MODEL = re.compile(r"(o\d|gpt-5)(\b|[-.])")
+"""Model names of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5, gpt-5-mini, ...)."""
+
+RETRY_DELAYS = (1.0, 3.0)
+"""Seconds before each resend of a request that is safe to resend (`nodes.model_errors`)."""
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 ModelFactory = Callable[[Context], BaseChatModel]
@@ -37,17 +80,21 @@ PLACEHOLDER_KEY = "not-needed"
 
 
 def _openai_model(context: Context) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+    from nodes.openai_compat import CompatChatOpenAI
 
     check_model_config(context)
     api_key = os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
-    return ChatOpenAI(
+    return CompatChatOpenAI(
         model=context.model,
         base_url=context.base_url,
         api_key=api_key,  # type: ignore[arg-type]
         temperature=context.temperature,
         timeout=context.request_timeout,
-        max_retries=2,
+        # planloop resends only what is safe to resend (`resendable`): a timed-out request
+        # would be generated again from the start, doubling the wait.
+        max_retries=0,
+        stream_usage=True,  # streamed replies report their token usage too
+        stream_chunk_timeout=context.request_timeout,
     )
 
 
@@ -102,70 +149,111 @@ def chat_model(context: Context) -> BaseChatModel:
     return _factory(context)
 
 
+def usage_metadata(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:
+    """Usage metadata of a reply, as a model reports it (fakes, replays and the benchmark's
+    simulated model build theirs here)."""
+    return {
+        "input_tokens": prompt_tokens,
+        "output_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
 def usage_budget(message: AIMessage, context: Context) -> Budget:
     """Budget delta of one model call, from its usage metadata."""
-    usage = message.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
+    usage = message.usage_metadata or usage_metadata(0, 0)
     prompt, completion = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
     prompt_price, completion_price = context.prices()
     cost = (prompt * prompt_price + completion * completion_price) / 1_000_000
     return Budget(llm_calls=1, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
 
-def _translate(exc: Exception, context: Context) -> Exception:
-    """Map provider exceptions to planloop errors with a one-line message."""
-    import openai
+def completion_cap(context: Context, stage: Stage) -> int | None:
+    """The most tokens a reply of `stage` may have: `Context.max_completion_tokens` when set,
+    else the stage's cap; None (no cap) for a reasoning model, whose hidden reasoning counts
+    against the cap and would use up a stage's cap before its answer begins."""
+    if context.max_completion_tokens:
+        return context.max_completion_tokens
+    return None if REASONING_MODEL.match(context.model) else stage.max_tokens
 
-    where = context.base_url or "the OpenAI API"
-    if isinstance(exc, ValidationError):  # e.g. a tool call whose args are not an object
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return ModelUnavailableError(
-            f"the model at {where} sent a reply planloop cannot read ({first})"
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return ModelUnavailableError(f"model server at {where} timed out")
-    if isinstance(exc, openai.APIConnectionError):
-        return ModelUnavailableError(f"cannot reach the model server at {where}")
-    if isinstance(exc, openai.AuthenticationError):
-        return ModelConfigError(f"the model server at {where} rejected the API key")
-    if isinstance(exc, openai.NotFoundError):
-        return ModelConfigError(f"model {context.model!r} not found at {where}")
-    if isinstance(exc, openai.BadRequestError):
-        return ModelRequestRejectedError(
-            f"model server at {where} rejected the request (HTTP 400): {str(exc)[:200]}"
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return ModelUnavailableError(f"model server at {where} answered HTTP {exc.status_code}")
-    return exc
+
+def was_truncated(message: BaseMessage) -> bool:
+    """True when the completion cap cut the reply off (`finish_reason` "length"): its text is
+    incomplete, and a tool call it was writing is among `invalid_tool_calls`, never run."""
+    return message.response_metadata.get("finish_reason") == "length"
+
+
+async def _call(
+    context: Context,
+    messages: Sequence[BaseMessage],
+    stage: Stage,
+    *,
+    tools: Sequence[BaseTool] = (),
+    tool_choice: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> AIMessage:
+    """One streamed model call with the stage's cap, resent only when that is safe."""
+    model = chat_model(context)
+    forced = {"tool_choice": tool_choice} if tool_choice else {}
+    runnable = model.bind_tools(list(tools), **forced) if tools else model
+    cap = completion_cap(context, stage)
+    bound = runnable.bind(**({"max_tokens": cap} if cap else {}), **(options or {}))
+    progress = CallProgress(stage.name, progress_writer())
+    for delay in (*RETRY_DELAYS, None):
+        progress.start()
+        try:
+            reply = await stream_reply(bound, messages, progress)
+        except Exception as exc:
+            if delay is None or not resendable(exc):
+                translated = translate(exc, context)
+                if translated is exc:
+                    raise
+                raise translated from exc
+            logger.info("%s: model call failed (%s); sending it again", stage.name, exc)
+            await asyncio.sleep(delay)
+            continue
+        truncated = was_truncated(reply)
+        progress.done(reply, truncated)
+        if truncated:
+            logger.info("%s: the reply was cut off at the %s-token cap", stage.name, cap)
+        return reply
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def invoke(
     context: Context,
     messages: Sequence[BaseMessage],
     *,
+    stage: Stage,
     tools: Sequence[BaseTool] = (),
     tool_choice: str | None = None,
 ) -> tuple[AIMessage, Budget]:
-    """One model call, optionally offering tools (`tool_choice` forces one by name); returns
-    the reply and its budget delta."""
-    model = chat_model(context)
-    forced = {"tool_choice": tool_choice} if tool_choice else {}
-    runnable = model.bind_tools(list(tools), **forced) if tools else model
-    try:
-        reply = await runnable.ainvoke(list(messages))
-    except Exception as exc:
-        translated = _translate(exc, context)
-        if translated is exc:
-            raise
-        raise translated from exc
-    if not isinstance(reply, AIMessage):
-        reply = AIMessage(content=str(reply.content))
+    """One model call of `stage`, optionally offering tools (`tool_choice` forces one by name);
+    returns the reply and its budget delta. A reply cut off by the stage's cap is returned as
+    it is: `was_truncated(reply)` says so."""
+    reply = await _call(context, messages, stage, tools=tools, tool_choice=tool_choice)
     return reply, usage_budget(reply, context)
 
 
-@functools.cache
-def _schema_prompt(schema: type[BaseModel]) -> str:
-    """The JSON-schema instructions for `schema` (built once: schemas are fixed classes)."""
-    return SCHEMA_INSTRUCTIONS.format(schema=json.dumps(schema.model_json_schema()))
+async def _structured_call(
+    context: Context, conversation: Sequence[BaseMessage], schema: type[BaseModel], stage: Stage
+) -> AIMessage:
+    """One call for a structured answer: in json_schema mode while the server honours it."""
+    if not wants_json_schema(context):
+        return await _call(context, conversation, stage)
+    try:
+        reply = await _call(
+            context, conversation, stage, options={"response_format": response_format(schema)}
+        )
+    except ModelRequestRejectedError as exc:
+        if context.structured_output == "json_schema":
+            raise
+        note_json_schema(context, works=False, why=str(exc))
+        return await _call(context, conversation, stage)
+    if not was_truncated(reply):
+        plain = is_plain_json(reply.text)
+        note_json_schema(context, works=plain, why="" if plain else "the reply was not JSON")
+    return reply
 
 
 async def invoke_structured(
@@ -173,38 +261,41 @@ async def invoke_structured(
     messages: Sequence[BaseMessage],
     schema: type[SchemaT],
     *,
-    check: Callable[[SchemaT], str | None] | None = None,
+    stage: Stage,
+    check: Check[SchemaT] | None = None,
 ) -> tuple[SchemaT, Budget]:
     """Ask for JSON matching `schema`; feed validation errors back for repair, then give up.
 
     `check` adds rules the schema cannot express; its message is fed back like a schema error.
+    A reply cut off by the stage's cap gets one request for a shorter answer; cut off again,
+    the call fails.
     """
-    conversation = [*messages, HumanMessage(_schema_prompt(schema))]
+    conversation = [*messages, HumanMessage(schema_prompt(schema))]
     spent = Budget()
-    problem = ""
+    problem, cut_off = "", False
     for _ in range(context.structured_retries + 1):
-        reply, cost = await invoke(context, conversation)
-        spent += cost
-        text = reply.text
-        try:
-            answer = schema.model_validate(extract_json(text))
-        except (ValueError, ValidationError) as exc:
-            problem = _summarise_error(exc)
-        else:
-            problem = (check(answer) if check else None) or ""
-            if not problem:
-                return answer, spent
-        conversation = [*conversation, reply, HumanMessage(REPAIR_PROMPT.format(error=problem))]
+        reply = await _structured_call(context, conversation, schema, stage)
+        spent += usage_budget(reply, context)
+        truncated = was_truncated(reply)
+        answer, problem = read_answer(reply.text, schema, check, truncated=truncated)
+        if answer is not None:
+            return answer, spent
+        if not truncated:
+            repair = HumanMessage(REPAIR_PROMPT.format(error=problem))
+            conversation = [*conversation, reply, repair]
+            continue
+        limit = completion_cap(context, stage) or usage_budget(reply, context).completion_tokens
+        if cut_off:
+            raise StructuredOutputError(
+                f"model's {schema.__name__} was cut off at the {limit}-token cap twice "
+                "(raise --max-completion-tokens for longer answers)",
+                spent=spent,
+            )
+        cut_off, problem = True, f"the answer was cut off at the {limit}-token cap"
+        # The cut-off text is left out: it would only lengthen the prompt.
+        conversation = [*conversation, HumanMessage(TRUNCATED_PROMPT.format(tokens=limit))]
     raise StructuredOutputError(
         f"model gave no valid {schema.__name__} after {context.structured_retries + 1} "
         f"attempts (last problem: {problem})",
         spent=spent,
     )
-
-
-def _summarise_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'root'}: {e['msg']}" for e in exc.errors()
-        )[:800]
-    return str(exc)[:800]

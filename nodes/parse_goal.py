@@ -13,7 +13,7 @@ from nodes.budget import Stopwatch
 from nodes.checks import merge_checks, output_checks, usable_check
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
-from nodes.llm import invoke_structured
+from nodes.llm import PARSE_GOAL, invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalSpec
 from nodes.state import Check, Criterion, State
@@ -54,7 +54,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip())),
     ]
     try:
-        spec, spent = await invoke_structured(runtime.context, messages, GoalSpec)
+        spec, spent = await invoke_structured(runtime.context, messages, GoalSpec, stage=PARSE_GOAL)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
     criteria, notes = await asyncio.to_thread(criteria_of, spec, state.goal, current_confinement())

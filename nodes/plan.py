@@ -13,7 +13,7 @@ from nodes.budget import Stopwatch
 from nodes.context import Context
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
-from nodes.llm import invoke_structured
+from nodes.llm import PLAN, invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
 from nodes.plan_repair import repaired
@@ -130,7 +130,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         guarded = InterpreterGuard.of(context.workspace, state_folders.get())
         note = await asyncio.to_thread(interpreter_note, context.python, guarded)
         messages = plan_messages(state, context, note)
-        spec, spent = await invoke_structured(context, messages, PlanSpec)
+        spec, spent = await invoke_structured(context, messages, PlanSpec, stage=PLAN)
     except StructuredOutputError as exc:
         return {
             **recalled,

@@ -15,7 +15,7 @@ from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
-from nodes.llm import invoke_structured
+from nodes.llm import REFLECT, invoke_structured
 from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
@@ -203,6 +203,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             runtime.context,
             messages,
             ReflectionSpec,
+            stage=REFLECT,
             check=_checker(pending, state.criteria, shown),
         )
     except StructuredOutputError as exc:

@@ -1,12 +1,15 @@
 """Record and replay model calls at planloop's model seam (`nodes.llm.use_model_factory`).
 
 `recording(tape)` wraps whatever model the seam would build: every request (messages, offered
-tools, tool choice) and its reply (or the error it raised) is appended to `tape`, in the order the
-requests were made. `replaying(tape)` serves a tape's replies without any server, so a recorded
-real-model run replays offline and deterministically.
+tools, tool choice, completion cap, response format) and its reply (or the error it raised) is
+appended to `tape`, in the order the requests were made; a streamed call is streamed from the
+inner model and recorded whole. `replaying(tape)` serves a tape's replies without any server, so
+a recorded real-model run replays offline and deterministically.
 
 Matching rule of a replay: a request is answered by the first unserved recorded exchange whose
-request is the same (messages and tools, with the workspace path normalised); when none is the
+request is the same (messages and tools, with the workspace path normalised; the completion cap
+and response format are recorded for reading but not compared, so tapes recorded before
+planloop sent them still match); when none is the
 same, the first unserved exchange is served anyway (in recorded order) and a `Divergence` is
 noted. Parallel steps may send their requests in a different order than when recorded; the
 first rule keeps each reply with its request. A request after the tape is used up raises
@@ -17,7 +20,7 @@ fails loudly instead of hanging.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,14 +29,21 @@ import httpx2
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, message_to_dict, messages_from_dict
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    message_to_dict,
+    messages_from_dict,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from nodes.context import Context
 from nodes.llm import current_model_factory, use_model_factory
+from nodes.streaming import finished_message
 
 WORKSPACE_MARK = "<WORKSPACE>"
 
@@ -77,7 +87,8 @@ class Tape:
 def describe_request(
     messages: Sequence[BaseMessage], kwargs: dict[str, Any], workspace: str
 ) -> dict[str, Any]:
-    """The recorded form of a request: messages, names of offered tools, tool choice."""
+    """The recorded form of a request: messages, names of offered tools, tool choice, and (when
+    sent) the completion cap and the response format's type and name."""
     tools = kwargs.get("tools") or []
     names = [t.get("function", {}).get("name", "") if isinstance(t, dict) else "" for t in tools]
     choice = kwargs.get("tool_choice")
@@ -88,6 +99,12 @@ def describe_request(
         "tools": names,
         "tool_choice": choice,
     }
+    if kwargs.get("max_tokens") is not None:
+        request["max_tokens"] = kwargs["max_tokens"]
+    form = kwargs.get("response_format")
+    if isinstance(form, dict):
+        name = (form.get("json_schema") or {}).get("name")
+        request["response_format"] = f"{form.get('type')}:{name}" if name else form.get("type")
     text = json.dumps(request, sort_keys=True, default=str)
     if workspace:
         text = text.replace(workspace, WORKSPACE_MARK)
@@ -109,8 +126,16 @@ def request_key(request: dict[str, Any]) -> str:
 
 
 def error_record(exc: BaseException) -> dict[str, str]:
-    """How a failed call is written down."""
-    return {"type": type(exc).__name__, "message": str(exc)[:500]}
+    """How a failed call is written down: an OpenAI SDK error by its SDK class (not a
+    provider package's subclass of it), with the HTTP status of a status error."""
+    kind = next(
+        (k.__name__ for k in type(exc).__mro__ if k.__module__.split(".")[0] == "openai"),
+        type(exc).__name__,
+    )
+    record = {"type": kind, "message": str(exc)[:500]}
+    if isinstance(exc, openai.APIStatusError):
+        record["status"] = str(exc.status_code)
+    return record
 
 
 def rebuild_error(error: dict[str, str]) -> Exception:
@@ -122,6 +147,13 @@ def rebuild_error(error: dict[str, str]) -> Exception:
         return openai.APITimeoutError(request=request)
     if kind == "APIConnectionError":
         return openai.APIConnectionError(message=message, request=request)
+    status = error.get("status", "")
+    if status.isdigit():
+        response = httpx2.Response(int(status), request=request)
+        error_class = getattr(openai, kind, openai.APIStatusError)
+        if not (isinstance(error_class, type) and issubclass(error_class, openai.APIStatusError)):
+            error_class = openai.APIStatusError
+        return error_class(message, response=response, body=None)
     return RuntimeError(f"{kind}: {message}")
 
 
@@ -183,6 +215,42 @@ class RecordingChatModel(BaseChatModel):
             raise
         exchange.reply = message_to_dict(reply)
         return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Stream from the inner model (one piece when it cannot stream); record the whole."""
+        exchange = self._start(messages, kwargs)
+        gathered: AIMessageChunk | None = None
+        try:
+            async for piece in self.inner.bind(**kwargs).astream(messages, stop=stop):
+                chunk = piece if isinstance(piece, AIMessageChunk) else _as_chunk(piece)
+                gathered = chunk if gathered is None else gathered + chunk
+                yield ChatGenerationChunk(message=chunk)
+        except BaseException as exc:
+            exchange.error = error_record(exc)
+            raise
+        if gathered is not None:
+            exchange.reply = message_to_dict(finished_message(gathered))
+
+
+def _as_chunk(message: BaseMessage) -> AIMessageChunk:
+    """A whole reply as one chunk (from a model that does not stream)."""
+    if not isinstance(message, AIMessage):
+        return AIMessageChunk(content=message.content)
+    return AIMessageChunk(
+        content=message.content,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata=message.response_metadata,
+        tool_calls=message.tool_calls,
+        invalid_tool_calls=message.invalid_tool_calls,
+        usage_metadata=message.usage_metadata,
+        id=message.id,
+    )
 
 
 @dataclass

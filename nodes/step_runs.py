@@ -8,7 +8,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.tools import BaseTool
 
 from checkpoints.journal import active_journal, idempotency_key
 from nodes.approval import changes_existing_file
@@ -16,8 +23,8 @@ from nodes.budget import Stopwatch, exceeded_limit
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
-from nodes.llm import invoke
-from nodes.prompts import EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
+from nodes.llm import EXECUTE, FILL, completion_cap, invoke, was_truncated
+from nodes.prompts import CUT_OFF_NOTE, EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepResult, StepTask
 from tools import (
@@ -140,7 +147,7 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
         HumanMessage(_step_prompt(task, step)),
     ]
     try:
-        reply, cost = await invoke(context, messages, tools=[tool], tool_choice=name)
+        reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
     except ModelRequestRejectedError as exc:
         # A server without named tool_choice; any other rejected request is a real error.
         return Filled(None, str(exc), unsupported="tool" in str(exc).lower())
@@ -268,11 +275,7 @@ async def run_tool_loop(
         HumanMessage(_step_prompt(task, step)),
     ]
     run = Execution(step_id=step.id, spent=spent or Budget())
-    available = tools_for(context)
-    if step.tool in available:
-        offered = [available[step.tool]]
-    else:  # acting tools from outside planloop only ever run as a planned step's own tool
-        offered = [tool for name, tool in available.items() if not _acts_outside(name, context)]
+    offered = _offered_tools(step, context)
     watch = Stopwatch()
     for _ in range(context.max_executor_turns):
         # The time and tool calls of this step so far count too: a long executor loop must
@@ -281,20 +284,47 @@ async def run_tool_loop(
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
-        reply, cost = await invoke(context, messages, tools=offered)
-        run.spent += cost
-        messages.append(reply)
-        if not reply.tool_calls:
-            run.output = sanitize(reply.text)
-            return run
-        observations = []
-        for call in reply.tool_calls:
-            outcome = await _checked_call(task, call["name"], call["args"], run, context)
-            tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
-            messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
-            observations.append(outcome)
-        if await _checks_pass(task, observations):
-            run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
+        if await _take_turn(task, messages, offered, run, context):
             return run
     run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
     return run
+
+
+def _offered_tools(step: Step, context: Context) -> list[BaseTool]:
+    available = tools_for(context)
+    if step.tool in available:
+        return [available[step.tool]]
+    # Acting tools from outside planloop only ever run as a planned step's own tool.
+    return [tool for name, tool in available.items() if not _acts_outside(name, context)]
+
+
+async def _take_turn(
+    task: StepTask,
+    messages: list[BaseMessage],
+    offered: list[BaseTool],
+    run: Execution,
+    context: Context,
+) -> bool:
+    """One model turn and the calls it makes, recorded in `run`; True when the step is over."""
+    reply, cost = await invoke(context, messages, stage=EXECUTE, tools=offered)
+    run.spent += cost
+    if was_truncated(reply):
+        # None of its calls is made (the last one is cut off): the model is asked again,
+        # knowing why, instead of a cut-off reply becoming the step's answer.
+        cap = completion_cap(context, EXECUTE)
+        messages += [AIMessage(reply.text), HumanMessage(CUT_OFF_NOTE.format(limit=cap))]
+        return False
+    messages.append(reply)
+    if not reply.tool_calls:
+        run.output = sanitize(reply.text)
+        return True
+    observations = []
+    for call in reply.tool_calls:
+        outcome = await _checked_call(task, call["name"], call["args"], run, context)
+        tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
+        messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
+        observations.append(outcome)
+    if await _checks_pass(task, observations):
+        run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
+        return True
+    return False

@@ -12,6 +12,7 @@ from langchain_openai import ChatOpenAI
 
 from nodes.context import Context
 from nodes.llm import use_model_factory
+from nodes.structured import forget_json_schema_support
 from tests.fakes import Script, ScriptedChatModel
 
 SCRUBBED_ENV = (
@@ -39,6 +40,16 @@ def _no_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(ChatOpenAI, "_generate", refuse)
     monkeypatch.setattr(ChatOpenAI, "_agenerate", refuse)
+    monkeypatch.setattr(ChatOpenAI, "_stream", refuse)
+    monkeypatch.setattr(ChatOpenAI, "_astream", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_json_schema_detection() -> Iterator[None]:
+    """Each test starts with nothing learned about any server's json_schema support."""
+    forget_json_schema_support()
+    yield
+    forget_json_schema_support()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
+from nodes.llm import usage_metadata
+
 ROLE_MARKERS = {
     "goal analyst": "parse_goal",
     "planner": "plan",
@@ -25,6 +27,9 @@ ROLE_MARKERS = {
     "reviewer": "reflect",
     "reporter": "finish",
 }
+
+OPTIONS = ("max_tokens", "response_format")
+"""Request options `Script.options` keeps."""
 
 Reply = str | dict[str, Any] | AIMessage | Callable[[Sequence[BaseMessage]], "Reply"]
 
@@ -59,6 +64,9 @@ class Script:
         for role, items in replies.items():
             self.queues[role].extend(items)
         self.calls: list[tuple[str, list[BaseMessage]]] = []
+        self.options: list[dict[str, Any]] = []
+        """Per call of the in-process fake: the request options the seam bound (completion
+        cap, response format)."""
         self.defaults: dict[str, Reply] = {}
         """Replies used whenever a role's queue is empty (for runs that are killed and resumed)."""
         self.lock = threading.Lock()
@@ -94,11 +102,7 @@ class Script:
             message = AIMessage(content=str(item))
         prompt = estimate_tokens("".join(m.text for m in messages))
         completion = estimate_tokens(message.text + json.dumps(message.tool_calls))
-        message.usage_metadata = {
-            "input_tokens": prompt,
-            "output_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
+        message.usage_metadata = usage_metadata(prompt, completion)
         return message
 
 
@@ -124,6 +128,9 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        options = {k: v for k, v in kwargs.items() if k in OPTIONS}
+        with self.script.lock:
+            self.script.options.append(options)
         return ChatResult(generations=[ChatGeneration(message=self.script.reply(messages))])
 
 

@@ -1,9 +1,13 @@
 """A local OpenAI-compatible chat completions server whose replies come from a `Script`.
 
-Only loopback, only what planloop uses: `POST /v1/chat/completions` (plain JSON, or minimal
-server-sent events when the request says `"stream": true`) and `GET /v1/models`. A script
-failure becomes HTTP 500 and is kept in `errors` so the test can show it. `hold(role)` keeps the
-next request of a planloop role waiting until `release()`, for tests that stop a client mid-call.
+Only loopback, only what planloop uses: `POST /v1/chat/completions` (plain JSON, or server-sent
+events when the request says `"stream": true`: the text a few characters per chunk, as a server
+streams tokens) and `GET /v1/models`. A script failure becomes HTTP 500 and is kept in `errors`
+so the test can show it. `hold(role)` keeps the next request of a planloop role waiting until
+`release()`, for tests that stop a client mid-call (or let it time out). A scripted reply whose
+`response_metadata` has a `finish_reason` (e.g. "length": cut off by the cap) is sent with it.
+`json_schema=False` refuses `response_format` json_schema with HTTP 400, as servers without it
+do; `fail_with` answers the next requests with those HTTP statuses before the script is asked.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import math
 import re
 import threading
 import time
+from collections import deque
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -59,7 +65,8 @@ def to_messages(raw: list[dict[str, Any]]) -> list[BaseMessage]:
 
 
 def completion(reply: AIMessage, model: str) -> dict[str, Any]:
-    """A chat.completion response body for one scripted reply."""
+    """A chat.completion response body for one scripted reply (one cut off by the cap,
+    `finish_reason` "length", has its last tool call's arguments cut in half)."""
     calls = [
         {
             "id": call["id"] or f"call_{n}",
@@ -72,14 +79,16 @@ def completion(reply: AIMessage, model: str) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
+    finish = reply.response_metadata.get("finish_reason") or ("tool_calls" if calls else "stop")
+    if finish == "length" and calls:
+        arguments = calls[-1]["function"]["arguments"]
+        calls[-1]["function"]["arguments"] = arguments[: len(arguments) // 2]
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": usage["input_tokens"],
             "completion_tokens": usage["output_tokens"],
@@ -88,20 +97,34 @@ def completion(reply: AIMessage, model: str) -> dict[str, Any]:
     }
 
 
+CHARS_PER_CHUNK = 4
+"""Streamed text comes in pieces this long (about a token each)."""
+
+
 def stream_chunks(body: dict[str, Any], with_usage: bool) -> list[dict[str, Any]]:
-    """A whole completion as chat.completion.chunk events: one delta, the finish, then usage."""
+    """A whole completion as chat.completion.chunk events: the text a few characters at a time,
+    each tool call's arguments in two halves, the finish, then usage."""
     choice = body["choices"][0]
-    delta = {k: v for k, v in choice["message"].items() if k != "tool_calls"}
-    delta["content"] = delta["content"] or ""
-    if "tool_calls" in choice["message"]:
-        delta["tool_calls"] = [
-            {"index": n, **call} for n, call in enumerate(choice["message"]["tool_calls"])
-        ]
-    head = {k: body[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-    chunks = [
-        head | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
-        head | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+    message = choice["message"]
+    text = message.get("content") or ""
+    pieces = [text[i : i + CHARS_PER_CHUNK] for i in range(0, len(text), CHARS_PER_CHUNK)]
+    deltas: list[dict[str, Any]] = [
+        {"role": "assistant", "content": piece} for piece in pieces or [""]
     ]
+    for n, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        head = {"index": n, "id": call["id"], "type": "function"}
+        first = head | {
+            "function": {"name": call["function"]["name"], "arguments": arguments[:half]}
+        }
+        rest = {"index": n, "function": {"arguments": arguments[half:]}}
+        deltas += [{"tool_calls": [first]}, {"tool_calls": [rest]}]
+    head = {k: body[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [head | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks.append(
+        head | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+    )
     return [*chunks, head | {"choices": [], "usage": body["usage"]}] if with_usage else chunks
 
 
@@ -115,10 +138,16 @@ class OpenAIStandIn:
         latency_seconds: float = 0.0,
         *,
         named_tool_choice: bool = True,
+        json_schema: bool = True,
+        fail_with: Sequence[int] = (),
     ) -> None:
         self.script = script
         self.named_tool_choice = named_tool_choice
         """False: refuse a forced call of a named tool with HTTP 400, as some servers do."""
+        self.json_schema = json_schema
+        """False: refuse `response_format` json_schema with HTTP 400, as some servers do."""
+        self.fail_with = deque(fail_with)
+        """HTTP statuses to answer the next requests with, one each, before the script."""
         self.requests: list[dict[str, Any]] = []
         """Every parsed request body, in arrival order."""
         self.responses: list[dict[str, Any]] = []
@@ -174,8 +203,14 @@ class OpenAIStandIn:
         """Status and JSON body for one chat completions request (held if `hold()` says so)."""
         with self._lock:
             self.requests.append(body)
+            failure = self.fail_with.popleft() if self.fail_with else None
+        if failure is not None:
+            return failure, _error(f"scripted failure {failure}", "server_error")
         if not self.named_tool_choice and isinstance(body.get("tool_choice"), dict):
             return HTTPStatus.BAD_REQUEST, _error("tool_choice naming a function is not supported")
+        wanted = (body.get("response_format") or {}).get("type")
+        if not self.json_schema and wanted == "json_schema":
+            return HTTPStatus.BAD_REQUEST, _error("response_format json_schema is not supported")
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         try:

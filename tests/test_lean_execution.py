@@ -496,7 +496,7 @@ def test_an_unreadable_model_reply_is_one_clear_error() -> None:
     from pydantic import BaseModel, ValidationError
 
     from nodes.errors import ModelUnavailableError
-    from nodes.llm import _translate
+    from nodes.model_errors import translate as _translate
 
     class Call(BaseModel):
         args: dict[str, object]

@@ -17,7 +17,7 @@ from graph.api import (
 )
 from graph.cli.approvals import ask, build_answer, describe, select
 from graph.cli.memory import cmd_memory
-from graph.cli.progress import ProgressPrinter, clean
+from graph.cli.progress import ModelStatus, ProgressPrinter, clean
 from graph.cli.tools import cmd_tools
 from graph.threads import (
     list_threads,
@@ -75,18 +75,20 @@ def _continue(
 ) -> int:
     """Drive the run; answer approvals at the terminal, or stop with exit 3 without one."""
     on_update = None if args.quiet else printer
+    status = None if args.quiet else ModelStatus.for_terminal()
+    printer.status = status
     while True:
-        outcome = asyncio.run(
-            drive(
-                thread_id,
-                context,
-                goal=goal,
-                db=args.db,
-                on_update=on_update,
-                answers=answers,
-                from_checkpoint=from_checkpoint,
-            )
+        run = drive(
+            thread_id,
+            context,
+            goal=goal,
+            db=args.db,
+            on_update=on_update,
+            answers=answers,
+            from_checkpoint=from_checkpoint,
+            on_event=status,
         )
+        outcome = asyncio.run(status.running(run) if status else run)
         from_checkpoint = None
         if not outcome.paused:
             return _finish(outcome, printer)

@@ -1,10 +1,15 @@
-"""Human-readable progress lines for the CLI, one or more per node update."""
+"""Human-readable progress for the CLI: lines per node update (`ProgressPrinter`), and on a
+terminal a live status line of the model calls in flight (`ModelStatus`)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from typing import TextIO, TypeVar
 
 from nodes.budget import summary
@@ -34,10 +39,16 @@ class ProgressPrinter:
     def __init__(self, out: TextIO | None = None, budget: Budget | None = None) -> None:
         self.out = out or sys.stdout
         self.budget = budget or Budget()
+        self.status: ModelStatus | None = None
+        """The live status line, moved out of the way of each printed line."""
 
     def say(self, text: str) -> None:
         """Print one cleaned line and flush, so progress shows live."""
+        if self.status is not None:
+            self.status.clear()
         print(clean(text), file=self.out, flush=True)
+        if self.status is not None:
+            self.status.draw()
 
     def __call__(self, node: str, update: Mapping[str, object]) -> None:
         """Print what one node's update says (used as `drive`'s `on_update`)."""
@@ -90,6 +101,91 @@ class ProgressPrinter:
         reason = update.get("stop_reason") or update.get("replan_reason") or ""
         self.say(f"[decide] {decision}{': ' + str(reason) if reason else ''}")
         self.say(f"  budget: {summary(self.budget)}")
+
+
+@dataclass
+class _Call:
+    stage: str
+    started: float
+    tokens: int = 0
+
+
+class ModelStatus:
+    """One line on a terminal's stderr while model calls are in flight, redrawn in place:
+    `plan: waiting for the model · 12 s · 85 tokens` (the oldest call; others are counted).
+
+    Fed the custom-stream events of `nodes.streaming` (it is `drive`'s `on_event`); `running()`
+    keeps the seconds ticking while no event comes (a long prompt is read before any token).
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.calls: dict[str, _Call] = {}
+        self._shown = False
+
+    @classmethod
+    def for_terminal(cls, out: TextIO | None = None) -> ModelStatus | None:
+        """A status line on `out` (default stderr) when it is a terminal, else None."""
+        stream = out or sys.stderr
+        return cls(stream) if stream.isatty() else None
+
+    def __call__(self, event: Mapping[str, object]) -> None:
+        """Take one custom-stream event; events other than model call progress are ignored."""
+        call = event.get("model_call")
+        if not isinstance(call, Mapping):
+            return
+        key, state = str(call.get("id", "")), call.get("state")
+        tokens = call.get("tokens")
+        if state == "started":
+            self.calls[key] = _Call(str(call.get("stage", "model")), time.monotonic())
+        elif state == "done":
+            self.calls.pop(key, None)
+        elif key in self.calls and isinstance(tokens, int):
+            self.calls[key].tokens = tokens
+        self.draw()
+
+    def line(self) -> str:
+        """The status text ("" when no call is in flight)."""
+        if not self.calls:
+            return ""
+        oldest = min(self.calls.values(), key=lambda c: c.started)
+        seconds = int(time.monotonic() - oldest.started)
+        text = f"{oldest.stage}: waiting for the model · {seconds} s · {oldest.tokens} tokens"
+        others = len(self.calls) - 1
+        return f"{text} (+{others} more call{'s' if others > 1 else ''})" if others else text
+
+    def draw(self) -> None:
+        """Show the current status in place of the previous one."""
+        text = clean(self.line())
+        if not text and not self._shown:
+            return
+        width = shutil.get_terminal_size().columns - 1
+        self.out.write("\r\x1b[2K" + text[:width])
+        self.out.flush()
+        self._shown = bool(text)
+
+    def clear(self) -> None:
+        """Remove the status line (before other output, and at the end)."""
+        if self._shown:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+            self._shown = False
+
+    async def running(self, work: Awaitable[T], every: float = 1.0) -> T:
+        """Await `work`, redrawing the status every `every` seconds; cleared afterwards."""
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(every)
+                self.draw()
+
+        ticker = asyncio.create_task(tick())
+        try:
+            return await work
+        finally:
+            ticker.cancel()
+            self.calls.clear()
+            self.clear()
 
 
 def _items(value: object, kind: type[T]) -> list[T]:

@@ -1,0 +1,141 @@
+"""One model reply, streamed: its chunks gathered into the final message (tool calls parsed
+strictly, usage kept) while progress events tell a watching user what the call is doing.
+
+Progress goes through LangGraph's custom stream (`langgraph.config.get_stream_writer`), so a
+caller that streams the graph with `stream_mode` "custom" receives, per model call:
+
+    {"model_call": {"id": "3f2a9c1b", "stage": "plan", "state": "started", "tokens": 0,
+                    "seconds": 0.0}}
+    {"model_call": {..., "state": "tokens", "tokens": 85, "seconds": 12.3}}   (throttled)
+    {"model_call": {..., "state": "done", "tokens": 412, "seconds": 31.0, "truncated": false}}
+
+Outside a graph run (or when nobody streams "custom") the events go nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    InvalidToolCall,
+    ToolCall,
+)
+from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.runnables import Runnable
+
+PROGRESS_KEY = "model_call"
+"""The key of every progress event in the custom stream."""
+TOKEN_EVENT_SECONDS = 0.25
+"""Least time between two "tokens" events of one call (at most four a second)."""
+
+Writer = Callable[[Any], None]
+
+
+def progress_writer() -> Writer | None:
+    """The graph's custom stream writer, or None outside a graph run."""
+    try:
+        from langgraph.config import get_stream_writer
+
+        return get_stream_writer()
+    except (RuntimeError, KeyError):  # no runnable context, or not a LangGraph one
+        return None
+
+
+class CallProgress:
+    """Progress events of one model call (sent only when a writer is there)."""
+
+    def __init__(self, stage: str, writer: Writer | None = None) -> None:
+        self.stage = stage
+        self.writer = writer
+        self.id = uuid.uuid4().hex[:8]
+        self.tokens = 0
+        self.started = time.monotonic()
+        self._last_event = self.started
+
+    def _emit(self, state: str, **extra: object) -> None:
+        if self.writer is None:
+            return
+        seconds = round(time.monotonic() - self.started, 1)
+        event = {"id": self.id, "stage": self.stage, "state": state, "tokens": self.tokens}
+        self.writer({PROGRESS_KEY: {**event, "seconds": seconds, **extra}})
+
+    def start(self) -> None:
+        """The request is on its way (sent again when a retry starts the call over)."""
+        self.tokens = 0
+        self.started = self._last_event = time.monotonic()
+        self._emit("started")
+
+    def token(self) -> None:
+        """One more streamed piece of the reply arrived."""
+        self.tokens += 1
+        now = time.monotonic()
+        if now - self._last_event >= TOKEN_EVENT_SECONDS:
+            self._last_event = now
+            self._emit("tokens")
+
+    def done(self, reply: AIMessage, truncated: bool) -> None:
+        """The reply is complete (its usage, when reported, is the token count)."""
+        usage = reply.usage_metadata
+        if usage and usage.get("output_tokens"):
+            self.tokens = usage["output_tokens"]
+        self._emit("done", truncated=truncated)
+
+
+async def stream_reply(
+    runnable: Runnable[Any, Any], messages: Sequence[BaseMessage], progress: CallProgress
+) -> AIMessage:
+    """Stream one reply and return it whole. A model that cannot stream answers in one piece."""
+    gathered: AIMessageChunk | None = None
+    whole: AIMessage | None = None
+    async for piece in runnable.astream(list(messages)):
+        if isinstance(piece, AIMessageChunk):
+            gathered = piece if gathered is None else gathered + piece
+            if piece.content or piece.tool_call_chunks:
+                progress.token()
+        elif isinstance(piece, AIMessage):
+            whole = piece
+        else:  # a model that returns another message type: keep its text
+            whole = AIMessage(content=str(getattr(piece, "content", piece)))
+    if whole is not None:
+        return whole
+    if gathered is None:
+        raise ValueError("the model streamed no reply at all")
+    return finished_message(gathered)
+
+
+def finished_message(chunk: AIMessageChunk) -> AIMessage:
+    """The final message of a streamed reply. Tool call arguments are parsed strictly, as a
+    non-streamed reply's are: a call whose arguments are not complete JSON (a reply cut off
+    mid-call) is an invalid tool call, never a call with half its arguments."""
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for part in chunk.tool_call_chunks:
+        raw = part.get("args") or ""
+        name, call_id = part.get("name") or "", part.get("id")
+        try:
+            args = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            error = f"arguments are not complete JSON ({exc.msg})"
+            invalid.append(invalid_tool_call(name=name, args=raw, id=call_id, error=error))
+            continue
+        if not isinstance(args, dict):
+            error = "arguments are not a JSON object"
+            invalid.append(invalid_tool_call(name=name, args=raw, id=call_id, error=error))
+            continue
+        calls.append(tool_call(name=name, args=args, id=call_id))
+    return AIMessage(
+        content=chunk.content,
+        additional_kwargs=chunk.additional_kwargs,
+        response_metadata=chunk.response_metadata,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=chunk.usage_metadata,
+        id=chunk.id,
+    )

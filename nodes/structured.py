@@ -1,0 +1,131 @@
+"""What `nodes.llm.invoke_structured` needs besides the model call: whether to ask the server
+for grammar-enforced JSON (`response_format` json_schema), and how a reply becomes an answer.
+
+JSON-schema mode (`Context.structured_output`): "prompt" never sends `response_format`;
+"json_schema" always does; "auto" (the default) tries it on the first structured call to each
+server and model, and remembers for the rest of the process whether the server honours it. A
+server that refuses the request (HTTP 400) or answers with something other than JSON has
+ignored it: planloop falls back to the prompt alone (whose schema text it sends in both modes)
+and says so in one INFO log line.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from nodes.context import Context
+from nodes.jsonout import extract_json, repair_json
+from nodes.prompts import SCHEMA_INSTRUCTIONS
+
+logger = logging.getLogger(__name__)
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+Check = Callable[[SchemaT], "str | None"]
+
+_json_schema_works: dict[tuple[str, str], bool] = {}
+"""(base URL, model) -> whether the server honours `response_format` json_schema."""
+
+
+def _server(context: Context) -> tuple[str, str]:
+    return context.base_url or "", context.model
+
+
+def wants_json_schema(context: Context) -> bool:
+    """Whether the next structured call sends `response_format` json_schema."""
+    if context.structured_output != "auto":
+        return context.structured_output == "json_schema"
+    return _json_schema_works.get(_server(context), True)
+
+
+def note_json_schema(context: Context, works: bool, why: str = "") -> None:
+    """Remember (once per server and model, in "auto" mode) whether json_schema mode works."""
+    server = _server(context)
+    if context.structured_output != "auto" or server in _json_schema_works:
+        return
+    _json_schema_works[server] = works
+    if not works:
+        where = context.base_url or "the OpenAI API"
+        logger.info(
+            "the model server at %s does not honour response_format json_schema (%s); "
+            "structured answers are asked for by prompt alone for the rest of the run",
+            where,
+            why,
+        )
+
+
+def forget_json_schema_support() -> None:
+    """Forget what was learned about every server (tests start each from "auto" again)."""
+    _json_schema_works.clear()
+
+
+def is_plain_json(text: str) -> bool:
+    """True when the whole reply is one JSON object, as a server enforcing a schema sends."""
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _schema_json(schema: type[BaseModel]) -> str:
+    return json.dumps(schema.model_json_schema())
+
+
+def schema_prompt(schema: type[BaseModel]) -> str:
+    """The JSON-schema instructions for `schema` (sent in both modes: the field descriptions
+    help the model)."""
+    return SCHEMA_INSTRUCTIONS.format(schema=_schema_json(schema))
+
+
+def response_format(schema: type[BaseModel]) -> dict[str, Any]:
+    """The (non-strict) json_schema `response_format` for `schema`."""
+    definition = {"name": schema.__name__, "schema": json.loads(_schema_json(schema))}
+    return {"type": "json_schema", "json_schema": definition}
+
+
+def read_answer(
+    text: str, schema: type[SchemaT], check: Check[SchemaT] | None, *, truncated: bool
+) -> tuple[SchemaT | None, str]:
+    """The answer in a reply, or None and what is wrong with it.
+
+    Strict JSON first. A complete reply that is only almost JSON is repaired (`repair_json`)
+    and used if the repaired object passes the schema and `check`; otherwise the strict
+    problem is the one reported. A reply cut off by the completion cap is never repaired.
+    """
+    try:
+        value = extract_json(text)
+    except ValueError as exc:
+        problem = str(exc)[:800]
+        repaired = None if truncated else repair_json(text)
+        if repaired is not None:
+            answer, _ = _validated(repaired, schema, check)
+            if answer is not None:
+                return answer, ""
+        return None, problem
+    return _validated(value, schema, check)
+
+
+def _validated(
+    value: object, schema: type[SchemaT], check: Check[SchemaT] | None
+) -> tuple[SchemaT | None, str]:
+    try:
+        answer = schema.model_validate(value)
+    except ValidationError as exc:
+        return None, summarise_error(exc)
+    problem = (check(answer) if check else None) or ""
+    return (None, problem) if problem else (answer, "")
+
+
+def summarise_error(exc: Exception) -> str:
+    """A validation error as one short line the model can act on."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'root'}: {e['msg']}" for e in exc.errors()
+        )[:800]
+    return str(exc)[:800]
