@@ -30,7 +30,7 @@ from nodes.context import Context
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tests.waiting import eventually_async
 from tools.sandbox import SandboxLimits, SandboxResult, isolation_mode, run_python_code
-from tools.sandbox_boot import SETUP_FAILED, tasks_of
+from tools.sandbox_boot import SETUP_FAILED
 from tools.sandbox_command import SANDBOX_UID, Isolation, probe
 from tools.sanitize import sanitize
 
@@ -199,15 +199,53 @@ async def test_memory_bomb_hits_the_memory_limit(workspace: Path, iso: Isolation
 # which is what the sandbox did before it switched uid), a bounded variant (`for i in range(7):
 # os.fork()`) started all 128 processes with RLIMIT_NPROC=16; the kernel never applies it to
 # uid 0. With the switch to uid 65534 the first forks beyond 16 failed.
+def _task_table() -> dict[int, tuple[int, int, int, int]]:
+    """pid -> (parent pid, session id, uid, threads) of every task /proc shows."""
+    table = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat, status = (entry / "stat").read_text(), (entry / "status").read_text()
+        except OSError:
+            continue  # it ended while we looked
+        after_name = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uid, threads = int(fields["Uid"].split()[0]), int(fields.get("Threads", "1"))
+        table[int(entry.name)] = (int(after_name[1]), int(after_name[3]), uid, threads)
+    return table
+
+
+def _descends_from_us(pid: int, table: dict[int, tuple[int, int, int, int]]) -> bool:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        if pid == os.getpid():
+            return True
+        seen.add(pid)
+        pid = table.get(pid, (0, 0, 0, 0))[0]
+    return False
+
+
+def sandbox_tasks(sessions: set[int]) -> int:
+    """Tasks of the sandbox user in sessions this test process started (each sandbox run has
+    its own session, and its forks stay in it even when orphaned): sandboxes of other programs
+    on the machine, such as another test suite, are not counted. Adds the sessions it finds."""
+    table = _task_table()
+    sessions |= {
+        sid
+        for pid, (_, sid, uid, _) in table.items()
+        if uid == SANDBOX_UID and _descends_from_us(pid, table)
+    }
+    return sum(n for _, sid, uid, n in table.values() if uid == SANDBOX_UID and sid in sessions)
+
+
 async def test_fork_bomb_is_contained_and_killed(workspace: Path, iso: Isolation) -> None:
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     counting = iso.run_as is not None  # as root the program's tasks are uid 65534's on the host
-    baseline = tasks_of(SANDBOX_UID) if counting else 0
+    sessions: set[int] = set()
     peak, stop = [0], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], tasks_of(SANDBOX_UID) - baseline)
+            peak[0] = max(peak[0], sandbox_tasks(sessions))
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -222,7 +260,7 @@ async def test_fork_bomb_is_contained_and_killed(workspace: Path, iso: Isolation
         sampler.join()
         assert 0 < peak[0] <= LIMITS.max_processes + 1  # the program itself plus 16
         # nothing left behind, not even zombies (reaping a killed tree takes a while when busy)
-        assert await eventually_async(lambda: tasks_of(SANDBOX_UID) - baseline <= 0)
+        assert await eventually_async(lambda: sandbox_tasks(sessions) == 0)
     assert result.timed_out and time.monotonic() - started < LIMITS.timeout_seconds + KILLED_WITHIN
     assert subprocess.run(["true"], check=False).returncode == 0  # the machine can still fork
 
