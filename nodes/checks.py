@@ -106,9 +106,9 @@ def _normalised(text: str) -> str:
 
 def _matches(check: Check, content: str) -> Outcome:
     try:
-        found = regex.search(
-            check.text, content, flags=regex.MULTILINE, timeout=PATTERN_TIMEOUT_SECONDS
-        )
+        # The whole file, not each line: "^[0-9]+$" means the file holds one number, and must
+        # not pass on a list of numbers.
+        found = regex.search(check.text, content.strip(), timeout=PATTERN_TIMEOUT_SECONDS)
     except (regex.error, TimeoutError) as exc:
         return Outcome(False, f"pattern {check.text!r} cannot be used: {exc}")
     verb = "matches" if found else "does not match"

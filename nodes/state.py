@@ -39,8 +39,9 @@ class Check:
 
     kind: CheckKind
     """`file_exists` (a non-empty file), `file_contains` (`text` is in it), `file_matches`
-    (the regular expression `text` matches it), `json_has_key` (a JSON object with key `text`)
-    or `file_changed` (its content differs from when the run began)."""
+    (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
+    and end, not lines), `json_has_key` (a JSON object with key `text`) or `file_changed` (its
+    content differs from when the run began)."""
     path: str
     """The workspace-relative file the check reads."""
     text: str = ""

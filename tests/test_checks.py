@@ -31,7 +31,9 @@ def guard(workspace: Path) -> Confinement:
         ("file_exists", "", "  \n", False),
         ("file_contains", "Hello  World", "say hello\nworld!", True),
         ("file_contains", "goodbye", "hello", False),
-        ("file_matches", "^[0-9]+$", "intro\n42\n", True),
+        ("file_matches", "^[0-9]+$", "42\n", True),
+        ("file_matches", "^[0-9]+$", "2\n3\n5\n", False),  # a list is not one number
+        ("file_matches", "total: [0-9]+", "intro\ntotal: 42\n", True),
         ("file_matches", "^[0-9]+$", "4 2", False),
         ("file_matches", "([", "anything", False),
         ("json_has_key", "north.total", '{"north": {"total": 1}}', True),
