@@ -33,15 +33,9 @@ from nodes.context import Context
 from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
 from tools.python_tool import run_python
-from tools.runner import (
-    ToolOutcome,
-    TransientToolError,
-    action_fingerprint,
-    input_model,
-    run_tool,
-    validate_args,
-)
+from tools.runner import ToolOutcome, TransientToolError, action_fingerprint, run_tool
 from tools.specs import BUILTIN, RISK_ORDER, RISKIEST, ToolSpec, riskier
+from tools.validation import input_model, validate_args
 from tools.web import fetch_url, web_search
 
 BUILTIN_TOOLS: tuple[ToolSpec, ...] = (

@@ -33,9 +33,9 @@ from nodes.context import Context
 from nodes.state import Risk
 from tools import BUILTIN_TOOLS, ExtraTools, ToolSpec, offered
 from tools.mcp_config import ServerConfig, load_mcp_config
-from tools.runner import schema_problem
 from tools.sanitize import sanitize, wrap_untrusted
 from tools.specs import RISKIEST
+from tools.validation import schema_problem
 
 STDERR_TAIL_CHARS = 300
 MAX_TOOL_NAME = 64
