@@ -29,15 +29,9 @@ from tools.failpoints import PROGRAM_EXITED, failpoint
 from tools.interpreter import Interpreter
 from tools.receipts import STATUS_FILE
 from tools.sandbox_boot import SETUP_FAILED
-from tools.sandbox_command import (
-    PROGRAM_FILE,
-    Isolation,
-    SandboxUnavailableError,
-    View,
-    build_command,
-    probe,
-)
+from tools.sandbox_command import PROGRAM_FILE, SandboxUnavailableError, View, build_command
 from tools.sandbox_files import changed_files, snapshot
+from tools.sandbox_probe import Isolation, probe
 from tools.sandbox_process import Ran, execute
 from tools.workspace import workspace_root
 
