@@ -7,16 +7,22 @@ riskiest class.
 
 Where the rest lives:
 - the tools: `tools.files` (read/write/append/edit/list), `tools.python_tool` (run_python),
-  `tools.web` and `tools.fetch` (web_search, fetch_url), `tools.mcp` and `tools.mcp_config`
-  (MCP servers), `tools.specs` (`ToolSpec`);
-- running a call: `tools.runner` (validation, retries, the journal, one action per file at a
-  time, clipping), `tools.receipts` (what a code run leaves for crash recovery),
-  `tools.artifacts` (full outputs under `planloop-runs/`), `tools.sanitize`;
+  `tools.web` and `tools.fetch` (web_search, fetch_url), `tools.specs` (`ToolSpec`);
+- MCP servers: `tools.mcp` (`mcp_servers`: connecting a run's servers), `tools.mcp_session`
+  (one server's session and why it is down), `tools.mcp_tools` (its tools as planloop's: names,
+  risk, output), `tools.mcp_config` (the config file);
+- running a call: `tools.runner` (`run_tool`: retries, clipping), `tools.validation` (args
+  against the tool's schema), `tools.journaled` (side effects at most once across crashes, one
+  action per file at a time, settling unfinished entries), `tools.receipts` (what a code run
+  leaves for crash recovery), `tools.artifacts` (full outputs under `planloop-runs/`),
+  `tools.sanitize`;
 - confinement: `tools.workspace` (paths and race-free file operations), `tools.confinement`
   (what planloop keeps for itself inside a workspace), `tools.runtime` (the current run);
-- the sandbox: `tools.sandbox` (running a program), `tools.sandbox_command` (bubblewrap or the
-  fallback), `tools.sandbox_boot` (runs inside it first), `tools.sandbox_files`,
-  `tools.interpreter` (the user's `--python`);
+- the sandbox: `tools.sandbox` (running a program, its result), `tools.sandbox_probe` (what
+  isolation this machine gives), `tools.sandbox_command` (the command line: bubblewrap or the
+  fallback), `tools.sandbox_process` (the child process: output, timeout, killing it),
+  `tools.sandbox_boot` (runs inside it first), `tools.sandbox_files`, `tools.interpreter` (the
+  user's `--python`);
 - `tools.failpoints`: named points where crash tests freeze planloop.
 """
 
@@ -33,15 +39,9 @@ from nodes.context import Context
 from nodes.state import Risk
 from tools.files import append_file, edit_file, list_files, read_file, write_file
 from tools.python_tool import run_python
-from tools.runner import (
-    ToolOutcome,
-    TransientToolError,
-    action_fingerprint,
-    input_model,
-    run_tool,
-    validate_args,
-)
+from tools.runner import ToolOutcome, TransientToolError, action_fingerprint, run_tool
 from tools.specs import BUILTIN, RISK_ORDER, RISKIEST, ToolSpec, riskier
+from tools.validation import input_model, validate_args
 from tools.web import fetch_url, web_search
 
 BUILTIN_TOOLS: tuple[ToolSpec, ...] = (

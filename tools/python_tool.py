@@ -6,8 +6,9 @@ import asyncio
 
 from langchain_core.tools import tool
 
+from nodes.context import Context
 from tools.confinement import state_folders
-from tools.interpreter import InterpreterGuard, load_interpreter
+from tools.interpreter import Interpreter, InterpreterGuard, load_interpreter
 from tools.receipts import action_receipt, save_outcome
 from tools.runtime import current_confinement, current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
@@ -46,6 +47,25 @@ def observation(result: SandboxResult, limits: SandboxLimits) -> str:
     return "\n".join(parts)
 
 
+def _limits(context: Context) -> SandboxLimits:
+    """The run's settings for a program's time, memory, processes and file size."""
+    return SandboxLimits(
+        timeout_seconds=context.python_timeout_seconds,
+        memory_mb=context.python_memory_mb,
+        max_processes=context.python_max_processes,
+        max_file_mb=context.python_max_file_mb,
+    )
+
+
+async def _interpreter(context: Context) -> Interpreter | None:
+    """The configured interpreter (checked once, cached), or None for planloop's own; a broken
+    one raises, which run_tool turns into an error observation."""
+    if not context.python:
+        return None
+    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+    return await asyncio.to_thread(load_interpreter, context.python, guarded)
+
+
 @tool
 async def run_python(code: str) -> str:
     """Run a Python 3 program in an isolated sandbox and return its output.
@@ -58,18 +78,9 @@ async def run_python(code: str) -> str:
         code: The complete program to run.
     """
     context = current_context()
-    limits = SandboxLimits(
-        timeout_seconds=context.python_timeout_seconds,
-        memory_mb=context.python_memory_mb,
-        max_processes=context.python_max_processes,
-        max_file_mb=context.python_max_file_mb,
-    )
+    limits = _limits(context)
     receipt = action_receipt.get()
-    # The configured interpreter (checked once, cached); a broken one is an error observation.
-    python = None
-    if context.python:
-        guarded = InterpreterGuard.of(context.workspace, state_folders.get())
-        python = await asyncio.to_thread(load_interpreter, context.python, guarded)
+    python = await _interpreter(context)
     result = await run_python_code(
         code,
         context.workspace,

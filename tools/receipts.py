@@ -22,7 +22,7 @@ FAILED_PREFIX = "ERROR: RuntimeError: "
 """How a failed run_python call reads once `run_tool` has turned its exception into text."""
 
 action_receipt: ContextVar[Path | None] = ContextVar("planloop_action_receipt", default=None)
-"""The receipt folder of the journaled call in progress (set by `tools.runner`)."""
+"""The receipt folder of the journaled call in progress (set by `tools.journaled`)."""
 
 
 def save_outcome(receipt: Path, ok: bool, text: str, *, exact: bool = False) -> None:

@@ -7,13 +7,13 @@ variables. Without it, the fallback gives what the machine allows (see `isolatio
 Always: rlimits (address space, CPU seconds, file size, open files, processes, no core dumps);
 as root, the program runs as uid 65534 so the process limit binds (the kernel never applies
 RLIMIT_NPROC to uid 0); a wall-clock timeout that kills the whole process tree; output read
-with a byte cap; stdout/stderr sanitised before they reach state.
+with a byte cap; stdout/stderr sanitised before they reach state. The child process itself
+(started, read, killed) is `tools.sandbox_process`; its command line, `tools.sandbox_command`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import shutil
@@ -29,22 +29,13 @@ from tools.failpoints import PROGRAM_EXITED, failpoint
 from tools.interpreter import Interpreter
 from tools.receipts import STATUS_FILE
 from tools.sandbox_boot import SETUP_FAILED
-from tools.sandbox_command import (
-    PROGRAM_FILE,
-    Isolation,
-    SandboxUnavailableError,
-    View,
-    build_command,
-    probe,
-)
+from tools.sandbox_command import PROGRAM_FILE, SandboxUnavailableError, View, build_command
 from tools.sandbox_files import changed_files, snapshot
-from tools.sanitize import sanitize
+from tools.sandbox_probe import Isolation, probe
+from tools.sandbox_process import Ran, execute
 from tools.workspace import workspace_root
 
 MIB = 1024 * 1024
-READ_CHUNK = 65536
-DRAIN_GRACE_SECONDS = 2.0
-"""How long to wait for the pipes to close once the program is gone, before giving up."""
 
 
 @dataclass(frozen=True)
@@ -81,48 +72,6 @@ def isolation_mode() -> str:
     return probe().describe()
 
 
-class _Capture:
-    """One output stream, read to its end with only the first `limit` bytes kept."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.kept, self.cut = limit, bytearray(), False
-
-    async def read(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(READ_CHUNK):
-            room = self.limit - len(self.kept)
-            self.kept += chunk[: max(room, 0)]
-            self.cut = self.cut or len(chunk) > room
-
-    def text(self) -> str:
-        return sanitize(bytes(self.kept)) + ("\n[... output truncated]" if self.cut else "")
-
-
-async def _pipe_reader() -> tuple[asyncio.StreamReader, asyncio.BaseTransport, int]:
-    """A pipe of our own (asyncio's would make `wait()` wait for the pipes to close, which a
-    detached grandchild can keep open): its reader, transport, and write end for the child."""
-    read_end, write_end = os.pipe()
-    reader = asyncio.StreamReader(limit=READ_CHUNK)
-    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
-    )
-    return reader, transport, write_end
-
-
-def _kill_children(pid: int) -> None:
-    """SIGKILL the direct children of `pid` (bwrap's or unshare's PID-namespace init, whose
-    death takes the whole namespace down), so that `pid` reaps them before it exits."""
-    with contextlib.suppress(OSError, ValueError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(child), signal.SIGKILL)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the child's process group (everything that did not leave it)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 def _settings(limits: SandboxLimits) -> dict[str, Any]:
     """What the bootstrap (`tools.sandbox_boot`) applies before the program runs."""
     return {
@@ -136,79 +85,6 @@ def _settings(limits: SandboxLimits) -> dict[str, Any]:
         },
         "max_processes": limits.max_processes,
     }
-
-
-async def _execute(
-    argv: list[str],
-    env: dict[str, str],
-    cwd: Path,
-    limits: SandboxLimits,
-    *,
-    monitored: bool,
-    pass_fds: tuple[int, ...] = (),
-) -> tuple[int | None, _Capture, _Capture]:
-    """Run the child to its end or the timeout, then kill whatever of it is left.
-
-    `monitored`: the child is bwrap or unshare, watching a PID namespace's init. `pass_fds`:
-    descriptors the child inherits (the receipt's status file).
-    """
-    (out_pipe, out_transport, out_fd), (err_pipe, err_transport, err_fd) = (
-        await _pipe_reader(),
-        await _pipe_reader(),
-    )
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out_fd,
-            stderr=err_fd,
-            start_new_session=True,  # its own process group, killed as a whole
-            pass_fds=pass_fds,
-        )
-    except BaseException:
-        out_transport.close()
-        err_transport.close()
-        raise
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
-    out, err = _Capture(limits.max_output_bytes), _Capture(limits.max_output_bytes)
-    io = [asyncio.create_task(out.read(out_pipe)), asyncio.create_task(err.read(err_pipe))]
-    exit_code: int | None = None
-    try:
-        exit_code = await asyncio.wait_for(process.wait(), limits.timeout_seconds)
-    except TimeoutError:
-        pass
-    finally:  # on success, timeout or cancellation alike
-        await _end(process, monitored=monitored, io=io, pipes=(out_transport, err_transport))
-    return exit_code, out, err
-
-
-async def _end(
-    process: asyncio.subprocess.Process,
-    *,
-    monitored: bool,
-    io: list[asyncio.Task[None]],
-    pipes: tuple[asyncio.BaseTransport, ...],
-) -> None:
-    """Kill whatever is left of the child (through its PID namespace's init first, when it has
-    one, then its process group), reap it, and stop reading its output."""
-    try:
-        if process.returncode is None and monitored:
-            await asyncio.shield(asyncio.to_thread(_kill_children, process.pid))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(process.wait()), DRAIN_GRACE_SECONDS)
-    finally:
-        _kill_tree(process.pid)
-        await asyncio.shield(process.wait())
-        # A detached grandchild could hold the pipes open: keep what was read, move on.
-        _, pending = await asyncio.wait(io, timeout=DRAIN_GRACE_SECONDS)
-        for task in pending:
-            task.cancel()
-        for pipe in pipes:
-            pipe.close()
 
 
 def _signal_of(exit_code: int, isolation: Isolation) -> int:
@@ -296,6 +172,13 @@ async def run_python_code(
             os.close(status_fd)
     if isinstance(ran, SandboxResult):
         return ran
+    return await _result(ran, iso, root, before)
+
+
+async def _result(
+    ran: Ran, iso: Isolation, root: Path, before: dict[str, tuple[int, int]]
+) -> SandboxResult:
+    """What the program did; the files it changed are those that differ from `before`."""
     exit_code, out, err = ran
     stderr = err.text()
     if exit_code == SETUP_FAILED and "sandbox setup failed" in stderr:
@@ -319,7 +202,7 @@ async def _run_in_private_tmp(
     view: View,
     python: Interpreter | None,
     status_fd: int | None,
-) -> tuple[int | None, _Capture, _Capture] | SandboxResult:
+) -> Ran | SandboxResult:
     """Write the program into a private temporary folder, run it, remove the folder; the
     refusal as a result when the sandbox cannot be built here."""
     tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="planloop-sandbox-"))
@@ -336,7 +219,15 @@ async def _run_in_private_tmp(
             return _refused(str(exc), iso)
         passed = (status_fd,) if status_fd is not None else ()
         monitored = bool(iso.bwrap or iso.unshare)
-        ran = await _execute(argv, env, root, limits, monitored=monitored, pass_fds=passed)
+        ran = await execute(
+            argv,
+            env,
+            root,
+            timeout_seconds=limits.timeout_seconds,
+            max_output_bytes=limits.max_output_bytes,
+            monitored=monitored,
+            pass_fds=passed,
+        )
         failpoint(PROGRAM_EXITED)
         return ran
     finally:

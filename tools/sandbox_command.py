@@ -1,18 +1,12 @@
-"""How run_python's child is started: what this machine allows, and the command line.
-
-Probed once per process: bubblewrap, `unshare` (network and PID namespaces), Landlock, and
-whether planloop runs as root (then the program runs as uid 65534, see `tools.sandbox_boot`).
+"""How run_python's child is started: the command line for the isolation this machine gives
+(`tools.sandbox_probe`), and the view of the workspace the program gets.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import os
-import platform
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +14,18 @@ from typing import Any
 
 from tools import sandbox_boot
 from tools.interpreter import Interpreter
+from tools.sandbox_probe import SANDBOX_UID, Isolation, probe
 
-SANDBOX_UID = 65534
+__all__ = [  # the probe's names are still imported from here
+    "PROGRAM_FILE",
+    "SANDBOX_UID",
+    "Isolation",
+    "SandboxUnavailableError",
+    "View",
+    "build_command",
+    "probe",
+]
+
 SANDBOX_WORKDIR = "/workspace"
 PROGRAM_FILE = "program.py"
 """The program's file in the private temporary directory (bound at /run/program.py)."""
@@ -38,45 +42,8 @@ COVER_EMPTY = "cover-empty"
 COVER_RUNS = "cover-runs"
 STAGED_RUN = "staged-run"
 """Folders in the private temporary directory that build the workspace view (`View`)."""
-LANDLOCK_ARCHES = {"x86_64", "aarch64", "arm64", "riscv64", "ppc64le", "s390x"}
 BWRAP_ROOT_CAPS = ("CAP_DAC_OVERRIDE", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 """What the bootstrap needs to switch uid; bubblewrap drops every other capability of root."""
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """The isolation this machine gives run_python."""
-
-    bwrap: str | None
-    """bubblewrap's path when it works here."""
-    unshare: tuple[str, ...]
-    """Without bubblewrap: the `unshare` prefix for network and PID namespaces, or ()."""
-    landlock_abi: int
-    """Without bubblewrap: the Landlock ABI version, 0 when unavailable."""
-    run_as: int | None
-    """The uid the program runs as when planloop is root, so process limits bind."""
-
-    def describe(self) -> str:
-        """One line for the run report: what is isolated and, without bubblewrap, what is not."""
-        uid = f", uid {self.run_as}" if self.run_as is not None else ", user namespace"
-        if self.bwrap:
-            return (
-                "bubblewrap (no network, read-only system, workspace-only writes, "
-                f"private /tmp, scrubbed env{uid}) + rlimits"
-            )
-        parts = ["rlimits", "scrubbed env"]
-        parts += [f"uid {self.run_as}"] if self.run_as is not None else []
-        parts += ["unshare(net, pid)"] if self.unshare else []
-        if self.landlock_abi:
-            tcp = ", TCP" if self.landlock_abi >= 4 else ""
-            parts.append(f"Landlock v{self.landlock_abi} (files{tcp})")
-        gaps = ["UNIX sockets on the filesystem"]
-        if not self.landlock_abi:
-            gaps.insert(0, "reads and writes outside the workspace")
-        if not self.unshare:
-            gaps.append("UDP" if self.landlock_abi >= 4 else "network access")
-            gaps.append("processes that detach outliving the timeout")
-        return f"{' + '.join(parts)}; no bubblewrap, so not prevented: {', '.join(gaps)}"
 
 
 @dataclass(frozen=True)
@@ -122,52 +89,6 @@ class View:
 
 class SandboxUnavailableError(RuntimeError):
     """The sandbox cannot give this program the view it must have; the program does not run."""
-
-
-def _works(argv: list[str]) -> bool:
-    try:
-        return subprocess.run(argv, capture_output=True, check=False, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _bwrap() -> str | None:
-    path = shutil.which("bwrap")
-    probe = [path or "bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]
-    return path if path and _works(probe) else None
-
-
-def _unshare_prefix() -> tuple[str, ...]:
-    path, setpriv = shutil.which("unshare"), shutil.which("setpriv")
-    prefix: tuple[str, ...] = (path or "unshare", "--net", "--pid", "--fork", "--kill-child")
-    if os.geteuid() != 0:  # a user namespace makes the others possible; its own /proc makes
-        # the bootstrap count only this sandbox's tasks, as RLIMIT_NPROC then does
-        prefix += ("--user", "--map-current-user", "--mount-proc")
-    if not path or not _works([*prefix, "true"]):
-        return ()
-    # Like bwrap's --die-with-parent: unshare dies with planloop, its child with it.
-    with_parent = (setpriv or "setpriv", "--pdeathsig", "KILL", *prefix)
-    return with_parent if setpriv and _works([*with_parent, "true"]) else prefix
-
-
-def _landlock_abi() -> int:
-    if sys.platform != "linux" or platform.machine() not in LANDLOCK_ARCHES:
-        return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    version = int(libc.syscall(sandbox_boot.SYS_LANDLOCK[0], None, 0, 1))  # 1: get the version
-    return max(version, 0)
-
-
-@functools.cache
-def probe(*, bwrap: bool = True) -> Isolation:
-    """What this machine allows (cached; `bwrap=False` describes the fallback)."""
-    found = _bwrap() if bwrap else None
-    return Isolation(
-        bwrap=found,
-        unshare=() if found else _unshare_prefix(),
-        landlock_abi=0 if found else _landlock_abi(),
-        run_as=SANDBOX_UID if os.geteuid() == 0 else None,
-    )
 
 
 @functools.cache
@@ -231,7 +152,7 @@ def _bwrap_argv(
         identity += [arg for cap in BWRAP_ROOT_CAPS for arg in ("--cap-add", cap)]
     else:  # an unprivileged user: a user namespace (the uid outside stays the user's)
         identity = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
-    env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
+    env = _child_env("/tmp")
     return [
         str(iso.bwrap),
         "--die-with-parent",
@@ -262,6 +183,51 @@ def _landlock_paths(
     return {"read": system, "write": [str(workspace), str(tmpdir), "/dev/null"]}
 
 
+def _child_env(home: str) -> dict[str, str]:
+    """The child's whole environment: `SAFE_ENV`, with `home` as its home and temporary folder."""
+    return {**SAFE_ENV, "HOME": home, "TMPDIR": home}
+
+
+def _check_protectable(iso: Isolation, view: View) -> None:
+    """Raise `SandboxUnavailableError` when this machine cannot keep the program away from what
+    it must not reach."""
+    if not iso.bwrap and not iso.landlock_abi:
+        raise SandboxUnavailableError(
+            "neither bubblewrap nor Landlock is available, so nothing would keep the program "
+            "away from files outside the workspace (planloop's own database among them); "
+            "install bubblewrap"
+        )
+    if not iso.bwrap and iso.run_as is None and (view.secrets or view.read_only):
+        raise SandboxUnavailableError(
+            "planloop's own files (its state folder, other runs' records, its code or its Python "
+            "environment) are inside the workspace, and without bubblewrap an unprivileged "
+            "sandbox cannot protect them; install bubblewrap, or use a workspace without them"
+        )
+
+
+def _fallback_prefix(
+    iso: Isolation,
+    workspace: Path,
+    tmpdir: Path,
+    settings: dict[str, Any],
+    view: View,
+    python: Interpreter | None,
+) -> tuple[list[str], dict[str, str]]:
+    """Without bubblewrap: the `unshare` prefix (or none) and the child's environment; what the
+    bootstrap must build itself (the view, Landlock) goes into `settings`."""
+    settings["program"] = str(tmpdir / PROGRAM_FILE)
+    settings["pdeathsig"] = True
+    if iso.run_as is not None and (view.secrets or view.read_only):  # as root, the
+        # bootstrap builds the view in a mount namespace
+        settings["binds"] = [[str(src), str(dst)] for src, dst in view.binds(tmpdir)]
+    if iso.landlock_abi:
+        settings["landlock"] = {
+            "abi": iso.landlock_abi,
+            **_landlock_paths(workspace, tmpdir, python),
+        }
+    return list(iso.unshare), _child_env(str(tmpdir))
+
+
 def build_command(
     iso: Isolation,
     workspace: Path,
@@ -282,35 +248,13 @@ def build_command(
     view = view or View()
     view.prepare(tmpdir)
     settings = {**settings, "uid": iso.run_as}
-    if not iso.bwrap and not iso.landlock_abi:
-        raise SandboxUnavailableError(
-            "neither bubblewrap nor Landlock is available, so nothing would keep the program "
-            "away from files outside the workspace (planloop's own database among them); "
-            "install bubblewrap"
-        )
-    if not iso.bwrap and iso.run_as is None and (view.secrets or view.read_only):
-        raise SandboxUnavailableError(
-            "planloop's own files (its state folder, other runs' records, its code or its Python "
-            "environment) are inside the workspace, and without bubblewrap an unprivileged "
-            "sandbox cannot protect them; install bubblewrap, or use a workspace without them"
-        )
+    _check_protectable(iso, view)
     if iso.bwrap:
         prefix = _bwrap_argv(iso, workspace, tmpdir, tmpfs_bytes, view, python)
-        env = {**SAFE_ENV, "HOME": "/tmp", "TMPDIR": "/tmp"}
+        env = _child_env("/tmp")
         settings["program"] = SANDBOX_PROGRAM
     else:
-        prefix = list(iso.unshare)
-        settings["program"] = str(tmpdir / PROGRAM_FILE)
-        env = {**SAFE_ENV, "HOME": str(tmpdir), "TMPDIR": str(tmpdir)}
-        settings["pdeathsig"] = True
-        if iso.run_as is not None and (view.secrets or view.read_only):  # as root, the
-            # bootstrap builds the view in a mount namespace
-            settings["binds"] = [[str(src), str(dst)] for src, dst in view.binds(tmpdir)]
-        if iso.landlock_abi:
-            settings["landlock"] = {
-                "abi": iso.landlock_abi,
-                **_landlock_paths(workspace, tmpdir, python),
-            }
+        prefix, env = _fallback_prefix(iso, workspace, tmpdir, settings, view, python)
     executable = python.executable if python is not None else sys.executable
     boot = [executable, "-I", "-B", "-c", _boot_source(), json.dumps(settings)]
     return [*prefix, *boot], env

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -265,39 +265,3 @@ def list_paths(
 def digest(text: str) -> str:
     """The digest the journal compares file contents by."""
     return hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
-
-
-def file_digest(workspace: str | os.PathLike[str], path: object) -> str | None:
-    """Digest of a workspace file's current content, or None when it cannot be read."""
-    try:
-        target = resolve_in_workspace(workspace, str(path))
-        return digest(target.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, WorkspaceError):
-        return None
-
-
-def planned_digest(
-    workspace: str | os.PathLike[str], tool: str, args: Mapping[str, object]
-) -> str | None:
-    """Digest the target file will have once a file tool has run (None for other tools)."""
-    path, content = args.get("path"), args.get("content")
-    try:
-        if tool == "write_file" and isinstance(content, str):
-            return digest(content)
-        existing = resolve_in_workspace(workspace, str(path))
-        current = (
-            existing.read_text(encoding="utf-8", errors="replace") if existing.is_file() else ""
-        )
-    except (OSError, WorkspaceError):
-        return None
-    if tool == "append_file" and isinstance(content, str):
-        return digest(current + content)
-    old, new = args.get("old_text"), args.get("new_text")
-    if (
-        tool == "edit_file"
-        and isinstance(old, str)
-        and isinstance(new, str)
-        and current.count(old) == 1
-    ):
-        return digest(current.replace(old, new, 1))
-    return None
