@@ -182,11 +182,32 @@ def output_checks(goal: str, guard: Confinement) -> list[Check]:
     return checks
 
 
+_LOOKS_LIKE_PATTERN = re.compile(r"^\^|(?<!\\)\$$|\\[dwsDWS]|\[[^\]]+\][+*?]")
+
+
+def repaired_check(check: Check) -> Check:
+    """The check the model meant, where its form says so: a `file_contains` text written as a
+    regular expression ("^[0-9]+$") is a `file_matches`; a check that needs a text and has none,
+    or whose pattern cannot be compiled, only asks for the file."""
+    if check.kind == "file_contains" and _LOOKS_LIKE_PATTERN.search(check.text):
+        check = replace(check, kind="file_matches")
+    needs_text = check.kind in ("file_contains", "file_matches", "json_has_key")
+    if needs_text and not check.text.strip():
+        return replace(check, kind="file_exists", text="")
+    if check.kind == "file_matches":
+        try:
+            regex.compile(check.text)
+        except regex.error:
+            return replace(check, kind="file_exists", text="")
+    return check
+
+
 def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
-    """The check as it can be run, or None and why it was dropped.
+    """The check as it can be run (see `repaired_check`), or None and why it was dropped.
 
     A check on a file that exists before the run is a precondition, not an outcome, when it
     already passes; `file_changed` gets the file's digest as its baseline."""
+    check = repaired_check(check)
     try:
         read = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
     except WorkspaceError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graph.api import arun
-from nodes.checks import merge_checks, output_checks, run_check, usable_check
+from nodes.checks import merge_checks, output_checks, repaired_check, run_check, usable_check
 from nodes.context import Context
 from nodes.parse_goal import criteria_of
 from nodes.schemas import GoalSpec
@@ -56,6 +56,24 @@ def test_a_missing_file_or_one_outside_the_workspace_fails(
     assert not run_check(Check(kind="file_exists", path="nope.txt"), guard).passed
     outside = run_check(Check(kind="file_contains", path="../secret.txt", text="secret"), guard)
     assert not outside.passed and "'..'" in outside.detail
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "meant"),
+    [
+        ("file_contains", "^[0-9]+$", "file_matches"),
+        ("file_contains", "total: \\d+", "file_matches"),
+        ("file_contains", "costs $5", "file_contains"),
+        ("file_contains", "", "file_exists"),
+        ("file_matches", "([", "file_exists"),
+        ("json_has_key", " ", "file_exists"),
+    ],
+)
+def test_a_check_written_in_the_wrong_form_is_read_as_meant(
+    kind: str, text: str, meant: str
+) -> None:
+    check = repaired_check(Check(kind=kind, path="n.txt", text=text))  # type: ignore[arg-type]
+    assert check.kind == meant
 
 
 def test_file_changed_compares_with_the_content_at_analysis(

@@ -39,6 +39,8 @@ SUPERSEDED = {
     "planloop/word_count": "plan repair: a {{count}} write is now a filled call",
     "planloop/error_count": "plan repair: a {{count}} write is now a filled call",
     "planloop/web_price": "plan repair: the replan reusing executed ids is now accepted and runs",
+    "planloop/json_adults": "code checks: adults.txt is checked on disk, so no review is asked",
+    "planloop/six_squares": "code checks: the output files are checked on disk, no review",
 }
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
