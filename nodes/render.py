@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from nodes.state import Criterion, Step, StepResult
+from nodes.state import Check, Criterion, Step, StepResult
 from tools.sanitize import close_untrusted
 
 NONE = "(none)"
@@ -20,6 +20,12 @@ def criteria_lines(criteria: Iterable[Criterion], *, with_status: bool = False) 
             line += f" [{'met: ' + c.evidence if c.met else 'not met'}]"
         lines.append(line)
     return "\n".join(lines) or NONE
+
+
+def check_text(check: Check) -> str:
+    """A criterion's code check as a short phrase, e.g. `checked: file_matches n.txt '^[0-9]+$'`."""
+    wanted = f" {check.text!r}" if check.text else ""
+    return f"checked: {check.kind} {check.path}{wanted}"
 
 
 def step_line(step: Step) -> str:

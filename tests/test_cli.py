@@ -43,7 +43,7 @@ def test_run_streams_progress_and_exits_0(
     for expected in (
         "thread t-hello",
         "[goal] write hello.txt",
-        "criterion c1: hello.txt exists",
+        "criterion c1: hello.txt exists  [checked: file_exists hello.txt]",
         "[plan] 1 step\n",
         "[step s1] done: wrote 2 bytes to hello.txt",
         "[reflect] s1: pass",

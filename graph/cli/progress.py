@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TextIO, TypeVar
 
 from nodes.budget import summary
-from nodes.render import step_line
+from nodes.render import check_text, step_line
 from nodes.state import Budget, Criterion, Step, StepResult
 
 T = TypeVar("T")
@@ -68,7 +68,13 @@ class ProgressPrinter:
         if "objective" in update:
             self.say(f"[goal] {update['objective']}")
         for criterion in _items(update.get("criteria"), Criterion):
-            self.say(f"  criterion {criterion.id}: {criterion.text}")
+            checked = f"  [{check_text(criterion.check)}]" if criterion.check else ""
+            self.say(f"  criterion {criterion.id}: {criterion.text}{checked}")
+        notes = update.get("criteria_notes")
+        for note in notes if isinstance(notes, list) else []:
+            self.say(f"  note: {note}")
+        if update.get("effort") == "short":
+            self.say("  short path: one executor step does the goal")
 
     def _on_plan(self, update: Mapping[str, object]) -> None:
         errors = update.get("plan_errors")
