@@ -21,7 +21,7 @@ from graph.drive import EventHandler, UpdateHandler, drive
 from graph.outcome import RunOutcome, UnknownThreadError, get_record
 from nodes.context import Context
 from nodes.errors import UsageError
-from nodes.llm import check_model_config
+from nodes.model_factory import check_model_config
 from tools.confinement import check_layout
 from tools.interpreter import InterpreterGuard, load_interpreter
 from tools.mcp_config import load_mcp_config

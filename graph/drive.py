@@ -28,7 +28,7 @@ from graph.outcome import RunOutcome, get_record
 from nodes.budget import super_step_bound
 from nodes.context import Context
 from nodes.errors import UsageError
-from nodes.llm import embedding_index
+from nodes.model_factory import embedding_index
 from nodes.state import InputState
 from tools import ExtraTools
 from tools.confinement import check_layout, state_folders

@@ -18,7 +18,8 @@ state dataclasses; checkpoints store them by module path, so nothing there moves
 `nodes.context` (the run's settings), `nodes.errors` (the error hierarchy).
 
 The model seam: `nodes.llm` (every chat model call, each with its `Stage` and completion cap;
-tests swap the model in one place; `nodes.replay` records and replays real-model runs), with
+`nodes.replay` records and replays real-model runs), with `nodes.model_factory` (which model:
+tests swap it in one place; the config check; the memory store's embeddings),
 `nodes.streaming` (streamed replies, progress events), `nodes.structured` (json_schema mode,
 reading structured answers), `nodes.model_errors` (one-line errors, what may be resent) and
 `nodes.openai_compat` (the request body OpenAI-compatible servers read). Prompts are templates

@@ -42,7 +42,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from nodes.context import Context
-from nodes.llm import current_model_factory, use_model_factory
+from nodes.model_factory import current_model_factory, use_model_factory
 from nodes.streaming import finished_message
 
 WORKSPACE_MARK = "<WORKSPACE>"
