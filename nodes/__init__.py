@@ -17,14 +17,14 @@ Shared vocabulary (importable from graph/, tools/ and checkpoints/ too): `nodes.
 state dataclasses; checkpoints store them by module path, so nothing there moves),
 `nodes.context` (the run's settings), `nodes.errors` (the error hierarchy).
 
-The model seam: `nodes.llm` (every chat model call, each with its `Stage` and completion cap;
-`nodes.replay` records and replays real-model runs), with `nodes.model_factory` (which model:
-tests swap it in one place; the config check; the memory store's embeddings),
-`nodes.streaming` (streamed replies, progress events), `nodes.structured` (json_schema mode,
-reading structured answers), `nodes.model_errors` (one-line errors, what may be resent) and
-`nodes.openai_compat` (the request body OpenAI-compatible servers read). Prompts are templates
-in `nodes.prompts`; structured replies are the pydantic models of `nodes.schemas`, parsed by
-`nodes.jsonout`.
+The model seam: `nodes.llm` (every chat model call, each with its `Stage` and completion cap),
+with `nodes.model_factory` (which model: tests swap it in one place; the config check; the
+memory store's embeddings), `nodes.streaming` (streamed replies, progress events),
+`nodes.structured` (json_schema mode, reading structured answers), `nodes.model_errors`
+(one-line errors, what may be resent) and `nodes.openai_compat` (the request body
+OpenAI-compatible servers read); `nodes.recording` records real-model runs on a `nodes.tape`,
+`nodes.replay` replays them. Prompts are templates in `nodes.prompts`; structured replies are
+the pydantic models of `nodes.schemas`, parsed by `nodes.jsonout`.
 Other helpers: `nodes.budget` (limits and costs), `nodes.history` (results within a token
 budget), `nodes.render` (how state reads in prompts), `nodes.reducers` (state channels).
 """
