@@ -4,8 +4,8 @@ vocabulary every package may use.
 Nodes (each an async function `(state, runtime) -> update`, wired in `graph.builder`):
 
 - `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints)
-- `plan`: `nodes.plan` (repair: `nodes.plan_repair`; validation: `nodes.plan_check`; the tool
-  listing: `nodes.tool_list`)
+- `plan`: `nodes.plan` (repair: `nodes.plan_repair`, with the placeholders it finds in args:
+  `nodes.placeholders`; validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
 - `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
   `nodes.step_runs`; the step approval interrupt: `nodes.approval`)
