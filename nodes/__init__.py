@@ -8,7 +8,8 @@ Nodes (each an async function `(state, runtime) -> update`, wired in `graph.buil
   `nodes.placeholders`; validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
 - `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
-  `nodes.step_runs`; the step approval interrupt: `nodes.approval`)
+  `nodes.step_runs`; a step's tool calls and which the model may make: `nodes.step_calls`;
+  the step approval interrupt: `nodes.approval`)
 - `reflect`: `nodes.reflect` (judges results and criteria)
 - `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
 - `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)
