@@ -163,4 +163,4 @@ def _entry(m: RowMapping) -> JournalEntry:
 
 
 active_journal: ContextVar[Journal | None] = ContextVar("planloop_journal", default=None)
-"""The journal of the run being driven (set by `graph.api.drive`)."""
+"""The journal of the run being driven (set by `graph.drive.drive`)."""

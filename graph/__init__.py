@@ -3,7 +3,9 @@
 
 - the StateGraph (nodes, edges): `graph.builder`; its routers, pure `route_after_<node>`
   functions: `graph.routing`
-- the Python API (`run`, `arun`, `resume`, `drive`): `graph.api`
+- the Python API (`run`, `arun`, `resume`, `drive`): `graph.api`; driving a thread (lock,
+  journal, MCP servers, streaming): `graph.drive`; a thread's record and `RunOutcome`:
+  `graph.outcome`
 - reading threads back (list, show, history, prune): `graph.threads`, `graph.integrity`
 - the CLI, its own subpackage `graph.cli`: `main`, the parser (`graph.cli.parser`), each
   command (`graph.cli.commands`) and their helpers (see `graph.cli`)

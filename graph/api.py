@@ -1,5 +1,10 @@
 """One-call Python API: run a goal to its end (or resume a thread), persisted in SQLite or
-PostgreSQL (`db` / $PLANLOOP_DB)."""
+PostgreSQL (`db` / $PLANLOOP_DB).
+
+`prepare_run` checks the settings and registers a run, `load_context` reads a thread's settings
+back; driving the graph is `graph.drive`, a thread's record and outcome `graph.outcome` (both
+re-exported here, where callers have always found them).
+"""
 
 from __future__ import annotations
 
@@ -7,103 +12,41 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, StateSnapshot, StreamMode
-
-from checkpoints import RunRecord, Storage, open_storage
+from checkpoints import open_storage
 from checkpoints.backend import OWNED_SUBFOLDERS, resolve_target, state_folder
-from checkpoints.journal import Journal, active_journal
-from graph.builder import build_graph
-from graph.integrity import (
-    GRAPH_NODES_KEY,
-    PlanloopApp,
-    check_shape,
-    checked_snapshot,
-    graph_signature,
-)
-from nodes.budget import super_step_bound
+from graph.drive import EventHandler, UpdateHandler, drive
+from graph.outcome import RunOutcome, UnknownThreadError, get_record
 from nodes.context import Context
 from nodes.errors import UsageError
-from nodes.llm import check_model_config, embedding_index
-from nodes.state import Budget, Criterion, InputState, StepResult
-from tools import ExtraTools
-from tools.confinement import check_layout, state_folders
+from nodes.model_factory import check_model_config
+from tools.confinement import check_layout
 from tools.interpreter import InterpreterGuard, load_interpreter
 from tools.mcp_config import load_mcp_config
-from tools.runner import settle_unfinished
+
+__all__ = [  # the API, with what moved to graph.drive and graph.outcome
+    "THREAD_ID",
+    "EventHandler",
+    "RunOutcome",
+    "UnknownThreadError",
+    "UpdateHandler",
+    "aresume",
+    "arun",
+    "check_tool_settings",
+    "drive",
+    "get_record",
+    "interpreter_guard",
+    "load_context",
+    "prepare_run",
+    "resolve_db",
+    "resume",
+    "run",
+]
 
 THREAD_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 """A thread id names the run's folder under planloop-runs/: no separators, no leading dot."""
-
-UpdateHandler = Callable[[str, Mapping[str, object]], None]
-"""Called with (node name, the node's state update) as the run streams."""
-EventHandler = Callable[[Mapping[str, object]], None]
-"""Called with each event nodes write to the custom stream while they work, e.g. a model
-call's progress (`{"model_call": {...}}`, see `nodes.streaming`)."""
-
-
-class UnknownThreadError(UsageError, LookupError):
-    """No run is recorded under the given thread id."""
-
-    def __str__(self) -> str:  # a LookupError would show its message quoted
-        return str(self.args[0]) if self.args else ""
-
-
-@dataclass(kw_only=True)
-class RunOutcome:
-    """The end state of a run (or of the part that has run so far)."""
-
-    thread_id: str
-    status: str
-    stop_reason: str = ""
-    answer: str = ""
-    report_path: str = ""
-    criteria: list[Criterion] = field(default_factory=list)
-    results: dict[str, StepResult] = field(default_factory=dict)
-    budget: Budget = field(default_factory=Budget)
-    next_nodes: tuple[str, ...] = ()
-    """Nodes still to run: non-empty when the run stopped before `finish`."""
-    updated_at: str = ""
-    """ISO time of the latest checkpoint."""
-    pending: dict[str, dict[str, object]] = field(default_factory=dict)
-    """Interrupts waiting for an answer, by interrupt id (payloads are plain dicts)."""
-
-    @property
-    def paused(self) -> bool:
-        """True when the run waits for a human."""
-        return bool(self.pending)
-
-    @property
-    def never_started(self) -> bool:
-        """True for a thread killed before its first step was checkpointed: nothing to continue,
-        so resuming starts it again from its goal."""
-        return self.status == "running" and not self.next_nodes
-
-    @classmethod
-    def from_snapshot(cls, thread_id: str, snapshot: StateSnapshot) -> RunOutcome:
-        """Read the outcome from a checkpoint snapshot."""
-        values = snapshot.values if isinstance(snapshot.values, dict) else {}
-        return cls(
-            thread_id=thread_id,
-            status=str(values.get("status", "running")),
-            stop_reason=str(values.get("stop_reason", "")),
-            answer=str(values.get("answer", "")),
-            report_path=str(values.get("report_path", "")),
-            criteria=list(values.get("criteria", [])),
-            results=dict(values.get("results", {})),
-            budget=values.get("budget") or Budget(),
-            next_nodes=tuple(snapshot.next),
-            updated_at=snapshot.created_at or "",
-            pending={
-                i.id: dict(i.value) if isinstance(i.value, Mapping) else {"value": i.value}
-                for i in snapshot.interrupts
-            },
-        )
 
 
 def resolve_db(db: str | os.PathLike[str] | None) -> Path | str:
@@ -112,148 +55,6 @@ def resolve_db(db: str | os.PathLike[str] | None) -> Path | str:
     A `postgresql://` URL (returned as a string) selects Postgres; anything else is a SQLite file.
     """
     return resolve_target(db)
-
-
-async def drive(
-    thread_id: str,
-    context: Context,
-    *,
-    goal: str | None,
-    db: str | os.PathLike[str] | None = None,
-    on_update: UpdateHandler | None = None,
-    answers: Mapping[str, object] | None = None,
-    from_checkpoint: str | None = None,
-    on_event: EventHandler | None = None,
-) -> RunOutcome:
-    """Start (with `goal`) or continue (goal None) a thread, checkpointing every super-step.
-
-    `answers` resumes a paused run: interrupt id -> resume value (see `RunOutcome.pending`).
-    `from_checkpoint` forks the thread from an earlier checkpoint (see `thread_history`).
-    `on_event` receives what nodes report while they work (model call progress).
-    """
-    storage = open_storage(db)
-    config: RunnableConfig = {
-        "configurable": {"thread_id": thread_id},
-        "recursion_limit": super_step_bound(context),
-    }
-    graph_input: InputState | Command[object] | None = None
-    if answers:
-        graph_input = Command(resume=dict(answers))
-    elif goal is not None:
-        graph_input = InputState(goal=goal)
-    check_layout(context.workspace, storage.state_folder, OWNED_SUBFOLDERS)
-    with (
-        storage.thread_lock(thread_id),
-        journal_for(storage) as journal,
-        hidden_state(storage.state_folder),
-    ):
-        await asyncio.to_thread(settle_unfinished, journal, thread_id, context.workspace)
-        async with (
-            storage.checkpointer() as saver,
-            storage.store(embedding_index(context)) as store,
-            tool_servers(context) as extra_tools,
-        ):
-            if extra_tools.problems and on_update is not None:
-                on_update("tools", {"problems": dict(extra_tools.problems)})
-            compiled = build_graph().compile(checkpointer=saver, store=store, name="planloop")
-            config["metadata"] = {GRAPH_NODES_KEY: graph_signature(compiled)}
-            if goal is None:
-                graph_input = await _continuation(
-                    compiled, storage, thread_id, config, graph_input, from_checkpoint
-                )
-            snapshot = await _stream(compiled, graph_input, config, context, on_update, on_event)
-    return RunOutcome.from_snapshot(thread_id, snapshot)
-
-
-async def _stream(
-    compiled: PlanloopApp,
-    graph_input: InputState | Command[object] | None,
-    config: RunnableConfig,
-    context: Context,
-    on_update: UpdateHandler | None,
-    on_event: EventHandler | None = None,
-) -> StateSnapshot:
-    """Run the graph, checkpointing each super-step before the next (durability "sync"),
-    handing each node's update to `on_update` and each custom-stream event to `on_event`;
-    return the thread's state afterwards."""
-    modes: list[StreamMode] = ["updates", "custom"] if on_event else ["updates"]
-    async for mode, chunk in compiled.astream(
-        graph_input, config, context=context, stream_mode=modes, durability="sync"
-    ):
-        if mode == "custom":
-            if on_event is not None and isinstance(chunk, Mapping):
-                on_event(chunk)
-            continue
-        for node, update in chunk.items() if isinstance(chunk, Mapping) else ():
-            if on_update is not None and isinstance(update, Mapping):
-                on_update(node, update)
-    latest: RunnableConfig = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
-    return await compiled.aget_state(latest)  # the newest checkpoint, also after a fork
-
-
-async def _continuation(
-    compiled: PlanloopApp,
-    storage: Storage,
-    thread_id: str,
-    config: RunnableConfig,
-    graph_input: InputState | Command[object] | None,
-    from_checkpoint: str | None,
-) -> InputState | Command[object] | None:
-    """What continues a thread: its checkpoint (checked readable and of this graph's shape), a
-    fork from `from_checkpoint` (set in `config`), or its goal again when it was killed before
-    its first checkpoint."""
-    before = await checked_snapshot(compiled, thread_id, from_checkpoint, storage=storage)
-    if from_checkpoint and not before.created_at:
-        raise UsageError(f"thread {thread_id} has no checkpoint {from_checkpoint!r}")
-    check_shape(compiled, before, thread_id)
-    if from_checkpoint:
-        config["configurable"]["checkpoint_id"] = from_checkpoint
-    elif graph_input is None and RunOutcome.from_snapshot(thread_id, before).never_started:
-        return InputState(goal=get_record(thread_id, storage.target).goal)
-    return graph_input
-
-
-def get_record(thread_id: str, db: str | os.PathLike[str] | None) -> RunRecord:
-    """The registered run, or UnknownThreadError."""
-    registry = open_storage(db).registry()
-    try:
-        record = registry.get(thread_id)
-    finally:
-        registry.close()
-    if record is None:
-        raise UnknownThreadError(f"no run with thread id {thread_id!r}")
-    return record
-
-
-@contextmanager
-def hidden_state(folder: Path) -> Iterator[None]:
-    """Hide planloop's state folder from the tools of the runs driven in the block."""
-    token = state_folders.set((folder,))
-    try:
-        yield
-    finally:
-        state_folders.reset(token)
-
-
-@contextmanager
-def journal_for(storage: Storage) -> Iterator[Journal]:
-    """Make the database's side-effect journal the active one for the block."""
-    journal = storage.journal()
-    token = active_journal.set(journal)
-    try:
-        yield journal
-    finally:
-        active_journal.reset(token)
-        journal.close()
-
-
-def tool_servers(context: Context) -> AbstractAsyncContextManager[ExtraTools]:
-    """The run's MCP servers, connected for the block (the MCP libraries load only if used)."""
-    if not context.mcp_config:
-        return nullcontext(ExtraTools())
-    from tools.mcp import mcp_servers
-
-    return mcp_servers(context)
 
 
 def check_tool_settings(context: Context, db: str | os.PathLike[str] | None = None) -> None:

@@ -9,9 +9,9 @@ from datetime import datetime
 from langgraph.types import StateSnapshot
 
 from checkpoints import RunRecord, open_storage
-from graph.api import RunOutcome, get_record
 from graph.builder import build_graph
 from graph.integrity import checked_snapshot
+from graph.outcome import RunOutcome, get_record
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ vocabulary every package may use.
 Nodes (each an async function `(state, runtime) -> update`, wired in `graph.builder`):
 
 - `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints)
-- `plan`: `nodes.plan` (repair: `nodes.plan_repair`; validation: `nodes.plan_check`; the tool
-  listing: `nodes.tool_list`)
+- `plan`: `nodes.plan` (repair: `nodes.plan_repair`, with the placeholders it finds in args:
+  `nodes.placeholders`; validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
 - `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
-  `nodes.step_runs`; the step approval interrupt: `nodes.approval`)
+  `nodes.step_runs`; a step's tool calls and which the model may make: `nodes.step_calls`;
+  the step approval interrupt: `nodes.approval`)
 - `reflect`: `nodes.reflect` (judges results and criteria)
 - `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
 - `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)
@@ -17,13 +18,14 @@ Shared vocabulary (importable from graph/, tools/ and checkpoints/ too): `nodes.
 state dataclasses; checkpoints store them by module path, so nothing there moves),
 `nodes.context` (the run's settings), `nodes.errors` (the error hierarchy).
 
-The model seam: `nodes.llm` (every chat model call, each with its `Stage` and completion cap;
-tests swap the model in one place; `nodes.replay` records and replays real-model runs), with
-`nodes.streaming` (streamed replies, progress events), `nodes.structured` (json_schema mode,
-reading structured answers), `nodes.model_errors` (one-line errors, what may be resent) and
-`nodes.openai_compat` (the request body OpenAI-compatible servers read). Prompts are templates
-in `nodes.prompts`; structured replies are the pydantic models of `nodes.schemas`, parsed by
-`nodes.jsonout`.
+The model seam: `nodes.llm` (every chat model call, each with its `Stage` and completion cap),
+with `nodes.model_factory` (which model: tests swap it in one place; the config check; the
+memory store's embeddings), `nodes.streaming` (streamed replies, progress events),
+`nodes.structured` (json_schema mode, reading structured answers), `nodes.model_errors`
+(one-line errors, what may be resent) and `nodes.openai_compat` (the request body
+OpenAI-compatible servers read); `nodes.recording` records real-model runs on a `nodes.tape`,
+`nodes.replay` replays them. Prompts are templates in `nodes.prompts`; structured replies are
+the pydantic models of `nodes.schemas`, parsed by `nodes.jsonout`.
 Other helpers: `nodes.budget` (limits and costs), `nodes.history` (results within a token
 budget), `nodes.render` (how state reads in prompts), `nodes.reducers` (state channels).
 """

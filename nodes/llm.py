@@ -1,7 +1,8 @@
 """The one seam through which planloop talks to chat models.
 
-`chat_model()` builds a `ChatOpenAI` for any OpenAI-compatible server; tests swap the factory with
-`use_model_factory()`. Every call names its `Stage`, whose completion cap is sent with it.
+`chat_model()` builds the run's model (`nodes.model_factory`: a `ChatOpenAI` for any
+OpenAI-compatible server; tests swap the factory with `use_model_factory()`). Every call names
+its `Stage`, whose completion cap is sent with it.
 `invoke()` streams the reply (progress events: `nodes.streaming`), retries only what is safe
 to resend, turns model failures into planloop errors with one-line messages and reports the
 call's cost as a `Budget` delta; `was_truncated()` tells a reply the cap cut off.
@@ -13,22 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
 from nodes.context import Context
-from nodes.errors import ModelConfigError, ModelRequestRejectedError, StructuredOutputError
+from nodes.errors import ModelRequestRejectedError, StructuredOutputError
 from nodes.model_errors import resendable, translate
+from nodes.model_factory import (
+    ModelFactory,
+    chat_model,
+    check_model_config,
+    current_model_factory,
+    embedding_index,
+    use_model_factory,
+)
 from nodes.prompts import REPAIR_PROMPT, TRUNCATED_PROMPT
 from nodes.state import Budget
 from nodes.streaming import CallProgress, progress_writer, stream_reply
@@ -41,6 +47,29 @@ from nodes.structured import (
     schema_prompt,
     wants_json_schema,
 )
+
+__all__ = [  # the model factory's names are still imported from the seam
+    "EXECUTE",
+    "FILL",
+    "FINISH",
+    "PARSE_GOAL",
+    "PLAN",
+    "REFLECT",
+    "STAGES",
+    "ModelFactory",
+    "Stage",
+    "chat_model",
+    "check_model_config",
+    "completion_cap",
+    "current_model_factory",
+    "embedding_index",
+    "invoke",
+    "invoke_structured",
+    "usage_budget",
+    "usage_metadata",
+    "use_model_factory",
+    "was_truncated",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,79 +103,6 @@ RETRY_DELAYS = (1.0, 3.0)
 """Seconds before each resend of a request that is safe to resend (`nodes.model_errors`)."""
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
-ModelFactory = Callable[[Context], BaseChatModel]
-
-PLACEHOLDER_KEY = "not-needed"
-
-
-def _openai_model(context: Context) -> BaseChatModel:
-    from nodes.openai_compat import CompatChatOpenAI
-
-    check_model_config(context)
-    api_key = os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
-    return CompatChatOpenAI(
-        model=context.model,
-        base_url=context.base_url,
-        api_key=api_key,  # type: ignore[arg-type]
-        temperature=context.temperature,
-        timeout=context.request_timeout,
-        # planloop resends only what is safe to resend (`resendable`): a timed-out request
-        # would be generated again from the start, doubling the wait.
-        max_retries=0,
-        stream_usage=True,  # streamed replies report their token usage too
-        stream_chunk_timeout=context.request_timeout,
-    )
-
-
-_factory: ModelFactory = _openai_model
-
-
-def check_model_config(context: Context) -> None:
-    """Fail before the run starts when no model can possibly be reached."""
-    if _factory is not _openai_model:
-        return
-    if not context.base_url and not os.environ.get("OPENAI_API_KEY"):
-        raise ModelConfigError(
-            "OPENAI_API_KEY is not set; export it, or point OPENAI_BASE_URL/--base-url "
-            "at an OpenAI-compatible server"
-        )
-
-
-def current_model_factory() -> ModelFactory:
-    """The factory the seam uses now (so a wrapper, e.g. `nodes.replay.recording`, can wrap it)."""
-    return _factory
-
-
-@contextmanager
-def use_model_factory(factory: ModelFactory) -> Iterator[None]:
-    """Route every model call through `factory` inside the block (tests, custom providers)."""
-    global _factory  # noqa: PLW0603 - the seam is deliberately process-wide
-    previous, _factory = _factory, factory
-    try:
-        yield
-    finally:
-        _factory = previous
-
-
-def embedding_index(context: Context) -> dict[str, object] | None:
-    """The store's vector index settings when an embedding model is configured, else None."""
-    if not context.memory or not context.embedding_model:
-        return None
-    from langchain_openai import OpenAIEmbeddings
-
-    embeddings = OpenAIEmbeddings(
-        model=context.embedding_model,
-        base_url=context.base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY,  # type: ignore[arg-type]
-        dimensions=context.embedding_dims,
-        check_embedding_ctx_length=False,
-    )
-    return {"dims": context.embedding_dims, "embed": embeddings, "fields": ["text"]}
-
-
-def chat_model(context: Context) -> BaseChatModel:
-    """The chat model for this run."""
-    return _factory(context)
 
 
 def usage_metadata(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:
@@ -280,22 +236,35 @@ async def invoke_structured(
         answer, problem = read_answer(reply.text, schema, check, truncated=truncated)
         if answer is not None:
             return answer, spent
-        if not truncated:
-            repair = HumanMessage(REPAIR_PROMPT.format(error=problem))
-            conversation = [*conversation, reply, repair]
-            continue
-        limit = completion_cap(context, stage) or usage_budget(reply, context).completion_tokens
-        if cut_off:
+        cap = _cap_reached(reply, context, stage) if truncated else None
+        if cap is not None and cut_off:
             raise StructuredOutputError(
-                f"model's {schema.__name__} was cut off at the {limit}-token cap twice "
+                f"model's {schema.__name__} was cut off at the {cap}-token cap twice "
                 "(raise --max-completion-tokens for longer answers)",
                 spent=spent,
             )
-        cut_off, problem = True, f"the answer was cut off at the {limit}-token cap"
-        # The cut-off text is left out: it would only lengthen the prompt.
-        conversation = [*conversation, HumanMessage(TRUNCATED_PROMPT.format(tokens=limit))]
+        cut_off = cut_off or cap is not None
+        conversation, problem = _asked_again(conversation, reply, problem, cap)
     raise StructuredOutputError(
         f"model gave no valid {schema.__name__} after {context.structured_retries + 1} "
         f"attempts (last problem: {problem})",
         spent=spent,
     )
+
+
+def _cap_reached(reply: AIMessage, context: Context, stage: Stage) -> int:
+    """The cap that cut `reply` off: the stage's, else (none was sent) the tokens it has."""
+    return completion_cap(context, stage) or usage_budget(reply, context).completion_tokens
+
+
+def _asked_again(
+    conversation: list[BaseMessage], reply: AIMessage, problem: str, cap: int | None
+) -> tuple[list[BaseMessage], str]:
+    """The conversation that asks again after an answer that will not do, and the problem to
+    report if no answer does: an invalid answer goes back with what is wrong with it; for an
+    answer cut off at `cap` (None: it was not cut off) a shorter one is asked for."""
+    if cap is None:
+        return [*conversation, reply, HumanMessage(REPAIR_PROMPT.format(error=problem))], problem
+    # The cut-off text is left out: it would only lengthen the prompt.
+    truncated = HumanMessage(TRUNCATED_PROMPT.format(tokens=cap))
+    return [*conversation, truncated], f"the answer was cut off at the {cap}-token cap"

@@ -20,7 +20,7 @@ from nodes.plan_repair import repaired
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
-from nodes.state import MemoryHit, Risk, State, Step
+from nodes.state import Budget, MemoryHit, Risk, State, Step
 from nodes.tool_list import tools_text
 from tools import BUILTIN, RISK_ORDER, tool_specs, tools_for, unavailable_tools
 from tools.confinement import state_folders
@@ -64,6 +64,18 @@ def plan_messages(
         else "",
     )
     missing = unavailable_tools(context)
+    system = PLAN_SYSTEM.format(
+        max_steps=context.max_plan_steps,
+        tools=_planner_tools_text(state, context, python_note),
+        unavailable="\n".join(f"- {name}: {why}" for name, why in missing.items()) or "(none)",
+    )
+    return [SystemMessage(system), HumanMessage(user.strip())]
+
+
+def _planner_tools_text(state: State, context: Context, python_note: str = "") -> str:
+    """The tools the planner may use, within the tool prompt's budget: those most relevant to
+    the goal in detail, and in full any that the plan uses or its errors name (so a replan
+    sees what it got wrong)."""
     specs = tool_specs(context)
     in_plan = {s.tool for s in state.plan if s.tool}
     named = {name for name in specs if any(name in error for error in state.plan_errors)}
@@ -75,12 +87,7 @@ def plan_messages(
     )
     if "run_python" in specs and python_note:
         tools += "\n" + python_note
-    system = PLAN_SYSTEM.format(
-        max_steps=context.max_plan_steps,
-        tools=tools,
-        unavailable="\n".join(f"- {name}: {why}" for name, why in missing.items()) or "(none)",
-    )
-    return [SystemMessage(system), HumanMessage(user.strip())]
+    return tools
 
 
 def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, object]:
@@ -120,17 +127,9 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if state.effort == "short" and not state.plan and not state.results:
         first = whole_goal_step(state, context)
         return {"plan": [first], "plan_errors": [], "plan_attempts": 0, "budget": watch.budget()}
-    hits = state.memory_hits if state.memory_hits else await recall(state, runtime)
-    recalled: dict[str, object] = {"memory_hits": hits}
-    if any(not h.trusted for h in hits):
-        recalled["web_content_seen"] = True  # web-derived memories taint later actions too
-    state = replace(state, memory_hits=hits)
+    state, recalled = await _with_memories(state, runtime)
     try:
-        # The interpreter is probed once per process, in a thread (never on the event loop).
-        guarded = InterpreterGuard.of(context.workspace, state_folders.get())
-        note = await asyncio.to_thread(interpreter_note, context.python, guarded)
-        messages = plan_messages(state, context, note)
-        spec, spent = await invoke_structured(context, messages, PlanSpec, stage=PLAN)
+        spec, spent = await _proposed_plan(state, context)
     except StructuredOutputError as exc:
         return {
             **recalled,
@@ -148,17 +147,42 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     )
     if errors:
         return {**recalled, **_rejected(state, context, errors), "budget": watch.budget(spent)}
+    return {**recalled, **_accepted(state, spec, context), "budget": watch.budget(spent)}
+
+
+async def _with_memories(
+    state: State, runtime: Runtime[Context]
+) -> tuple[State, dict[str, object]]:
+    """The state with its memories recalled (once per run), and the update that records them."""
+    hits = state.memory_hits if state.memory_hits else await recall(state, runtime)
+    recalled: dict[str, object] = {"memory_hits": hits}
+    if any(not h.trusted for h in hits):
+        recalled["web_content_seen"] = True  # web-derived memories taint later actions too
+    return replace(state, memory_hits=hits), recalled
+
+
+async def _proposed_plan(state: State, context: Context) -> tuple[PlanSpec, Budget]:
+    """One planner call for a `PlanSpec` (a malformed answer is sent back by `invoke_structured`)
+    and what it cost."""
+    # The interpreter is probed once per process, in a thread (never on the event loop).
+    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+    note = await asyncio.to_thread(interpreter_note, context.python, guarded)
+    messages = plan_messages(state, context, note)
+    return await invoke_structured(context, messages, PlanSpec, stage=PLAN)
+
+
+def _accepted(state: State, spec: PlanSpec, context: Context) -> dict[str, object]:
+    """The update that adopts a valid plan: executed steps that passed stay, the new steps
+    follow, and a replan records what changed."""
     kept = [
         s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
     ]
     new_steps = to_steps(spec.steps, context)
     dropped = [s for s in state.plan if s not in kept]
     return {
-        **recalled,
         "plan": kept + new_steps,
         "plan_diff": plan_diff(dropped, new_steps) if state.plan else None,
         "plan_errors": [],
         "plan_attempts": 0,
         "decision": "continue",
-        "budget": watch.budget(spent),
     }

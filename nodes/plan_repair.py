@@ -27,15 +27,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from langchain_core.tools import BaseTool
 
+from nodes.placeholders import Placeholders, find_placeholders
 from nodes.plan_check import usable
 from nodes.schemas import PlanSpec, StepSpec
 from nodes.state import StepResult
 from tools import validate_args
+
+__all__ = ["Repair", "find_placeholders", "repair_plan", "repaired"]  # (from nodes.placeholders)
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +50,6 @@ RECENT_RESULTS = 3
 """How many of the newest executed results a placeholder naming no step may refer to, when the
 plan has no earlier step of its own."""
 
-TEMPLATE = re.compile(r"\{\{[^{}\n]{0,200}\}\}")
-"""Any `{{...}}` template placeholder."""
-ID_CHARS = r"A-Za-z0-9_\-"
-
 
 @dataclass(frozen=True)
 class Repair:
@@ -58,68 +57,6 @@ class Repair:
 
     specs: list[StepSpec]
     notes: list[str] = field(default_factory=list)
-
-
-def _bounded(step_id: str) -> str:
-    """A regex matching `step_id` as a whole word (a following `.attr` is allowed)."""
-    return rf"(?<![{ID_CHARS}]){re.escape(step_id)}(?![{ID_CHARS}])"
-
-
-def _reference_patterns(step_id: str) -> list[re.Pattern[str]]:
-    """Placeholder forms other than `{{...}}` that name `step_id`."""
-    word = _bounded(step_id)
-    return [
-        re.compile(r"(?<!\{)\{\s*" + word + r"(?:\.[\w.\[\]'\"]*)?\s*\}"),
-        re.compile(r"\$\{?" + word),
-        re.compile(r"<[^<>\"'=\n]{0,40}?" + word + r"[^<>\"'=\n]{0,40}>"),
-        re.compile(
-            r"\b(?:results?|outputs?|values?)\s+(?:of|from)\s+(?:the\s+)?(?:step\s+)?" + word,
-            re.IGNORECASE,
-        ),
-    ]
-
-
-def _strings(value: object) -> Iterator[str]:
-    """Every string inside an arg value (nested lists and objects included)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
-@dataclass
-class Placeholders:
-    """What the placeholders in one step's args refer to."""
-
-    found: list[str] = field(default_factory=list)
-    """The placeholder texts, as written."""
-    names: list[str] = field(default_factory=list)
-    """The step ids they name (as the plan wrote them)."""
-
-
-def find_placeholders(args: Mapping[str, object], known_ids: list[str]) -> Placeholders:
-    """The placeholders in `args` that stand for an earlier result: any `{{...}}`, and other
-    forms (`{id}`, `$id`, `<output of id>`, `result of step id`) that name a known step. The
-    short forms are only looked for with ids that hold a letter (`$1` is rarely a step)."""
-    seen = Placeholders()
-    worded = [i for i in known_ids if any(c.isalpha() for c in i)]
-    patterns = {i: _reference_patterns(i) for i in worded}
-    for text in _strings(dict(args)):
-        for match in TEMPLATE.finditer(text):
-            seen.found.append(match.group())
-            seen.names += [i for i in known_ids if re.search(_bounded(i), match.group())]
-        for step_id, forms in patterns.items():
-            hits = [m.group() for form in forms for m in form.finditer(text)]
-            seen.found += hits
-            seen.names += [step_id] if hits else []
-    found = list(dict.fromkeys(seen.found))
-    seen.found = [f for f in found if not any(f != other and f in other for other in found)]
-    seen.names = list(dict.fromkeys(seen.names))
-    return seen
 
 
 def _clipped(value: object) -> str:

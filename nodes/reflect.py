@@ -181,6 +181,23 @@ def overruled(criteria: list[Criterion], checked: list[Criterion]) -> list[Crite
     return [by_id.get(c.id, c) for c in criteria]
 
 
+def judged_by_model(
+    state: State, pending: list[StepResult], spec: ReflectionSpec, failures: list[str]
+) -> dict[str, object]:
+    """The review as the model's reflection gives it, with every criterion code checked as code
+    decided it (`state` holds the checked criteria); a replan is asked for when the model asks,
+    or when the plan has nothing left to run but a check still fails."""
+    judged, criteria = apply_reflection(spec, pending, state.criteria)
+    by_code = judged_by_code(replace(state, results={**state.results, **judged}), [], failures)
+    reason = (spec.reason.strip() or "reflection asked for a replan") if spec.replan else ""
+    return {
+        "results": judged,
+        "criteria": overruled(criteria, state.criteria),
+        "replan_reason": reason or by_code["replan_reason"],
+        "answer_step": spec.answer_step or "",
+    }
+
+
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Judge every result that has no verdict yet (when judgement is due): code checks the
     criteria it can, and one model call judges the rest, when any is left."""
@@ -213,14 +230,8 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "stop_reason": str(exc),
             "budget": watch.budget(exc.spent),
         }
-    judged, criteria = apply_reflection(spec, pending, state.criteria)
-    by_code = judged_by_code(replace(state, results={**state.results, **judged}), [], failures)
-    reason = (spec.reason.strip() or "reflection asked for a replan") if spec.replan else ""
     return {
         **cleared,
-        "results": judged,
-        "criteria": overruled(criteria, checked),
-        "replan_reason": reason or by_code["replan_reason"],
-        "answer_step": spec.answer_step or "",
+        **judged_by_model(state, pending, spec, failures),
         "budget": watch.budget(spent),
     }

@@ -1,6 +1,8 @@
-"""Record and replay model calls at planloop's model seam (`nodes.llm.use_model_factory`).
+"""Record and replay model calls at planloop's model seam (`nodes.model_factory`, whose
+`use_model_factory` swaps the model every call is made with).
 
-`recording(tape)` wraps whatever model the seam would build: every request (messages, offered
+`recording(tape)` (`nodes.recording`; the tape and how requests and errors are written down:
+`nodes.tape`) wraps whatever model the seam would build: every request (messages, offered
 tools, tool choice, completion cap, response format) and its reply (or the error it raised) is
 appended to `tape`, in the order the requests were made; a streamed call is streamed from the
 inner model and recorded whole. `replaying(tape)` serves a tape's replies without any server, so
@@ -19,238 +21,38 @@ fails loudly instead of hanging.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
-import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    message_to_dict,
-    messages_from_dict,
-)
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage, messages_from_dict
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-from nodes.context import Context
-from nodes.llm import current_model_factory, use_model_factory
-from nodes.streaming import finished_message
+from nodes.model_factory import use_model_factory
+from nodes.recording import RecordingChatModel, recording
+from nodes.tape import Exchange, Tape, describe_request, rebuild_error, request_key
 
-WORKSPACE_MARK = "<WORKSPACE>"
+__all__ = [  # the tape and recording live in nodes.tape and nodes.recording
+    "Divergence",
+    "Exchange",
+    "Player",
+    "RecordingChatModel",
+    "ReplayChatModel",
+    "ReplayExhaustedError",
+    "Tape",
+    "recording",
+    "replaying",
+]
 
 
 class ReplayExhaustedError(RuntimeError):
     """The replayed run asked for more model calls than were recorded."""
-
-
-@dataclass
-class Exchange:
-    """One model call: what was asked and what came back (a reply or an error)."""
-
-    request: dict[str, Any]
-    reply: dict[str, Any] | None = None
-    """The reply message as `message_to_dict` data; None when the call raised or never ended."""
-    error: dict[str, str] | None = None
-    """`{"type": ..., "message": ...}` of the exception the call raised."""
-
-
-@dataclass
-class Tape:
-    """The exchanges of one run, in the order their requests were made."""
-
-    exchanges: list[Exchange] = field(default_factory=list)
-    workspace: str = ""
-    """Absolute workspace path of the recorded run (normalised away when matching)."""
-
-    def to_json(self) -> list[dict[str, Any]]:
-        """Plain data for a JSON file."""
-        return [{"request": e.request, "reply": e.reply, "error": e.error} for e in self.exchanges]
-
-    @classmethod
-    def from_json(cls, data: Sequence[dict[str, Any]], workspace: str = "") -> Tape:
-        """Rebuild a tape written by `to_json`."""
-        exchanges = [
-            Exchange(request=d["request"], reply=d.get("reply"), error=d.get("error")) for d in data
-        ]
-        return cls(exchanges=exchanges, workspace=workspace)
-
-
-def describe_request(
-    messages: Sequence[BaseMessage], kwargs: dict[str, Any], workspace: str
-) -> dict[str, Any]:
-    """The recorded form of a request: messages, names of offered tools, tool choice, and (when
-    sent) the completion cap and the response format's type and name."""
-    tools = kwargs.get("tools") or []
-    names = [t.get("function", {}).get("name", "") if isinstance(t, dict) else "" for t in tools]
-    choice = kwargs.get("tool_choice")
-    if isinstance(choice, dict):  # ChatOpenAI's object form of a named choice
-        choice = choice.get("function", {}).get("name", str(choice))
-    request: dict[str, Any] = {
-        "messages": [message_to_dict(m) for m in messages],
-        "tools": names,
-        "tool_choice": choice,
-    }
-    if kwargs.get("max_tokens") is not None:
-        request["max_tokens"] = kwargs["max_tokens"]
-    form = kwargs.get("response_format")
-    if isinstance(form, dict):
-        name = (form.get("json_schema") or {}).get("name")
-        request["response_format"] = f"{form.get('type')}:{name}" if name else form.get("type")
-    text = json.dumps(request, sort_keys=True, default=str)
-    if workspace:
-        text = text.replace(workspace, WORKSPACE_MARK)
-    result: dict[str, Any] = json.loads(text)
-    return result
-
-
-def request_key(request: dict[str, Any]) -> str:
-    """What two requests must share to count as the same: message roles, texts and tool calls,
-    offered tools and tool choice (ids and provider metadata are left out)."""
-    messages = []
-    for item in request.get("messages", []):
-        data = item.get("data", {})
-        calls = [(c.get("name"), c.get("args")) for c in data.get("tool_calls") or []]
-        messages.append((item.get("type"), data.get("content"), calls))
-    return json.dumps(
-        [messages, request.get("tools"), request.get("tool_choice")], sort_keys=True, default=str
-    )
-
-
-def error_record(exc: BaseException) -> dict[str, str]:
-    """How a failed call is written down: an OpenAI SDK error by its SDK class (not a
-    provider package's subclass of it), with the HTTP status of a status error."""
-    kind = next(
-        (k.__name__ for k in type(exc).__mro__ if k.__module__.split(".")[0] == "openai"),
-        type(exc).__name__,
-    )
-    record = {"type": kind, "message": str(exc)[:500]}
-    if isinstance(exc, openai.APIStatusError):
-        record["status"] = str(exc.status_code)
-    return record
-
-
-def rebuild_error(error: dict[str, str]) -> Exception:
-    """The exception a recorded failure raises again (provider errors keep their type, so
-    planloop translates them exactly as it did when recorded)."""
-    request = httpx2.Request("POST", "http://replay.invalid/v1/chat/completions")
-    kind, message = error.get("type", ""), error.get("message", "")
-    if kind == "APITimeoutError":
-        return openai.APITimeoutError(request=request)
-    if kind == "APIConnectionError":
-        return openai.APIConnectionError(message=message, request=request)
-    status = error.get("status", "")
-    if status.isdigit():
-        response = httpx2.Response(int(status), request=request)
-        error_class = getattr(openai, kind, openai.APIStatusError)
-        if not (isinstance(error_class, type) and issubclass(error_class, openai.APIStatusError)):
-            error_class = openai.APIStatusError
-        return error_class(message, response=response, body=None)
-    return RuntimeError(f"{kind}: {message}")
-
-
-def _bound_kwargs(binding: Runnable[Any, Any]) -> dict[str, Any]:
-    kwargs = getattr(binding, "kwargs", {})
-    return dict(kwargs) if isinstance(kwargs, dict) else {}
-
-
-class RecordingChatModel(BaseChatModel):
-    """Passes every call to `inner` and appends the exchange to `tape`."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    inner: BaseChatModel
-    tape: Tape
-
-    @property
-    def _llm_type(self) -> str:
-        return f"recording-{self.inner._llm_type}"
-
-    def bind_tools(
-        self, tools: Sequence[Any], **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind exactly what the inner model would bind (its tool format, its tool choice)."""
-        return self.bind(**_bound_kwargs(self.inner.bind_tools(tools, **kwargs)))
-
-    def _start(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Exchange:
-        exchange = Exchange(request=describe_request(messages, kwargs, self.tape.workspace))
-        self.tape.exchanges.append(exchange)
-        return exchange
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        exchange = self._start(messages, kwargs)
-        try:
-            reply = self.inner.bind(**kwargs).invoke(messages, stop=stop)
-        except BaseException as exc:
-            exchange.error = error_record(exc)
-            raise
-        exchange.reply = message_to_dict(reply)
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        exchange = self._start(messages, kwargs)
-        try:
-            reply = await self.inner.bind(**kwargs).ainvoke(messages, stop=stop)
-        except BaseException as exc:
-            exchange.error = error_record(exc)
-            raise
-        exchange.reply = message_to_dict(reply)
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        """Stream from the inner model (one piece when it cannot stream); record the whole."""
-        exchange = self._start(messages, kwargs)
-        gathered: AIMessageChunk | None = None
-        try:
-            async for piece in self.inner.bind(**kwargs).astream(messages, stop=stop):
-                chunk = piece if isinstance(piece, AIMessageChunk) else _as_chunk(piece)
-                gathered = chunk if gathered is None else gathered + chunk
-                yield ChatGenerationChunk(message=chunk)
-        except BaseException as exc:
-            exchange.error = error_record(exc)
-            raise
-        if gathered is not None:
-            exchange.reply = message_to_dict(finished_message(gathered))
-
-
-def _as_chunk(message: BaseMessage) -> AIMessageChunk:
-    """A whole reply as one chunk (from a model that does not stream)."""
-    if not isinstance(message, AIMessage):
-        return AIMessageChunk(content=message.content)
-    return AIMessageChunk(
-        content=message.content,
-        additional_kwargs=message.additional_kwargs,
-        response_metadata=message.response_metadata,
-        tool_calls=message.tool_calls,
-        invalid_tool_calls=message.invalid_tool_calls,
-        usage_metadata=message.usage_metadata,
-        id=message.id,
-    )
 
 
 @dataclass
@@ -347,18 +149,6 @@ class ReplayChatModel(BaseChatModel):
     ) -> ChatResult:
         """On the event loop (not a worker thread), so parallel steps take turns in order."""
         return self._generate(messages, stop, None, **kwargs)
-
-
-@contextmanager
-def recording(tape: Tape) -> Iterator[Tape]:
-    """Record every model call made through the seam inside the block into `tape`."""
-    inner_factory = current_model_factory()
-
-    def factory(context: Context) -> BaseChatModel:
-        return RecordingChatModel(inner=inner_factory(context), tape=tape)
-
-    with use_model_factory(factory):
-        yield tape
 
 
 @contextmanager

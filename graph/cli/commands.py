@@ -8,17 +8,13 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from graph.api import (
-    RunOutcome,
-    drive,
-    get_record,
-    load_context,
-    prepare_run,
-)
+from graph.api import load_context, prepare_run
 from graph.cli.approvals import ask, build_answer, describe, select
 from graph.cli.memory import cmd_memory
 from graph.cli.progress import ModelStatus, ProgressPrinter, clean
 from graph.cli.tools import cmd_tools
+from graph.drive import drive
+from graph.outcome import RunOutcome, get_record
 from graph.threads import (
     list_threads,
     prune_threads,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from graph.api import check_tool_settings, interpreter_guard, tool_servers
+from graph.api import check_tool_settings, interpreter_guard
 from graph.cli.progress import clean
+from graph.drive import tool_servers
 from nodes.context import Context
 from tools import all_specs, unavailable_tools
 from tools.interpreter import interpreter_note
