@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import regex  # type: ignore[import-untyped]
 
-from nodes.state import Check, Criterion
+from nodes.state import Check, CheckKind, Criterion
 from tools.confinement import Confinement
 from tools.workspace import WorkspaceError, digest, read_text
 
@@ -60,6 +60,7 @@ FILE_EXTENSIONS = [
     "pdf",
     "ipynb",
 ]
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _FILE_NAME = re.compile(
     r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.(?:" + "|".join(FILE_EXTENSIONS) + r"))(?![\w/-])",
     re.IGNORECASE,
@@ -84,20 +85,38 @@ def run_check(check: Check, guard: Confinement) -> Outcome:
 
 
 def _judge(check: Check, content: str) -> Outcome:
-    path = check.path
-    if check.kind == "file_exists":
-        if content.strip():
-            return Outcome(True, f"{path} exists ({len(content)} characters)")
-        return Outcome(False, f"{path} is empty")
-    if check.kind == "file_contains":
-        found = _normalised(check.text) in _normalised(content)
-        return Outcome(found, f"{path} {'contains' if found else 'lacks'} {check.text!r}")
-    if check.kind == "file_matches":
-        return _matches(check, content)
-    if check.kind == "json_has_key":
-        return _has_key(check, content)
+    return JUDGES[check.kind](check, content)
+
+
+def _exists(check: Check, content: str) -> Outcome:
+    if content.strip():
+        return Outcome(True, f"{check.path} exists ({len(content)} characters)")
+    return Outcome(False, f"{check.path} is empty")
+
+
+def _number(check: Check, content: str) -> Outcome:
+    found = _NUMBER.findall(content)
+    if len(found) == 1:
+        return Outcome(True, f"{check.path} holds the number {found[0]}")
+    return Outcome(False, f"{check.path} holds {len(found)} numbers, not exactly one")
+
+
+def _json(check: Check, content: str) -> Outcome:
+    try:
+        json.loads(content)
+    except ValueError as exc:
+        return Outcome(False, f"{check.path} is not valid JSON ({exc})")
+    return Outcome(True, f"{check.path} is valid JSON")
+
+
+def _contains(check: Check, content: str) -> Outcome:
+    found = _normalised(check.text) in _normalised(content)
+    return Outcome(found, f"{check.path} {'contains' if found else 'lacks'} {check.text!r}")
+
+
+def _changed(check: Check, content: str) -> Outcome:
     changed = digest(content) != check.baseline
-    return Outcome(changed, f"{path} {'was changed' if changed else 'is unchanged'}")
+    return Outcome(changed, f"{check.path} {'was changed' if changed else 'is unchanged'}")
 
 
 def _normalised(text: str) -> str:
@@ -125,6 +144,18 @@ def _has_key(check: Check, content: str) -> Outcome:
             return Outcome(False, f"{check.path} has no key {check.text!r}")
         value = value[part]
     return Outcome(True, f"{check.path} has the key {check.text!r}")
+
+
+JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
+    "file_exists": _exists,
+    "file_number": _number,
+    "file_json": _json,
+    "file_contains": _contains,
+    "file_matches": _matches,
+    "json_has_key": _has_key,
+    "file_changed": _changed,
+}
+"""How each kind of check judges a file's content (tests assert every kind has one)."""
 
 
 def verify(criteria: list[Criterion], guard: Confinement) -> tuple[list[Criterion], list[str]]:
@@ -182,32 +213,36 @@ def output_checks(goal: str, guard: Confinement) -> list[Check]:
     return checks
 
 
-_LOOKS_LIKE_PATTERN = re.compile(r"^\^|(?<!\\)\$$|\\[dwsDWS]|\[[^\]]+\][+*?]")
+_LOOKS_LIKE_PATTERN = re.compile(r"^\^|(?<!\\)\$$|\\[dwsDWS]|\[[^\]]+\][+*?{]")
+_NUMBER_PATTERN = re.compile(r"^\^?[\[\]0-9dD\\+*?.,()|\-]*\$?$")
 
 
-def repaired_check(check: Check) -> Check:
-    """The check the model meant, where its form says so: a `file_contains` text written as a
-    regular expression ("^[0-9]+$") is a `file_matches`; a check that needs a text and has none,
-    or whose pattern cannot be compiled, only asks for the file."""
-    if check.kind == "file_contains" and _LOOKS_LIKE_PATTERN.search(check.text):
-        check = replace(check, kind="file_matches")
-    needs_text = check.kind in ("file_contains", "file_matches", "json_has_key")
-    if needs_text and not check.text.strip():
+def grounded_check(check: Check, goal: str) -> Check:
+    """The check as far as the goal backs it. A model writes content checks that sound right and
+    cannot pass ("^[a-zA-Z ]{5,}$" for a limerick, a JSON key the output never has), and a
+    check that cannot pass blocks a correct run; so content it asks for must come from the
+    goal's own words, a pattern of digits means "holds one number", and anything else only
+    asks for the file."""
+    text = check.text.strip()
+    if check.kind in ("file_contains", "file_matches") and (
+        check.kind == "file_matches" or _LOOKS_LIKE_PATTERN.search(text)
+    ):
+        numeric = bool(text) and _NUMBER_PATTERN.match(text) is not None
+        return replace(check, kind="file_number" if numeric else "file_exists", text="")
+    if check.kind == "file_contains" and text and _normalised(text) in _normalised(goal):
+        return check
+    if check.kind == "json_has_key":
+        return replace(check, kind="file_json", text="")
+    if check.kind == "file_contains":
         return replace(check, kind="file_exists", text="")
-    if check.kind == "file_matches":
-        try:
-            regex.compile(check.text)
-        except regex.error:
-            return replace(check, kind="file_exists", text="")
-    return check
+    return replace(check, text="")
 
 
 def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
-    """The check as it can be run (see `repaired_check`), or None and why it was dropped.
+    """The check as it can be run, or None and why it was dropped.
 
     A check on a file that exists before the run is a precondition, not an outcome, when it
     already passes; `file_changed` gets the file's digest as its baseline."""
-    check = repaired_check(check)
     try:
         read = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
     except WorkspaceError as exc:

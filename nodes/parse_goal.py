@@ -10,13 +10,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
-from nodes.checks import merge_checks, output_checks, usable_check
-from nodes.context import Context
+from nodes.checks import grounded_check, merge_checks, output_checks, usable_check
+from nodes.context import Context, EffortPolicy
 from nodes.errors import StructuredOutputError
 from nodes.llm import PARSE_GOAL, invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalSpec
-from nodes.state import Check, Criterion, State
+from nodes.state import Check, Criterion, Effort, State
 from tools.confinement import Confinement
 from tools.runtime import current_confinement
 
@@ -31,7 +31,8 @@ def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Cri
         proposed = item if isinstance(item, CriterionSpec) else CriterionSpec(text=item)
         check, why = None, ""
         if proposed.check is not None:
-            check, why = usable_check(Check(**proposed.check.model_dump()), guard)
+            meant = grounded_check(Check(**proposed.check.model_dump()), goal)
+            check, why = usable_check(meant, guard)
         if why.startswith("already true"):
             notes.append(f"dropped criterion {proposed.text!r}: {why}")
             continue
@@ -42,6 +43,11 @@ def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Cri
     if not merged:
         merged = [Criterion(id="c1", text=spec.objective)]
     return merged, notes + dropped
+
+
+def effort_of(spec: GoalSpec, chosen: EffortPolicy) -> Effort:
+    """The path the goal takes: the user's choice, else the goal analysis' own."""
+    return spec.effort if chosen == "auto" else chosen
 
 
 async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -60,13 +66,12 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     criteria, notes = await asyncio.to_thread(criteria_of, spec, state.goal, current_confinement())
     for note in notes:
         logger.info("goal analysis: %s", note)
-    chosen = runtime.context.effort
     return {
         "status": "running",  # written, so the thread's values (and Studio) show it from here on
         "objective": spec.objective,
         "criteria": criteria,
         "criteria_notes": notes,
         "constraints": spec.constraints,
-        "effort": spec.effort if chosen == "auto" else chosen,
+        "effort": effort_of(spec, runtime.context.effort),
         "budget": watch.budget(spent),
     }

@@ -6,15 +6,16 @@ done: only the outcomes the user asked for (a file written, a file changed, a qu
 answered), one per output. Never add requirements about method, style, tools, comments or
 the input files.
 Give every criterion about a file a `check` that code runs on the workspace: file_exists
-(the file is written), file_contains (it holds a text known now), file_matches (a regular
-expression), json_has_key (a JSON object with that key), file_changed (an existing file is
-edited). Use null only when no file is involved.
-`effort`: "short" when one or two actions do it (read inputs, compute, write one result);
-"full" for several parts, web research, or steps that build on each other.
+(the file is written), file_number (it holds exactly one number), file_json (it is valid
+JSON), file_contains (it holds a text the goal itself gives), file_changed (an existing file
+is edited). Use null only when no file is involved.
+`effort`: "short" when the goal has one output that one or two actions produce (read the
+inputs, compute, write the result); "full" for several outputs, web research, or steps that
+build on each other.
 Example. Goal: "Count the lines of a.txt and write the count to n.txt". Answer:
 {"objective": "Write the number of lines of a.txt to n.txt", "criteria": [{"text": "n.txt
-holds the line count of a.txt", "check": {"kind": "file_matches", "path": "n.txt", "text":
-"^[0-9]+$"}}], "constraints": [], "effort": "short"}"""
+holds the line count of a.txt", "check": {"kind": "file_number", "path": "n.txt"}}],
+"constraints": [], "effort": "short"}"""
 
 PARSE_GOAL_USER = """Goal:
 {goal}"""

@@ -6,17 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from nodes.state import CheckKind
+
 RiskName = Literal["read_only", "writes_workspace", "executes_code", "network"]
-
-
-CheckName = Literal["file_exists", "file_contains", "file_matches", "json_has_key", "file_changed"]
 
 
 class CheckSpec(BaseModel):
     """How code can test a criterion against the workspace files."""
 
     # The goal analyst's prompt explains the kinds: descriptions here would be sent twice.
-    kind: CheckName
+    kind: CheckKind
     path: str = Field(min_length=1)
     text: str = ""
 

@@ -23,8 +23,17 @@ from nodes.reducers import (
 Risk = Literal["read_only", "writes_workspace", "executes_code", "network"]
 RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
 Decision = Literal["continue", "replan", "finish"]
+Effort = Literal["short", "full"]
 
-CheckKind = Literal["file_exists", "file_contains", "file_matches", "json_has_key", "file_changed"]
+CheckKind = Literal[
+    "file_exists",
+    "file_number",
+    "file_json",
+    "file_contains",
+    "file_matches",
+    "json_has_key",
+    "file_changed",
+]
 
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 """Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
@@ -38,7 +47,8 @@ class Check:
     __pydantic_config__ = DOCUMENTED
 
     kind: CheckKind
-    """`file_exists` (a non-empty file), `file_contains` (`text` is in it), `file_matches`
+    """`file_exists` (a non-empty file), `file_number` (it holds exactly one number),
+    `file_json` (it is valid JSON), `file_contains` (`text` is in it), `file_matches`
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
     and end, not lines), `json_has_key` (a JSON object with key `text`) or `file_changed` (its
     content differs from when the run began)."""
@@ -293,7 +303,7 @@ class State(InputState, OutputState):
     """The goal restated as one concrete objective."""
     constraints: list[str] = field(default_factory=list)
     """Constraints stated or implied by the goal."""
-    effort: Literal["short", "full"] = "full"
+    effort: Effort = "full"
     """short: the goal runs as one executor step; full: planned steps, reviewed and replanned."""
     criteria_notes: list[str] = field(default_factory=list)
     """What the goal analysis changed in the model's criteria (dropped ones, and why)."""

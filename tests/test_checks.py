@@ -4,15 +4,23 @@ whose verdict follows the workspace rather than the model's opinion."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from graph.api import arun
-from nodes.checks import merge_checks, output_checks, repaired_check, run_check, usable_check
+from nodes.checks import (
+    JUDGES,
+    grounded_check,
+    merge_checks,
+    output_checks,
+    run_check,
+    usable_check,
+)
 from nodes.context import Context
 from nodes.parse_goal import criteria_of
 from nodes.schemas import GoalSpec
-from nodes.state import Check, Criterion
+from nodes.state import Check, CheckKind, Criterion
 from tests.fakes import Script, plan_reply, reflect_reply, step, tool_call
 from tools.confinement import Confinement
 from tools.workspace import digest
@@ -39,6 +47,10 @@ def guard(workspace: Path) -> Confinement:
         ("json_has_key", "north.total", '{"north": {"total": 1}}', True),
         ("json_has_key", "south", '{"north": 1}', False),
         ("json_has_key", "north", "not json", False),
+        ("file_number", "", "The sum is 1,234.5\n", True),
+        ("file_number", "", "2\n3\n5\n", False),
+        ("file_json", "", '{"a": 1}', True),
+        ("file_json", "", "{'a': 1}", False),
     ],
 )
 def test_each_check_reads_the_workspace(
@@ -61,19 +73,25 @@ def test_a_missing_file_or_one_outside_the_workspace_fails(
 @pytest.mark.parametrize(
     ("kind", "text", "meant"),
     [
-        ("file_contains", "^[0-9]+$", "file_matches"),
-        ("file_contains", "total: \\d+", "file_matches"),
-        ("file_contains", "costs $5", "file_contains"),
-        ("file_contains", "", "file_exists"),
-        ("file_matches", "([", "file_exists"),
-        ("json_has_key", " ", "file_exists"),
+        ("file_matches", "^[0-9]+$", ("file_number", "")),
+        ("file_contains", "^\\d+(\\.\\d+)?$", ("file_number", "")),
+        ("file_matches", "^[a-zA-Z ]{5,}$", ("file_exists", "")),  # a limerick's "pattern"
+        ("file_contains", "port = 9090", ("file_contains", "port = 9090")),  # the goal's words
+        ("file_contains", "Biscuit", ("file_exists", "")),  # not the goal's: a guess
+        ("json_has_key", "region", ("file_json", "")),
+        ("file_exists", "junk", ("file_exists", "")),
     ],
 )
-def test_a_check_written_in_the_wrong_form_is_read_as_meant(
-    kind: str, text: str, meant: str
+def test_content_a_check_asks_for_must_come_from_the_goal(
+    kind: str, text: str, meant: tuple[str, str]
 ) -> None:
-    check = repaired_check(Check(kind=kind, path="n.txt", text=text))  # type: ignore[arg-type]
-    assert check.kind == meant
+    goal = "In config.ini set port = 9090 and write a limerick to out.md"
+    check = grounded_check(Check(kind=kind, path="out.md", text=text), goal)  # type: ignore[arg-type]
+    assert (check.kind, check.text) == meant
+
+
+def test_every_kind_of_check_has_a_judge() -> None:
+    assert set(JUDGES) == set(get_args(CheckKind))
 
 
 def test_file_changed_compares_with_the_content_at_analysis(
