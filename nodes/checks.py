@@ -197,6 +197,26 @@ _LEADS_TO_OUTPUT = re.compile(
 )
 
 
+FILE_CHARS = 1500
+FILES_CHARS = 4000
+
+
+def named_files_text(text: str, guard: Confinement) -> str:
+    """The workspace files `text` names that exist, each in a `<file>` block (clipped): an
+    executor sees its inputs at once instead of spending a turn (and a guess) to read them."""
+    blocks, room = [], FILES_CHARS
+    for name in named_files(text):
+        try:
+            content = read_text(str(guard.root), name, min(FILE_CHARS, room), guard=guard)
+        except (OSError, WorkspaceError):
+            continue  # not there (yet): an output, or a name that is no file
+        blocks.append(f'<file path="{name}">\n{content}\n</file>')
+        room -= len(content)
+        if room <= 0:
+            break
+    return "\n".join(blocks) or "(none)"
+
+
 def output_checks(goal: str, guard: Confinement) -> list[Check]:
     """A `file_exists` check for each file the goal asks to write: named after "to", "into",
     "as", "create" and the like in a goal that writes something, and missing from the

@@ -114,7 +114,7 @@ def whole_goal_step(state: State, context: Context) -> Step:
     risk: Risk = max(offered, key=RISK_ORDER.index) if offered else "read_only"
     return Step(
         id="s1",
-        description=f"Do the whole goal: {state.objective}",
+        description=f"Do the whole goal: {state.goal.strip()}",
         expected="; ".join(c.text for c in state.criteria),
         risk=risk,
     )

@@ -17,7 +17,7 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from nodes.budget import Stopwatch, exceeded_limit
-from nodes.checks import verify
+from nodes.checks import named_files_text, verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
 from nodes.llm import EXECUTE, FILL, completion_cap, invoke, was_truncated
@@ -64,7 +64,7 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
         return Filled(None, f"{limit} reached" if limit else f"tool {name!r} is not available")
     messages: list[BaseMessage] = [
         SystemMessage(FILL_SYSTEM.format(tool=name)),
-        HumanMessage(_step_prompt(task, step)),
+        HumanMessage(await _step_prompt(task, step)),
     ]
     try:
         reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
@@ -95,13 +95,16 @@ async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execu
     return run
 
 
-def _step_prompt(task: StepTask, step: Step) -> str:
+async def _step_prompt(task: StepTask, step: Step) -> str:
+    named = " ".join([task.objective, step.description, step.expected])
+    files = await asyncio.to_thread(named_files_text, named, current_confinement())
     return EXECUTE_USER.format(
         objective=task.objective,
         step_id=step.id,
         description=step.description,
         expected=step.expected,
         inputs=results_text(task.inputs, None, max_chars=INPUT_RESULT_CHARS),
+        files=files,
     )
 
 
@@ -123,7 +126,7 @@ async def run_tool_loop(
     cost (it counts against the limits)."""
     messages: list[BaseMessage] = [
         SystemMessage(EXECUTE_SYSTEM),
-        HumanMessage(_step_prompt(task, step)),
+        HumanMessage(await _step_prompt(task, step)),
     ]
     run = Execution(step_id=step.id, spent=spent or Budget())
     offered = _offered_tools(step, context)

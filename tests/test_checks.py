@@ -250,6 +250,8 @@ async def test_the_short_path_runs_the_goal_as_one_executor_step(
     # and the write's own observation is the answer.
     assert [role for role, _ in script.calls] == ["parse_goal", "execute", "execute"]
     assert outcome.answer.startswith("wrote 3 bytes to sum.txt")
+    # The input the goal names is in the executor's first prompt: no turn spent reading it.
+    assert '<file path="limit.txt">\n10\n' in script.calls_for("execute")[0][1].text
     assert outcome.budget.llm_calls == 2 + 1
 
 

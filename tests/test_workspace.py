@@ -70,8 +70,10 @@ def test_write_read_append_edit_list(workspace: Path) -> None:
     edit_text(workspace, "notes/a.txt", "world", "there")
     assert read_text(workspace, "notes/a.txt", 100) == "hello there"
     assert list_paths(workspace) == "notes/a.txt"
-    with pytest.raises(WorkspaceError, match="occurs 0 times"):
+    with pytest.raises(WorkspaceError, match="occurs 0 times") as missed:
         edit_text(workspace, "notes/a.txt", "absent", "x")
+    # The file's text comes with the error, so the next try can copy the exact text.
+    assert str(missed.value).endswith("The file begins:\nhello there")
 
 
 def test_write_is_atomic_and_leaves_no_temp_files(workspace: Path) -> None:

@@ -27,6 +27,9 @@ MAX_LISTED_FILES = 200
 RUNS_DIR = "planloop-runs"
 """Workspace folder of every run's report, answer and artifacts (see `tools.artifacts`)."""
 
+EDIT_MISS_CHARS = 1500
+"""How much of the file an edit that missed its text shows, so the next try can copy it."""
+
 _locks_guard = threading.Lock()
 _path_locks: dict[Path, threading.Lock] = {}
 
@@ -231,8 +234,11 @@ def edit_text(
             raise WorkspaceError(f"no such file: {path}")
         count = text.count(old) if old else 0
         if count != 1:
+            # The file's start lets the model copy the exact text instead of guessing again.
+            shown = text[:EDIT_MISS_CHARS] + ("\n[...]" if len(text) > EDIT_MISS_CHARS else "")
             raise WorkspaceError(
-                f"the text to replace occurs {count} times in {path}; it must be once"
+                f"the text to replace occurs {count} times in {path}; it must be once. "
+                f"The file begins:\n{shown}"
             )
         file.replace(text.replace(old, new, 1))
     return f"edited {relative_name(workspace, target)}"
