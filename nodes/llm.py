@@ -82,7 +82,7 @@ class Stage:
     max_tokens: int
 
 
-PARSE_GOAL = Stage("parse_goal", 400)
+PARSE_GOAL = Stage("parse_goal", 600)
 """Objective, criteria and constraints of the goal."""
 PLAN = Stage("plan", 1500)
 """A whole plan (step args may hold a file's content or code)."""

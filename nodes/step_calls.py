@@ -42,6 +42,8 @@ class Execution:
     artifacts: list[str] = field(default_factory=list)
     saw_web_content: bool = False
     written: list[str] = field(default_factory=list)
+    succeeded: dict[str, str] = field(default_factory=dict)
+    """Calls that worked, by action fingerprint, with their observation."""
 
     def record(
         self, name: str, args: Mapping[str, object], outcome: ToolOutcome, context: Context
@@ -51,6 +53,8 @@ class Execution:
         self.errors += 0 if outcome.ok else 1
         self.artifacts += outcome.artifacts
         self.saw_web_content |= outcome.ok and has_untrusted_output(name, context)
+        if outcome.ok:
+            self.succeeded[action_fingerprint(name, args)] = outcome.text
         path = args.get("path")
         if outcome.ok and risk_of(name, context) == "writes_workspace" and isinstance(path, str):
             self.written.append(path.strip().removeprefix("./"))

@@ -172,6 +172,12 @@ async def _take_turn(
     if not reply.tool_calls:
         run.output = sanitize(reply.text)
         return True
+    again = [run.succeeded.get(action_fingerprint(c["name"], c["args"])) for c in reply.tool_calls]
+    if all(again):
+        # Every call already worked: small models repeat their last call instead of saying
+        # they are done. The step ends with what those calls gave; checks and review judge it.
+        run.output = str(again[-1]).strip()[:500]
+        return True
     observations = []
     for call in reply.tool_calls:
         outcome = await checked_call(task, call["name"], call["args"], run, context)

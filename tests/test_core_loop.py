@@ -311,7 +311,11 @@ async def test_an_executor_loop_stops_at_the_tool_call_limit_within_the_step(
     context.max_tool_calls = 2
     script.add("parse_goal", goal_reply("the files are listed"))
     script.add("plan", plan_reply(step("s1", description="look around", expected="a listing")))
-    script.add("execute", *(tool_call("list_files", {"path": "."}, f"call{n}") for n in range(6)))
+    for n in range(6):
+        (workspace / f"f{n}.txt").write_text(str(n))
+    script.add(  # different calls each turn (a repeated one would end the step at once)
+        "execute", *(tool_call("read_file", {"path": f"f{n}.txt"}, f"call{n}") for n in range(6))
+    )
     script.add("reflect", reflect_reply({"s1": False}))
 
     outcome = await arun("look around", context=context, db=db_path)
@@ -319,3 +323,27 @@ async def test_an_executor_loop_stops_at_the_tool_call_limit_within_the_step(
     assert outcome.status == "budget_exhausted"
     assert outcome.results["s1"].output == "ERROR: stopped mid-step: max tool calls (2) reached"
     assert len(script.calls_for("execute")) == 2  # not the 6 turns the step may take
+
+
+async def test_an_executor_repeating_a_call_that_worked_ends_its_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    write = tool_call("write_file", {"path": "note.txt", "content": "hi"}, "w")
+    script.add("parse_goal", goal_reply("a friendly note exists"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", description="write a note", expected="a note", risk="writes_workspace")
+        ),
+    )
+    script.add("execute", write, write, write, write, "never asked")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote note.txt"}))
+    script.add("finish", "note.txt says hi")
+
+    outcome = await arun("say hi", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    # The second, identical call ended the step: no refusals, no turns spent until a limit.
+    assert len(script.calls_for("execute")) == 2
+    assert outcome.results["s1"].output.startswith("wrote 2 bytes to note.txt")
+    assert outcome.results["s1"].tool_calls == 1

@@ -119,9 +119,9 @@ def test_the_cap_setting_describes_the_stage_caps() -> None:
 @pytest.mark.parametrize(
     ("model", "setting", "sent"),
     [
-        ("gpt-4o-mini", None, 400),
-        ("qwen2.5-coder-1.5b", None, 400),
-        ("gpt-5-mini", None, None),  # its hidden reasoning would use up a 400-token cap
+        ("gpt-4o-mini", None, 600),
+        ("qwen2.5-coder-1.5b", None, 600),
+        ("gpt-5-mini", None, None),  # its hidden reasoning would use up a 600-token cap
         ("o3-mini", None, None),
         ("o1", 3000, 3000),
     ],
@@ -156,10 +156,10 @@ async def test_a_cut_off_structured_reply_gets_one_shorter_repair_then_a_clean_e
     with pytest.raises(StructuredOutputError) as raised:
         await invoke_structured(context, [ANALYST, HumanMessage("go")], GoalSpec, stage=PARSE_GOAL)
     message = str(raised.value)
-    assert "\n" not in message and "cut off at the 400-token cap twice" in message
+    assert "\n" not in message and "cut off at the 600-token cap twice" in message
     assert raised.value.spent.llm_calls == 2  # not structured_retries + 1 = 3
     second = script.calls_for("parse_goal")[1]
-    assert "cut off at 400 tokens" in second[-1].text and "shorter" in second[-1].text
+    assert "cut off at 600 tokens" in second[-1].text and "shorter" in second[-1].text
     assert all(cut not in m.text for m in second), "the cut-off text is not sent back"
     assert not any("corrected JSON object" in m.text for m in second), "no generic repair"
 
@@ -296,7 +296,7 @@ async def test_the_setting_forces_either_mode(script: Script, context: Context) 
     context.structured_output = "json_schema"
     await invoke_structured(context, prompt, GoalSpec, stage=PARSE_GOAL)
     assert ["response_format" in o for o in script.options] == [False, True]
-    assert [o["max_tokens"] for o in script.options] == [400, 400]
+    assert [o["max_tokens"] for o in script.options] == [600, 600]
 
 
 @pytest.mark.real_http_model
@@ -477,7 +477,7 @@ async def test_a_streamed_run_with_a_json_schema_fallback_records_and_replays(
     assert first.reply is None and first.error is not None
     assert (first.error["type"], first.error["status"]) == ("BadRequestError", "400")
     assert first.request["response_format"] == "json_schema:GoalSpec"
-    assert second.request["max_tokens"] == 400 and "response_format" not in second.request
+    assert second.request["max_tokens"] == 600 and "response_format" not in second.request
     assert second.reply and second.reply["data"]["usage_metadata"]["output_tokens"] > 0
 
     forget_json_schema_support()
