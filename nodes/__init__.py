@@ -3,14 +3,17 @@ vocabulary every package may use.
 
 Nodes (each an async function `(state, runtime) -> update`, wired in `graph.builder`):
 
-- `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints)
-- `plan`: `nodes.plan` (repair: `nodes.plan_repair`, with the placeholders it finds in args:
-  `nodes.placeholders`; validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
+- `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints, effort;
+  the typed checks code runs on criteria: `nodes.checks`; the files a goal names, its outputs
+  and the inputs an executor is shown: `nodes.goal_files`)
+- `plan`: `nodes.plan` (the short path's one step, or a planned DAG; repair:
+  `nodes.plan_repair`, with the placeholders it finds in args: `nodes.placeholders`;
+  validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
 - `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
   `nodes.step_runs`; a step's tool calls and which the model may make: `nodes.step_calls`;
   the step approval interrupt: `nodes.approval`)
-- `reflect`: `nodes.reflect` (judges results and criteria)
+- `reflect`: `nodes.reflect` (runs the criteria's code checks; a model judges the rest)
 - `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
 - `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)
 

@@ -10,9 +10,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
-from nodes.checks import grounded_check, merge_checks, output_checks, usable_check
+from nodes.checks import grounded_check, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
 from nodes.errors import StructuredOutputError
+from nodes.goal_files import output_checks
 from nodes.llm import PARSE_GOAL, invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalSpec

@@ -17,9 +17,10 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from nodes.budget import Stopwatch, exceeded_limit
-from nodes.checks import named_files_text, verify
+from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
+from nodes.goal_files import named_files_text
 from nodes.llm import EXECUTE, FILL, completion_cap, invoke, was_truncated
 from nodes.prompts import CUT_OFF_NOTE, EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
 from nodes.render import results_text

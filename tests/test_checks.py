@@ -13,11 +13,11 @@ from nodes.checks import (
     JUDGES,
     grounded_check,
     merge_checks,
-    output_checks,
     run_check,
     usable_check,
 )
 from nodes.context import Context
+from nodes.goal_files import output_checks
 from nodes.parse_goal import criteria_of
 from nodes.schemas import GoalSpec
 from nodes.state import Check, CheckKind, Criterion

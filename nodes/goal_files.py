@@ -1,0 +1,82 @@
+"""The files a goal names: the outputs it asks for (each gets a `file_exists` check) and the
+inputs an executor is shown, read from the workspace by code rather than by a model turn."""
+
+from __future__ import annotations
+
+import re
+
+from nodes.checks import run_check
+from nodes.state import Check
+from tools.confinement import Confinement
+from tools.workspace import WorkspaceError, read_text
+
+FILE_EXTENSIONS = (
+    "txt", "md", "markdown", "json", "jsonl", "csv", "tsv", "ini", "cfg", "conf", "toml", "yaml",
+    "yml", "xml", "html", "htm", "log", "py", "js", "ts", "sh", "sql", "rst", "tex", "svg", "png",
+    "jpg", "jpeg", "gif", "pdf", "ipynb",
+)  # fmt: skip
+"""What a word must end with to be taken for a file name."""
+_FILE_NAME = re.compile(
+    r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.(?:" + "|".join(FILE_EXTENSIONS) + r"))(?![\w/-])",
+    re.IGNORECASE,
+)
+
+
+def named_files(goal: str) -> list[str]:
+    """Workspace file names the goal mentions (not parts of URLs), in order of mention."""
+    return [name for name, _ in _mentions(goal)]
+
+
+def _mentions(goal: str) -> list[tuple[str, str]]:
+    """Each file name the goal mentions with the few words before it."""
+    without_urls = re.sub(r"\b\w+://\S+|\{site\}\S*", " ", goal)
+    seen: dict[str, str] = {}
+    for match in _FILE_NAME.finditer(without_urls):
+        before = " ".join(without_urls[: match.start()].split()[-_LEAD_WORDS:]).casefold()
+        seen.setdefault(match.group(1), before)
+    return list(seen.items())
+
+
+_LEAD_WORDS = 4
+_WRITES = re.compile(
+    r"\b(?:write|save|create|store|put|output|generate|produce|export|turn|convert)"
+)
+_LEADS_TO_OUTPUT = re.compile(
+    r"\b(?:to|into|in|as|named|called|create|creates|write|save|files?)\b[^.;:]*$"
+)
+
+
+FILE_CHARS = 1500
+FILES_CHARS = 4000
+
+
+def named_files_text(text: str, guard: Confinement) -> str:
+    """The workspace files `text` names that exist, each in a `<file>` block (clipped): an
+    executor sees its inputs at once instead of spending a turn (and a guess) to read them."""
+    blocks, room = [], FILES_CHARS
+    for name in named_files(text):
+        try:
+            content = read_text(str(guard.root), name, min(FILE_CHARS, room), guard=guard)
+        except (OSError, WorkspaceError):
+            continue  # not there (yet): an output, or a name that is no file
+        blocks.append(f'<file path="{name}">\n{content}\n</file>')
+        room -= len(content)
+        if room <= 0:
+            break
+    return "\n".join(blocks) or "(none)"
+
+
+def output_checks(goal: str, guard: Confinement) -> list[Check]:
+    """A `file_exists` check for each file the goal asks to write: named after "to", "into",
+    "as", "create" and the like in a goal that writes something, and missing from the
+    workspace (a file that is there is an input, or one to edit)."""
+    if not _WRITES.search(goal.casefold()):
+        return []
+    checks = []
+    for name, before in _mentions(goal):
+        if not _LEADS_TO_OUTPUT.search(before):
+            continue
+        outcome = run_check(Check(kind="file_exists", path=name), guard)
+        if not outcome.passed and "no such file" in outcome.detail:
+            checks.append(Check(kind="file_exists", path=name))
+    return checks
