@@ -8,6 +8,7 @@ from typing import Literal
 
 from langgraph.types import Send
 
+from nodes.checks import decided_by_code
 from nodes.state import Criterion, State, Step, StepTask
 
 
@@ -53,9 +54,8 @@ def dispatch_ready_steps(state: State) -> list[Send]:
 
 
 def checked_criteria(state: State) -> list[Criterion]:
-    """The criteria, when code checks every one of them; else none."""
-    criteria = state.criteria
-    return list(criteria) if criteria and all(c.check for c in criteria) else []
+    """The criteria, when code decides every one of them; else none."""
+    return list(state.criteria) if decided_by_code(state.criteria) else []
 
 
 def with_filled_args(step: Step, filled: Mapping[str, dict[str, object]]) -> Step:

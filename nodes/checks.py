@@ -27,7 +27,8 @@ CHECKED = "checked: "
 MAX_UNCHECKED = 2
 """Criteria only a model can judge, kept per goal: the rest are dropped with a note."""
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+"""A number, with commas only as thousands separators: "2,3,5" is three numbers."""
 
 
 @dataclass(frozen=True)
@@ -122,18 +123,29 @@ JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
 
 
 def verify(criteria: list[Criterion], guard: Confinement) -> tuple[list[Criterion], list[str]]:
-    """Every checked criterion decided by its check; the failures as one line each."""
+    """Every checked criterion as its check leaves it, and the failures as one line each: a
+    deciding check sets the criterion either way; a partial one unsets it when it fails and
+    otherwise leaves it to the model."""
     decided, failures = [], []
     for criterion in criteria:
         if criterion.check is None:
             decided.append(criterion)
             continue
         outcome = run_check(criterion.check, guard)
-        evidence = f"{CHECKED}{outcome.detail}" if outcome.passed else ""
-        decided.append(replace(criterion, met=outcome.passed, evidence=evidence))
         if not outcome.passed:
             failures.append(f"{criterion.id} ({criterion.text}): {outcome.detail}")
+            decided.append(replace(criterion, met=False, evidence="", check_passed=False))
+        elif criterion.check.decides:
+            evidence = f"{CHECKED}{outcome.detail}"
+            decided.append(replace(criterion, met=True, evidence=evidence, check_passed=True))
+        else:
+            decided.append(replace(criterion, check_passed=True))
     return decided, failures
+
+
+def decided_by_code(criteria: list[Criterion]) -> bool:
+    """Whether code decides every criterion (no model needs to judge any)."""
+    return bool(criteria) and all(c.check is not None and c.check.decides for c in criteria)
 
 
 _LOOKS_LIKE_PATTERN = re.compile(r"^\^|(?<!\\)\$$|\\[dwsDWS]|\[[^\]]+\][+*?{]")
@@ -143,22 +155,24 @@ _NUMBER_PATTERN = re.compile(r"^\^?[\[\]0-9dD\\+*?.,()|\-]*\$?$")
 def grounded_check(check: Check, goal: str) -> Check:
     """The check as far as the goal backs it. A model writes content checks that sound right and
     cannot pass ("^[a-zA-Z ]{5,}$" for a limerick, a JSON key the output never has), and a
-    check that cannot pass blocks a correct run; so content it asks for must come from the
-    goal's own words, a pattern of digits means "holds one number", and anything else only
-    asks for the file."""
+    check that cannot pass blocks a correct run; so only a text the goal itself gives decides
+    its criterion. Anything else tests a part of it (a pattern of digits: the file holds one
+    number; a JSON key: the file is JSON; otherwise: the file exists) and leaves the rest to
+    the model."""
     text = check.text.strip()
     if check.kind in ("file_contains", "file_matches") and (
         check.kind == "file_matches" or _LOOKS_LIKE_PATTERN.search(text)
     ):
         numeric = bool(text) and _NUMBER_PATTERN.match(text) is not None
-        return replace(check, kind="file_number" if numeric else "file_exists", text="")
+        kind: CheckKind = "file_number" if numeric else "file_exists"
+        return replace(check, kind=kind, text="", decides=False)
     if check.kind == "file_contains" and text and _normalised(text) in _normalised(goal):
-        return check
+        return replace(check, decides=True)
     if check.kind == "json_has_key":
-        return replace(check, kind="file_json", text="")
+        return replace(check, kind="file_json", text="", decides=False)
     if check.kind == "file_contains":
-        return replace(check, kind="file_exists", text="")
-    return replace(check, text="")
+        return replace(check, kind="file_exists", text="", decides=False)
+    return replace(check, text="", decides=False)
 
 
 def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
@@ -181,6 +195,19 @@ def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
     return check, ""
 
 
+_EXISTENCE = re.compile(
+    r"(?:the\s+)?(?:file\s+)?(?:is|was|has\s+been|gets)?\s*"
+    r"(?:written|created|saved|present|there|exists?|produced)?",
+    re.IGNORECASE,
+)
+
+
+def _only_existence(text: str, path: str) -> bool:
+    """Whether a criterion says only that `path` exists ("report.md is written")."""
+    rest = re.sub(r"[\s.`'\"]+", " ", text.replace(path, " ")).strip()
+    return bool(_EXISTENCE.fullmatch(rest))
+
+
 def merge_checks(
     criteria: list[Criterion], outputs: Iterable[Check]
 ) -> tuple[list[Criterion], list[str]]:
@@ -196,8 +223,9 @@ def merge_checks(
         )
         if index is None:
             merged.append(Criterion(id="", text=f"{check.path} is written", check=check))
-        else:
-            merged[index] = replace(merged[index], check=check)
+        else:  # it decides only a criterion that says no more than that the file is written
+            says_more = not _only_existence(merged[index].text, check.path)
+            merged[index] = replace(merged[index], check=replace(check, decides=not says_more))
     unchecked = [c for c in merged if c.check is None]
     for dropped in unchecked[MAX_UNCHECKED:]:
         notes.append(f"dropped criterion {dropped.text!r}: only a model could judge it")

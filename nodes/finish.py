@@ -57,8 +57,9 @@ def written_answer(state: State) -> str | None:
 
 
 def verified_answer(state: State) -> str | None:
-    """The answer when code verified every criterion: the executor's own words, when one
-    wrote the result, and what was checked on disk. No model call: nothing is left to judge."""
+    """The answer when every criterion is met and has a check: the executor's own words (when
+    a review named them the answer), what was checked on disk and the model's evidence for the
+    rest. No model call: there is nothing left to judge or to find."""
     if not state.criteria or any(c.check is None or not c.met for c in state.criteria):
         return None
     checked = "\n".join(f"- {c.text}: {c.evidence.removeprefix(CHECKED)}" for c in state.criteria)

@@ -8,6 +8,7 @@ import re
 from nodes.checks import run_check
 from nodes.state import Check
 from tools.confinement import Confinement
+from tools.sanitize import sanitize
 from tools.workspace import WorkspaceError, read_text
 
 FILE_EXTENSIONS = (
@@ -16,6 +17,8 @@ FILE_EXTENSIONS = (
     "jpg", "jpeg", "gif", "pdf", "ipynb",
 )  # fmt: skip
 """What a word must end with to be taken for a file name."""
+BINARY_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "pdf"})
+_FILE_TAG = re.compile(r"</?\s*file\b", re.IGNORECASE)
 _FILE_NAME = re.compile(
     r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.(?:" + "|".join(FILE_EXTENSIONS) + r"))(?![\w/-])",
     re.IGNORECASE,
@@ -55,11 +58,15 @@ def named_files_text(text: str, guard: Confinement) -> str:
     executor sees its inputs at once instead of spending a turn (and a guess) to read them."""
     blocks, room = [], FILES_CHARS
     for name in named_files(text):
+        if name.rsplit(".", 1)[-1].lower() in BINARY_EXTENSIONS:
+            continue  # its bytes would reach the prompt as replacement characters
         try:
             content = read_text(str(guard.root), name, min(FILE_CHARS, room), guard=guard)
         except (OSError, WorkspaceError):
             continue  # not there (yet): an output, or a name that is no file
-        blocks.append(f'<file path="{name}">\n{content}\n</file>')
+        # A file cannot close its own block: whatever it says stays data.
+        body = _FILE_TAG.sub("[tag removed]", sanitize(content))
+        blocks.append(f'<file path="{name}">\n{body}\n</file>')
         room -= len(content)
         if room <= 0:
             break

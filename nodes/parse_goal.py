@@ -3,7 +3,6 @@ wherever a criterion is about a file."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -19,22 +18,23 @@ from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalSpec
 from nodes.state import Check, Criterion, Effort, State
 from tools.confinement import Confinement
-from tools.runtime import current_confinement
+from tools.runtime import in_confinement
 
 logger = logging.getLogger(__name__)
 
 
 def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Criterion], list[str]]:
     """The model's criteria with runnable checks, plus a check for each output file the goal
-    names; criteria already true before the run and surplus unchecked ones are dropped."""
+    names; criteria already true before the run and surplus unchecked ones are dropped (a
+    criterion whose check only tested a part of it that is true already is left to the model)."""
     criteria, notes = [], []
     for item in spec.criteria:
         proposed = item if isinstance(item, CriterionSpec) else CriterionSpec(text=item)
-        check, why = None, ""
+        check, why, meant = None, "", None
         if proposed.check is not None:
             meant = grounded_check(Check(**proposed.check.model_dump()), goal)
             check, why = usable_check(meant, guard)
-        if why.startswith("already true"):
+        if why.startswith("already true") and meant is not None and meant.decides:
             notes.append(f"dropped criterion {proposed.text!r}: {why}")
             continue
         if why:
@@ -64,7 +64,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         spec, spent = await invoke_structured(runtime.context, messages, GoalSpec, stage=PARSE_GOAL)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
-    criteria, notes = await asyncio.to_thread(criteria_of, spec, state.goal, current_confinement())
+    criteria, notes = await in_confinement(criteria_of, spec, state.goal)
     for note in notes:
         logger.info("goal analysis: %s", note)
     return {

@@ -1,5 +1,5 @@
 """Finding placeholders in a planned step's args: text that stands for another step's result
-(`{{s1}}`, `{s1.output}`, `$s1`, `<output of s1>`, `result of step s1`; any `{{...}}` at all)
+(`{{s1}}`, `{s1.output}`, `$s1`, `<output of s1>`, `result of step s1`, a bare `{{count}}`)
 instead of a value, and the step ids it names. `nodes.plan_repair` leaves such args to be
 filled in from those results when the step runs."""
 
@@ -57,21 +57,37 @@ class Placeholders:
 
 
 def find_placeholders(args: Mapping[str, object], known_ids: list[str]) -> Placeholders:
-    """The placeholders in `args` that stand for an earlier result: any `{{...}}`, and other
-    forms (`{id}`, `$id`, `<output of id>`, `result of step id`) that name a known step. The
-    short forms are only looked for with ids that hold a letter (`$1` is rarely a step)."""
+    """The placeholders in `args` that stand for an earlier result: a `{{...}}` that names a
+    known step or is a bare name (`{{count}}`; a spaced `{{ title }}` is a template the user
+    may want written as it is), and other forms (`{id}`, `$id`, `<output of id>`, `result of
+    step id`) that name a known step. In a `code` arg only a `{{...}}` naming a step counts:
+    braces and `$` are code there. The short forms are only looked for with ids that hold a
+    letter (`$1` is rarely a step)."""
     seen = Placeholders()
     worded = [i for i in known_ids if any(c.isalpha() for c in i)]
     patterns = {i: _reference_patterns(i) for i in worded}
-    for text in _strings(dict(args)):
-        for match in TEMPLATE.finditer(text):
-            seen.found.append(match.group())
-            seen.names += [i for i in known_ids if re.search(_bounded(i), match.group())]
-        for step_id, forms in patterns.items():
-            hits = [m.group() for form in forms for m in form.finditer(text)]
-            seen.found += hits
-            seen.names += [step_id] if hits else []
+    for key, value in args.items():
+        in_code = key == "code"
+        for text in _strings(value):
+            _templates(text, known_ids, seen, named_only=in_code)
+            if in_code:
+                continue
+            for step_id, forms in patterns.items():
+                hits = [m.group() for form in forms for m in form.finditer(text)]
+                seen.found += hits
+                seen.names += [step_id] if hits else []
     found = list(dict.fromkeys(seen.found))
     seen.found = [f for f in found if not any(f != other and f in other for other in found)]
     seen.names = list(dict.fromkeys(seen.names))
     return seen
+
+
+def _templates(text: str, known_ids: list[str], seen: Placeholders, *, named_only: bool) -> None:
+    """Add the `{{...}}` placeholders of `text` to `seen`."""
+    for match in TEMPLATE.finditer(text):
+        inner = match.group()[2:-2]
+        names = [i for i in known_ids if re.search(_bounded(i), inner)]
+        bare = inner == inner.strip() and " " not in inner
+        if names or (bare and not named_only):
+            seen.found.append(match.group())
+            seen.names += names

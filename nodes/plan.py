@@ -104,12 +104,14 @@ def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, ob
 def whole_goal_step(state: State, context: Context) -> Step:
     """The short path's plan: one executor step that does the whole goal with the tools.
 
-    Its risk is the riskiest tool the executor is offered, so the approval policy asks (once,
-    before anything runs) whenever any of them would need it."""
+    Its risk is the riskiest available tool the executor is offered, so the approval policy
+    asks before anything runs whenever any of them would need it. (A change to a file that
+    existed before the run is still refused inside it, and planned, and approved, as a step of
+    its own.)"""
     offered: list[Risk] = [
         spec.effective_risk
         for spec in tool_specs(context).values()
-        if spec.source == BUILTIN or not spec.side_effects
+        if (spec.source == BUILTIN or not spec.side_effects) and not spec.why_unavailable()
     ]
     risk: Risk = max(offered, key=RISK_ORDER.index) if offered else "read_only"
     return Step(

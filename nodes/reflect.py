@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -14,6 +13,7 @@ from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
+from nodes.goal_files import named_files_text
 from nodes.history import history_text
 from nodes.llm import REFLECT, invoke_structured
 from nodes.plan_check import ready_steps
@@ -21,7 +21,7 @@ from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict
 from nodes.state import Criterion, State, StepResult
-from tools.runtime import current_confinement
+from tools.runtime import in_confinement
 
 NEW_RESULT_CHARS = 3000
 EARLIER_RESULT_CHARS = 400
@@ -109,10 +109,12 @@ def judgement_due(state: State, pending: list[StepResult], context: Context) -> 
 
 
 def reflect_messages(
-    state: State, pending: list[StepResult], shown: int, context: Context
+    state: State, pending: list[StepResult], shown: int, context: Context, files: str = "(none)"
 ) -> list[BaseMessage]:
     """The review prompt: the new results (each up to `shown` characters) with what each step
-    was expected to achieve, the criteria, and earlier results within the history budget."""
+    was expected to achieve, the criteria, earlier results within the history budget, and
+    `files`, the workspace files the criteria's checks name (so a criterion about a file's
+    content is judged on the content, not on a step's word for it)."""
     steps_by_id = {s.id: s for s in state.plan}
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
     expected = "\n".join(
@@ -133,21 +135,24 @@ def reflect_messages(
                     budget_tokens=context.history_budget_tokens,
                     detail_chars=EARLIER_RESULT_CHARS,
                 ),
+                files=files,
             )
         ),
     ]
 
 
 def needs_review(criteria: list[Criterion]) -> bool:
-    """Whether a model must judge: some criterion that code cannot check is not met yet."""
-    return any(c.check is None and not c.met for c in criteria)
+    """Whether a model must judge: some criterion that code does not decide is not met yet."""
+    return any(not c.met and (c.check is None or not c.check.decides) for c in criteria)
 
 
 def judged_by_code(
     state: State, pending: list[StepResult], failures: list[str]
 ) -> dict[str, object]:
     """The review when code decided every criterion: a step passes when it ran, and a replan
-    is asked for when the plan has nothing left to run but a check still fails."""
+    is asked for when the plan has nothing left to run but a check still fails. No step's
+    output becomes the answer: an executor that stopped on a passing check left a tool's
+    observation, not words for the user."""
     judged = {
         r.step_id: replace(r, verdict="pass")
         if r.status == "done"
@@ -156,29 +161,31 @@ def judged_by_code(
     }
     results = {**state.results, **judged}
     stuck = not ready_steps(state.plan, results)
-    answer = next(
-        (
-            r.step_id
-            for r in reversed(pending)
-            if judged[r.step_id].verdict == "pass" and _executor_step(state, r.step_id)
-        ),
-        "",
-    )
     return {
         "results": judged,
         "replan_reason": f"checks failed: {'; '.join(failures)}" if failures and stuck else "",
-        "answer_step": answer,
     }
 
 
-def _executor_step(state: State, step_id: str) -> bool:
-    return any(s.id == step_id and s.tool is None for s in state.plan)
-
-
 def overruled(criteria: list[Criterion], checked: list[Criterion]) -> list[Criterion]:
-    """The model's criteria with every checked criterion as code decided it."""
-    by_id = {c.id: c for c in checked if c.check is not None}
-    return [by_id.get(c.id, c) for c in criteria]
+    """The model's criteria with code's word where code has one: a deciding check's result,
+    and a failed check of either kind (unmet, whatever the model says)."""
+    by_id = {c.id: c for c in checked}
+    merged = []
+    for criterion in criteria:
+        code = by_id.get(criterion.id)
+        if code is None or code.check is None:
+            merged.append(criterion)
+        elif _code_says(code):
+            merged.append(code)
+        else:  # a partial check passed: the model's judgement stands
+            merged.append(replace(criterion, check_passed=True))
+    return merged
+
+
+def _code_says(criterion: Criterion) -> bool:
+    check = criterion.check
+    return check is not None and (check.decides or not criterion.check_passed)
 
 
 def judged_by_model(
@@ -208,13 +215,15 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # No budget update: decide_done must see the very budget this check saw, or a time
         # limit crossed in between would end the run with these results unjudged.
         return cleared
-    checked, failures = await asyncio.to_thread(verify, state.criteria, current_confinement())
+    checked, failures = await in_confinement(verify, state.criteria)
     if not needs_review(checked):
         by_code = judged_by_code(state, pending, failures)
         return {**cleared, **by_code, "criteria": checked, "budget": watch.budget()}
     state = replace(state, criteria=checked)
     shown = new_result_chars(pending)
-    messages = reflect_messages(state, pending, shown, runtime.context)
+    named = " ".join(c.check.path for c in checked if c.check is not None)
+    files = await in_confinement(named_files_text, named)
+    messages = reflect_messages(state, pending, shown, runtime.context, files)
     try:
         spec, spent = await invoke_structured(
             runtime.context,

@@ -58,6 +58,10 @@ class Check:
     """The text, pattern or key the check looks for."""
     baseline: str = ""
     """For `file_changed`: the digest of the file when the goal was analysed."""
+    decides: bool = True
+    """True when the check is the whole criterion, so its result decides it in both directions;
+    False when it tests only a part (the file the criterion is about exists, holds a number):
+    a failure still means unmet, a pass leaves the judgement to the model."""
 
 
 @dataclass(kw_only=True)
@@ -75,7 +79,9 @@ class Criterion:
     evidence: str = ""
     """Why it is met: which step showed it, and how."""
     check: Check | None = None
-    """The test code runs to decide the criterion; None when only a model can judge it."""
+    """The test code runs on the criterion; None when only a model can judge it."""
+    check_passed: bool = False
+    """Whether the check passed when it last ran."""
 
 
 @dataclass(kw_only=True)

@@ -4,7 +4,6 @@ themselves, and which of them the model may make inside a step: `nodes.step_call
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from langchain_core.messages import (
@@ -26,8 +25,8 @@ from nodes.prompts import CUT_OFF_NOTE, EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTE
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, acts_outside, call_tool, checked_call
-from tools import ToolOutcome, action_fingerprint, tools_for
-from tools.runtime import current_confinement
+from tools import ToolOutcome, action_fingerprint, risk_of, tools_for
+from tools.runtime import in_confinement
 from tools.sanitize import sanitize
 
 INPUT_RESULT_CHARS = 2000
@@ -98,7 +97,7 @@ async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execu
 
 async def _step_prompt(task: StepTask, step: Step) -> str:
     named = " ".join([task.objective, step.description, step.expected])
-    files = await asyncio.to_thread(named_files_text, named, current_confinement())
+    files = await in_confinement(named_files_text, named)
     return EXECUTE_USER.format(
         objective=task.objective,
         step_id=step.id,
@@ -114,7 +113,7 @@ async def _checks_pass(task: StepTask, observations: list[ToolOutcome]) -> bool:
     done what the run needs, and asking the model to say so would only cost a turn."""
     if not task.checks or not any(o.ok for o in observations):
         return False
-    _, failures = await asyncio.to_thread(verify, task.checks, current_confinement())
+    _, failures = await in_confinement(verify, task.checks)
     return not failures
 
 
@@ -153,6 +152,12 @@ def _offered_tools(step: Step, context: Context) -> list[BaseTool]:
     return [tool for name, tool in available.items() if not acts_outside(name, context)]
 
 
+def _reads(name: str, context: Context) -> bool:
+    """A read-only call may see something new when repeated (a file written since), so only
+    repeated acting calls count as the model being done."""
+    return risk_of(name, context) == "read_only"
+
+
 async def _take_turn(
     task: StepTask,
     messages: list[BaseMessage],
@@ -167,14 +172,15 @@ async def _take_turn(
         # None of its calls is made (the last one is cut off): the model is asked again,
         # knowing why, instead of a cut-off reply becoming the step's answer.
         cap = completion_cap(context, EXECUTE)
-        messages += [AIMessage(reply.text), HumanMessage(CUT_OFF_NOTE.format(limit=cap))]
+        limit = f"{cap}-token" if cap else "length"
+        messages += [AIMessage(reply.text), HumanMessage(CUT_OFF_NOTE.format(limit=limit))]
         return False
     messages.append(reply)
     if not reply.tool_calls:
         run.output = sanitize(reply.text)
         return True
     again = [run.succeeded.get(action_fingerprint(c["name"], c["args"])) for c in reply.tool_calls]
-    if all(again):
+    if all(again) and not any(_reads(c["name"], context) for c in reply.tool_calls):
         # Every call already worked: small models repeat their last call instead of saying
         # they are done. The step ends with what those calls gave; checks and review judge it.
         run.output = str(again[-1]).strip()[:500]

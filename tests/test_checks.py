@@ -88,6 +88,7 @@ def test_content_a_check_asks_for_must_come_from_the_goal(
     goal = "In config.ini set port = 9090 and write a limerick to out.md"
     check = grounded_check(Check(kind=kind, path="out.md", text=text), goal)  # type: ignore[arg-type]
     assert (check.kind, check.text) == meant
+    assert check.decides is (meant[0] == "file_contains")  # only the goal's own words decide
 
 
 def test_every_kind_of_check_has_a_judge() -> None:
@@ -139,15 +140,19 @@ def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(
     )
     criteria, notes = criteria_of(spec, "Write the totals of sales.csv to totals.json", guard)
 
-    assert [c.text for c in criteria] == [
-        "the totals are written to totals.json",
-        "the script is documented with comments",
-        "the code is efficient",
+    # The input-file claim's check is a guess ("region" is not the goal's word): what is left
+    # of it (the file exists) is true already, so the model judges the claim.
+    assert [(c.text, c.check) for c in criteria] == [
+        ("sales.csv has a region column", None),
+        (
+            "the totals are written to totals.json",
+            Check(kind="file_exists", path="totals.json", decides=False),
+        ),
+        ("the script is documented with comments", None),
     ]
-    assert criteria[0].check == Check(kind="file_exists", path="totals.json")
     assert [c.id for c in criteria] == ["c1", "c2", "c3"]
-    assert any("already true before the run" in note for note in notes)
-    assert sum("only a model could judge it" in note for note in notes) == 1
+    assert any("judged by the model: already true before the run" in note for note in notes)
+    assert sum("only a model could judge it" in note for note in notes) == 2
 
 
 def test_an_output_no_criterion_names_gets_its_own() -> None:
@@ -158,6 +163,20 @@ def test_an_output_no_criterion_names_gets_its_own() -> None:
         ("c2", "report.md is written", True),
     ]
     assert notes == []
+
+
+def test_an_output_check_decides_only_a_criterion_about_the_file_existing() -> None:
+    output = Check(kind="file_exists", path="out.md")
+    merged, _ = merge_checks(
+        [
+            Criterion(id="c1", text="`out.md` is written."),
+            Criterion(id="c2", text="out.md lists every adult"),
+        ],
+        [output],
+    )
+    assert merged[0].check is not None and merged[0].check.decides
+    other, _ = merge_checks([Criterion(id="c1", text="out.md lists every adult")], [output])
+    assert other[0].check is not None and not other[0].check.decides
 
 
 def _goal(*criteria: object, effort: str = "full") -> dict[str, object]:
@@ -186,7 +205,11 @@ async def test_a_check_overrules_a_model_that_says_met(
 async def test_a_check_overrules_a_model_that_says_not_met(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
-    script.add("parse_goal", _goal("out.txt holds 42", "the number is explained"))
+    holds_42 = {
+        "text": "out.txt holds 42",
+        "check": {"kind": "file_contains", "path": "out.txt", "text": "42"},  # the goal's words
+    }
+    script.add("parse_goal", _goal(holds_42, "the number is explained"))
     script.add(
         "plan",
         plan_reply(step("s1", tool="write_file", args={"path": "out.txt", "content": "42"})),
@@ -229,8 +252,8 @@ async def test_the_short_path_runs_the_goal_as_one_executor_step(
         "parse_goal",
         _goal(
             {
-                "text": "sum.txt holds the sum",
-                "check": {"kind": "file_matches", "path": "sum.txt", "text": "^[0-9]+$"},
+                "text": "sum.txt holds 55",
+                "check": {"kind": "file_contains", "path": "sum.txt", "text": "55"},
             },
             effort="short",
         ),
@@ -241,15 +264,15 @@ async def test_the_short_path_runs_the_goal_as_one_executor_step(
         tool_call("write_file", {"path": "sum.txt", "content": "55\n"}, "c2"),
     )
 
-    outcome = await arun("Sum 1..N (N in limit.txt) and write it to sum.txt", context=context,
-                         db=db_path)  # fmt: skip
+    outcome = await arun("Check that 1..N (N in limit.txt) sums to 55; write 55 to sum.txt",
+                         context=context, db=db_path)  # fmt: skip
 
     assert outcome.status == "done", outcome.stop_reason
     assert (workspace / "sum.txt").read_text() == "55\n"
     # The check passed after the write: no turn is spent on the executor saying it is done,
     # and the write's own observation is the answer.
     assert [role for role, _ in script.calls] == ["parse_goal", "execute", "execute"]
-    assert outcome.answer.startswith("wrote 3 bytes to sum.txt")
+    assert outcome.answer.startswith("Done.") and "sum.txt contains '55'" in outcome.answer
     # The input the goal names is in the executor's first prompt: no turn spent reading it.
     assert '<file path="limit.txt">\n10\n' in script.calls_for("execute")[0][1].text
     assert outcome.budget.llm_calls == 2 + 1
@@ -299,3 +322,31 @@ async def test_the_short_path_asks_approval_once_before_anything_runs(
     (request,) = outcome.pending.values()
     assert outcome.status == "running" and request["step_id"] == "s1"
     assert [role for role, _ in script.calls] == ["parse_goal"]  # nothing ran yet
+
+
+async def test_a_partial_check_leaves_the_content_to_the_review(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A number in the file is necessary, not sufficient: the reviewer sees the file and says."""
+    context.approval = "none"
+    (workspace / "names.txt").write_text("b\na\n")
+    number = {"kind": "file_matches", "path": "count.txt", "text": "^[0-9]+$"}
+    script.add("parse_goal", _goal({"text": "count.txt holds the count", "check": number}))
+    script.add(
+        "plan",
+        plan_reply(step("s1", tool="write_file", args={"path": "count.txt", "content": "7"})),
+    )
+    script.add("reflect", reflect_reply({"s1": True}, replan=True, reason="there are 2 names"))
+    script.add(
+        "plan",
+        plan_reply(step("s2", tool="write_file", args={"path": "count.txt", "content": "2"})),
+    )
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "count.txt says 2"}))
+
+    outcome = await arun("Count the names in names.txt; write it to count.txt", context=context,
+                         db=db_path)  # fmt: skip
+
+    assert outcome.status == "done" and (workspace / "count.txt").read_text() == "2"
+    first_review = "\n".join(m.text for m in script.calls_for("reflect")[0])
+    assert '<file path="count.txt">\n7\n</file>' in first_review  # judged on the content
+    assert outcome.criteria[0].evidence == "count.txt says 2"

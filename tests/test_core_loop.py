@@ -31,18 +31,18 @@ async def test_goal_writes_file_and_finishes(
 
     assert outcome.status == "done"
     assert (workspace / "hello.txt").read_text() == "hello world"
-    assert "hello.txt contains 'hello world': hello.txt exists" in outcome.answer
+    assert "hello.txt contains 'hello world': s1 wrote hello.txt" in outcome.answer
     assert isinstance(outcome.criteria[0], Criterion) and outcome.criteria[0].met
-    assert outcome.criteria[0].evidence == "checked: hello.txt exists (11 characters)"
+    assert outcome.criteria[0].check_passed  # the file exists; its content is the review's
     assert isinstance(outcome.results["s1"], StepResult)
     assert outcome.results["s1"].verdict == "pass"
-    # A planned tool call costs no model call, and code checked the only criterion (the goal
-    # names hello.txt as its output): no review and no report call either.
-    assert [role for role, _ in script.calls] == ["parse_goal", "plan"]
-    assert outcome.budget.llm_calls == 2 and outcome.budget.steps == 1
+    # A planned tool call costs no model call, and no report call either: every criterion is
+    # met and checked, so the answer is what was checked (parse, plan, reflect only).
+    assert [role for role, _ in script.calls] == ["parse_goal", "plan", "reflect"]
+    assert outcome.budget.llm_calls == 3 and outcome.budget.steps == 1
     assert outcome.budget.prompt_tokens > 0 and outcome.budget.tool_calls == 1
     report = (workspace / outcome.report_path).read_text()
-    assert "checked: hello.txt exists (11 characters)" in report and "**done**" in report
+    assert "s1 wrote hello.txt" in report and "**done**" in report
     assert "- run_python isolation: " in report
     assert db_path.exists()
 
@@ -81,7 +81,7 @@ async def test_malformed_plan_output_is_repaired(
     assert "no JSON object" in repair_notes[0]
     assert "truncated JSON" in repair_notes[1]
     assert "steps: Input should be a valid list" in repair_notes[2]
-    assert outcome.budget.llm_calls == 1 + 4  # code checked hello.txt: no review, no report
+    assert outcome.budget.llm_calls == 1 + 4  # code decides "hello.txt exists": no review
 
 
 async def test_invalid_plan_is_rejected_and_fed_back(

@@ -291,7 +291,16 @@ def _check_interrupt(parts: list[tuple[str, Any]], state: dict[str, Any]) -> tup
 def _check_paused_values(values: dict[str, Any]) -> None:
     """The typed state Studio shows while the run waits: plain JSON objects, not strings."""
     assert values["goal"] == GOAL and values["status"] == "running"
-    assert values["criteria"] == [{"id": "c1", "text": CRITERION, "met": False, "evidence": ""}]
+    assert values["criteria"] == [
+        {
+            "id": "c1",
+            "text": CRITERION,
+            "met": False,
+            "evidence": "",
+            "check": None,  # "finalise notes.txt" names an input, not an output
+            "check_passed": False,
+        }
+    ]
     (planned,) = values["plan"]
     assert planned == {
         "id": "s1",
@@ -365,7 +374,14 @@ async def test_approve_through_the_server(
     assert values["status"] == "done" and values["answer"] == "notes.txt now says final"
     assert (workspace / "notes.txt").read_text() == "a final note"
     assert values["criteria"] == [
-        {"id": "c1", "text": CRITERION, "met": True, "evidence": "s1 edited notes.txt"}
+        {
+            "id": "c1",
+            "text": CRITERION,
+            "met": True,
+            "evidence": "s1 edited notes.txt",
+            "check": None,
+            "check_passed": False,
+        }
     ]
     result = values["results"]["s1"]
     assert result["status"] == "done" and result["verdict"] == "pass"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from langgraph.runtime import get_runtime
 
@@ -11,6 +14,8 @@ from checkpoints.backend import resolve_target, state_folder
 from nodes.context import Context
 from tools.confinement import Confinement, state_folders
 from tools.workspace import WorkspaceError, workspace_root
+
+T = TypeVar("T")
 
 
 def current_context() -> Context:
@@ -54,3 +59,13 @@ def current_confinement() -> Confinement:
     root = workspace_root(current_context().workspace)
     hidden, read_only = protected_folders()
     return Confinement.of(root, current_thread_id(), hidden, read_only)
+
+
+async def in_confinement(function: Callable[..., T], *args: object) -> T:
+    """`function(*args, guard)` in a worker thread, with the run's confinement as `guard`.
+
+    Finding the confinement touches the file system (the working directory, resolved paths),
+    which must not block the event loop (`langgraph dev` refuses blocking calls), so it is
+    found in the thread too; the thread sees the run's context (`asyncio.to_thread` copies it).
+    """
+    return await asyncio.to_thread(lambda: function(*args, current_confinement()))
