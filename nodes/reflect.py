@@ -142,8 +142,12 @@ def reflect_messages(
 
 
 def needs_review(criteria: list[Criterion]) -> bool:
-    """Whether a model must judge: some criterion that code does not decide is not met yet."""
-    return any(not c.met and (c.check is None or not c.check.decides) for c in criteria)
+    """Whether a model must judge: some unmet criterion is left to it (no check, or a partial
+    check that passed). A failed check needs no model to say the criterion is unmet."""
+    return any(
+        not c.met and (c.check is None or (not c.check.decides and c.check_passed))
+        for c in criteria
+    )
 
 
 def judged_by_code(

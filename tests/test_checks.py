@@ -350,3 +350,25 @@ async def test_a_partial_check_leaves_the_content_to_the_review(
     first_review = "\n".join(m.text for m in script.calls_for("reflect")[0])
     assert '<file path="count.txt">\n7\n</file>' in first_review  # judged on the content
     assert outcome.criteria[0].evidence == "count.txt says 2"
+
+
+async def test_a_failed_check_needs_no_review_to_be_unmet(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    number = {"kind": "file_matches", "path": "n.txt", "text": "^[0-9]+$"}  # partial: a number
+    script.add("parse_goal", _goal({"text": "n.txt holds the count", "check": number}))
+    script.add(
+        "plan", plan_reply(step("s1", tool="write_file", args={"path": "n.txt", "content": "x"}))
+    )
+    script.add(
+        "plan", plan_reply(step("s2", tool="write_file", args={"path": "n.txt", "content": "3"}))
+    )
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "n.txt says 3"}))
+
+    outcome = await arun("count it into n.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    # "x" is no number: the replan came from the check alone; one review, of "3".
+    roles = [role for role, _ in script.calls]
+    assert roles == ["parse_goal", "plan", "plan", "reflect"]
+    assert "holds 0 numbers" in "\n".join(m.text for m in script.calls_for("plan")[1])
