@@ -190,8 +190,9 @@ def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
         return None, f"{check.path}: {exc}"
     if check.kind == "file_changed":
         return replace(check, baseline=digest(read)), ""
-    if _judge(check, read).passed:
-        return None, f"already true before the run ({_judge(check, read).detail})"
+    before = _judge(check, read)
+    if before.passed:
+        return None, f"already true before the run ({before.detail})"
     return check, ""
 
 
