@@ -150,6 +150,17 @@ def decided_by_code(criteria: list[Criterion]) -> bool:
 
 _LOOKS_LIKE_PATTERN = re.compile(r"^\^|(?<!\\)\$$|\\[dwsDWS]|\[[^\]]+\][+*?{]")
 _NUMBER_PATTERN = re.compile(r"^\^?[\[\]0-9dD\\+*?.,()|\-]*\$?$")
+_FILE_NAME = re.compile(r"[\w-]+\.[A-Za-z]\w{0,4}\b")
+
+
+def _gives_a_value(text: str, goal: str) -> bool:
+    """Whether `text` is a value the goal's own words give: the goal contains it, and it holds
+    exactly one number (and names no file). Goals give values as numbers ("port = 9090",
+    "part3.txt holds 9"); their other words describe the output ("my cat", "one '- [ ] task'
+    line per task") or give an example ("0, 1, 1, 2, 3"), which the output need not contain
+    verbatim, and a check that cannot pass would block a correct run."""
+    grounded = bool(text) and _normalised(text) in _normalised(goal)
+    return grounded and not _FILE_NAME.search(text) and len(_NUMBER.findall(text)) == 1
 
 
 def grounded_check(check: Check, goal: str) -> Check:
@@ -166,7 +177,7 @@ def grounded_check(check: Check, goal: str) -> Check:
         numeric = bool(text) and _NUMBER_PATTERN.match(text) is not None
         kind: CheckKind = "file_number" if numeric else "file_exists"
         return replace(check, kind=kind, text="", decides=False)
-    if check.kind == "file_contains" and text and _normalised(text) in _normalised(goal):
+    if check.kind == "file_contains" and _gives_a_value(text, goal):
         return replace(check, decides=True)
     if check.kind == "json_has_key":
         return replace(check, kind="file_json", text="", decides=False)

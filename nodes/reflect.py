@@ -19,7 +19,7 @@ from nodes.llm import REFLECT, invoke_structured
 from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
-from nodes.schemas import ReflectionSpec, StepVerdict
+from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
 from nodes.state import Criterion, State, StepResult
 from tools.runtime import in_confinement
 
@@ -232,7 +232,9 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         spec, spent = await invoke_structured(
             runtime.context,
             messages,
-            ReflectionSpec,
+            reflection_schema(
+                tuple(c.id for c in state.criteria), tuple(r.step_id for r in pending)
+            ),
             stage=REFLECT,
             check=_checker(pending, state.criteria, shown),
         )

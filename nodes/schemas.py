@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from nodes.state import CheckKind
 
@@ -88,4 +89,31 @@ class ReflectionSpec(BaseModel):
         default=None,
         description="When every criterion is met and one step's output already is the complete "
         "final answer for the user (a synthesis or report step), that step's id; else null.",
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def reflection_schema(
+    criterion_ids: tuple[str, ...], step_ids: tuple[str, ...]
+) -> type[ReflectionSpec]:
+    """`ReflectionSpec` whose ids can only be the ones under review.
+
+    A small model writes a criterion's text or a made-up name where its id belongs (`"id":
+    "text"`), and three repairs later the run fails on it. With the ids as enums, a server
+    that enforces the schema cannot emit another id, and the prompt shows the model which
+    ids there are."""
+    if not criterion_ids or not step_ids:
+        return ReflectionSpec
+    criterion_id = Literal[criterion_ids]  # type: ignore[valid-type]
+    step_id = Literal[step_ids]  # type: ignore[valid-type]
+    update = create_model("CriterionUpdate", __base__=CriterionUpdate, id=(criterion_id, ...))
+    verdict = create_model("StepVerdict", __base__=StepVerdict, step_id=(step_id, ...))
+    fields = ReflectionSpec.model_fields
+    return create_model(
+        "ReflectionSpec",
+        __base__=ReflectionSpec,
+        passed=(list[step_id], fields["passed"]),
+        verdicts=(list[verdict], fields["verdicts"]),  # type: ignore[valid-type]
+        criteria=(list[update], fields["criteria"]),  # type: ignore[valid-type]
+        answer_step=(step_id | None, fields["answer_step"]),
     )

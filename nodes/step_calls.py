@@ -44,6 +44,13 @@ class Execution:
     written: list[str] = field(default_factory=list)
     succeeded: dict[str, str] = field(default_factory=dict)
     """Calls that worked, by action fingerprint, with their observation."""
+    failed: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Calls that failed or were refused, by action fingerprint: `acted` when they failed, and
+    the error."""
+    acted: int = 0
+    """Acting calls (not read-only) that worked so far."""
+    last_action: str = ""
+    """The observation of the latest acting call that worked."""
 
     def record(
         self, name: str, args: Mapping[str, object], outcome: ToolOutcome, context: Context
@@ -53,10 +60,16 @@ class Execution:
         self.errors += 0 if outcome.ok else 1
         self.artifacts += outcome.artifacts
         self.saw_web_content |= outcome.ok and has_untrusted_output(name, context)
-        if outcome.ok:
-            self.succeeded[action_fingerprint(name, args)] = outcome.text
+        fingerprint = action_fingerprint(name, args)
+        if not outcome.ok:
+            self.failed[fingerprint] = (self.acted, outcome.text)
+            return
+        self.succeeded[fingerprint] = outcome.text
+        if risk_of(name, context) != "read_only":
+            self.acted += 1
+            self.last_action = outcome.text
         path = args.get("path")
-        if outcome.ok and risk_of(name, context) == "writes_workspace" and isinstance(path, str):
+        if risk_of(name, context) == "writes_workspace" and isinstance(path, str):
             self.written.append(path.strip().removeprefix("./"))
 
     def tool_budget(self) -> Budget:

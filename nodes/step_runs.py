@@ -11,6 +11,7 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
 )
 from langchain_core.tools import BaseTool
@@ -179,11 +180,7 @@ async def _take_turn(
     if not reply.tool_calls:
         run.output = sanitize(reply.text)
         return True
-    again = [run.succeeded.get(action_fingerprint(c["name"], c["args"])) for c in reply.tool_calls]
-    if all(again) and not any(_reads(c["name"], context) for c in reply.tool_calls):
-        # Every call already worked: small models repeat their last call instead of saying
-        # they are done. The step ends with what those calls gave; checks and review judge it.
-        run.output = str(again[-1]).strip()[:500]
+    if _ends_a_loop(reply.tool_calls, run, context):
         return True
     observations = []
     for call in reply.tool_calls:
@@ -193,5 +190,30 @@ async def _take_turn(
         observations.append(outcome)
     if await _checks_pass(task, observations):
         run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
+        return True
+    return False
+
+
+def _ends_a_loop(calls: list[ToolCall], run: Execution, context: Context) -> bool:
+    """Whether this turn's calls only repeat what the step did, so the step ends now (with
+    `run` set to its outcome) instead of running out its turns and the run's tool calls.
+
+    Small models repeat themselves instead of saying they are done: the same acting call
+    again, a read of something already read after the step's action worked, or a call that
+    failed (or was refused) again with nothing changed since. The step ends with what its
+    calls gave, and checks and review judge it."""
+    prints = [action_fingerprint(c["name"], c["args"]) for c in calls]
+    if all(p in run.failed and run.failed[p][0] == run.acted for p in prints):
+        run.ok = False
+        run.output = f"ERROR: the step repeated a call that failed: {run.failed[prints[-1]][1]}"
+        return True
+    reads = [_reads(c["name"], context) for c in calls]
+    again = [run.succeeded.get(p) for p in prints]
+    if all(again) and not any(reads):
+        run.output = str(again[-1]).strip()[:500]
+        return True
+    rereads = all(r and run.actions[p] > 0 for r, p in zip(reads, prints, strict=True))
+    if rereads and run.acted:
+        run.output = run.last_action.strip()[:500]
         return True
     return False

@@ -78,6 +78,10 @@ def test_a_missing_file_or_one_outside_the_workspace_fails(
         ("file_matches", "^[a-zA-Z ]{5,}$", ("file_exists", "")),  # a limerick's "pattern"
         ("file_contains", "port = 9090", ("file_contains", "port = 9090")),  # the goal's words
         ("file_contains", "Biscuit", ("file_exists", "")),  # not the goal's: a guess
+        ("file_contains", "9090", ("file_contains", "9090")),
+        ("file_contains", "a limerick", ("file_exists", "")),  # the goal's, but a description
+        ("file_contains", "0, 1, 1, 2", ("file_exists", "")),  # the goal's, but an example
+        ("file_contains", "out.md", ("file_exists", "")),  # a file name, not content
         ("json_has_key", "region", ("file_json", "")),
         ("file_exists", "junk", ("file_exists", "")),
     ],
@@ -85,7 +89,7 @@ def test_a_missing_file_or_one_outside_the_workspace_fails(
 def test_content_a_check_asks_for_must_come_from_the_goal(
     kind: str, text: str, meant: tuple[str, str]
 ) -> None:
-    goal = "In config.ini set port = 9090 and write a limerick to out.md"
+    goal = "In config.ini set port = 9090 and write a limerick (like 0, 1, 1, 2) to out.md"
     check = grounded_check(Check(kind=kind, path="out.md", text=text), goal)  # type: ignore[arg-type]
     assert (check.kind, check.text) == meant
     assert check.decides is (meant[0] == "file_contains")  # only the goal's own words decide

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -45,6 +46,33 @@ async def test_goal_writes_file_and_finishes(
     assert "s1 wrote hello.txt" in report and "**done**" in report
     assert "- run_python isolation: " in report
     assert db_path.exists()
+
+
+async def test_the_reviewer_can_only_name_the_ids_under_review(
+    script: Script, context: Context, db_path: Path
+) -> None:
+    """A 1.5B reviewer wrote `"id": "text"` for a criterion, three times, and a correct run
+    failed on it. The schema it is sent lists the ids there are (a server enforcing it cannot
+    emit another), and a reply naming another id goes back saying which one is meant."""
+    context.structured_output = "json_schema"
+    script.add("parse_goal", goal_reply("hello.txt holds a greeting"))
+    script.add("plan", _hello_plan())
+    script.add("reflect", reflect_reply({"s1": True}, {"text": "s1 wrote it"}), _hello_done())
+
+    outcome = await arun("write a greeting to hello.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    roles = [role for role, _ in script.calls]
+    sent = script.options[roles.index("reflect")]["response_format"]["json_schema"]["schema"]
+    assert _allowed(sent["$defs"]["CriterionUpdate"]["properties"]["id"]) == ["c1"]
+    assert _allowed(sent["properties"]["passed"]["items"]) == ["s1"]
+    repair = script.calls_for("reflect")[1][-1].text
+    assert "criteria.0.id" in repair and "'c1'" in repair
+
+
+def _allowed(schema: dict[str, Any]) -> list[str]:
+    """The values a JSON-schema string property allows (pydantic writes one as `const`)."""
+    return [schema["const"]] if "const" in schema else list(schema.get("enum", []))
 
 
 def _hello_plan() -> dict[str, object]:

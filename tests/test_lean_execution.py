@@ -220,7 +220,7 @@ async def test_an_unknown_answer_step_is_sent_back_for_repair(
 
     assert outcome.status == "done"
     repair = script.calls_for("reflect")[1][-1].text
-    assert "answer_step 'ghost' is not a new result shown in full" in repair
+    assert "answer_step: Input should be 's1'" in repair  # the ids there are
 
 
 def test_a_planned_call_needs_no_description_but_an_executor_step_does() -> None:
