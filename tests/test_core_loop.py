@@ -130,7 +130,7 @@ async def test_structured_output_never_valid_fails_cleanly(
     outcome = await arun("write hello.txt", context=context, db=db_path)
 
     assert outcome.status == "failed"
-    assert "no valid GoalSpec after 3 attempts" in outcome.stop_reason
+    assert "no valid GoalPlanSpec after 3 attempts" in outcome.stop_reason
     assert outcome.budget.llm_calls == 3
 
 
