@@ -47,9 +47,9 @@ class Mode:
 FULL = Mode("full", Latency(per_call=0.3, per_output_token=0.005, tool=1.0), 800, 1, 15, 7)
 """A fast hosted model (0.3 s to the first token, 200 tokens/s) and 1 s per lookup (a search
 API call); `--per-call`, `--per-token` and `--tool` change them."""
-QUICK = Mode(
-    "quick (smoke)", Latency(per_call=0.01, per_output_token=0.0001, tool=0.03), 800, 1, 3, 3
-)
+QUICK = replace(FULL, name="quick (smoke)", overhead_runs=3, startup_runs=3)
+"""The same latencies (large enough that wall-clock ratios mean something on a loaded machine:
+planloop's framework overhead is a few percent of a run), fewer overhead and start-up runs."""
 
 SYSTEMS = ("planloop", "plan-and-execute", "react", "react-parallel")
 

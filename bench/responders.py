@@ -30,7 +30,8 @@ def _call(key: str, n: int) -> dict[str, object]:
 
 def _plan(task: Task) -> list[dict[str, object]]:
     """Independent lookups are planned calls (args known: no description needed); a dependent
-    lookup names its tool and leaves the args to be filled in from its inputs."""
+    lookup names its tool and leaves the args to be filled in from its inputs. No synthesis
+    step: the prompt says the reviewer writes the final answer from the results."""
     steps: list[dict[str, object]] = []
     for key, deps in task.deps.items():
         if deps:
@@ -39,37 +40,44 @@ def _plan(task: Task) -> list[dict[str, object]]:
                           "tool": "lookup", "depends_on": deps})  # fmt: skip
         else:
             steps.append({"id": key, "tool": "lookup", "args": {"key": key}})
-    steps.append({"id": "synth", "description": "Combine the records into one summary",
-                  "expected": CRITERION, "depends_on": list(task.deps)})  # fmt: skip
     return steps
+
+
+def _review(task: Task, messages: Sequence[BaseMessage]) -> dict[str, object]:
+    """Every new result passes; once every record is among the results, the criterion is met
+    and the answer is the summary written from them."""
+    text = _text(messages)
+    new = text.split("New results to judge:")[1].split("Earlier results:")[0]
+    ids = sorted(set(re.findall(r"<result step='(\w+)'", new)))
+    done = set(task.deps) <= set(re.findall(r"<result step='(\w+)'", text)) | set(
+        re.findall(r"^- (\w+) \[pass\]", text, re.MULTILINE)
+    )
+    if not done:
+        return {"passed": ids}
+    evidence = f"results {', '.join(task.deps)} give every value"
+    return {"passed": ids, "criteria": [{"id": "c1", "met": True, "evidence": evidence}],
+            "answer": summary(list(task.deps))}  # fmt: skip
 
 
 def planloop_responder(task: Task) -> Responder:
     """Replies per planloop role, recognised from the system prompt."""
     keys = list(task.deps)
+    goal = {"objective": GOAL, "criteria": [CRITERION]}
 
     def reply(messages: Sequence[BaseMessage]) -> tuple[AIMessage, str]:
         system = str(messages[0].content)
+        if "goal analyst" in system and "also write `steps`" in system:
+            return AIMessage(json.dumps({**goal, "effort": "full", "steps": _plan(task)})), ""
         if "goal analyst" in system:
-            return AIMessage(json.dumps({"objective": GOAL, "criteria": [CRITERION]})), ""
+            return AIMessage(json.dumps(goal)), ""
         if "planner" in system:
             return AIMessage(json.dumps({"steps": _plan(task)})), ""
-        if "step executor" in system:
-            found = re.search(r"Step (\w+):", str(messages[1].content))
-            step = found.group(1) if found else "synth"
-            if step == "synth":
-                return AIMessage(summary(keys)), step
-            if not any(isinstance(m, ToolMessage) for m in messages):
-                return AIMessage("", tool_calls=[_call(step, 0)]), step
-            return AIMessage(f"{step} = {fact(step)}"), step
+        if "step executor" in system:  # filling in dependent lookups' keys: one call per step
+            steps = re.findall(r"^Step (\w+):", str(messages[1].content), re.MULTILINE)
+            calls = [_call(step, 0) for step in steps]
+            return AIMessage("", tool_calls=calls), steps[0] if len(steps) == 1 else ""
         if "reviewer" in system:
-            new = _text(messages).split("New results to judge:")[1].split("Earlier results:")[0]
-            ids = sorted(set(re.findall(r"<result step='(\w+)'", new)))
-            met = [{"id": "c1", "met": True, "evidence": "synth gives all values"}]
-            done = "synth" in ids
-            answer = {"passed": ids, "criteria": met if done else [],
-                      "answer_step": "synth" if done else None}  # fmt: skip
-            return AIMessage(json.dumps(answer)), ""
+            return AIMessage(json.dumps(_review(task, messages))), ""
         return AIMessage(summary(keys)), ""  # the reporter's final answer
 
     return reply

@@ -8,6 +8,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graph.routing import (
     route_after_approve_plan,
     route_after_decide_done,
+    route_after_fill_args,
     route_after_parse_goal,
     route_after_plan,
 )
@@ -15,6 +16,7 @@ from nodes.approve_plan import approve_plan
 from nodes.context import Context
 from nodes.decide import decide_done
 from nodes.execute import execute_step
+from nodes.fill_args import fill_args
 from nodes.finish import finish
 from nodes.parse_goal import parse_goal
 from nodes.plan import plan
@@ -43,9 +45,11 @@ def build_graph() -> PlanloopGraph:
     builder.add_node("approve_plan", approve_plan)
     builder.add_conditional_edges("plan", route_after_plan, ["plan", "approve_plan", "finish"])
     builder.add_conditional_edges("approve_plan", route_after_approve_plan, ["plan", "decide_done"])
+    builder.add_node("fill_args", fill_args)
     builder.add_conditional_edges(
-        "decide_done", route_after_decide_done, ["execute_step", "plan", "finish"]
+        "decide_done", route_after_decide_done, ["execute_step", "fill_args", "plan", "finish"]
     )
+    builder.add_conditional_edges("fill_args", route_after_fill_args, ["execute_step", "finish"])
     builder.add_edge("execute_step", "reflect")
     builder.add_edge("reflect", "decide_done")
     builder.add_edge("finish", END)

@@ -70,10 +70,17 @@ def ready_or_blocked(state: State) -> list[str]:
     return [s.id for s in state.plan if s.id not in state.results]
 
 
-def route_after_decide_done(state: State) -> Literal["plan", "finish"] | list[Send]:
+def route_after_decide_done(state: State) -> Literal["plan", "finish", "fill_args"] | list[Send]:
     """Act on decide_done's decision."""
     if state.decision == "finish":
         return "finish"
     if state.decision == "replan":
         return "plan"
+    if state.fill_first:
+        return "fill_args"
+    return dispatch_ready_steps(state) or "finish"
+
+
+def route_after_fill_args(state: State) -> Literal["finish"] | list[Send]:
+    """Run the steps decide_done chose, with the args fill_args filled in."""
     return dispatch_ready_steps(state) or "finish"

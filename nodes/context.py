@@ -196,8 +196,9 @@ class Context:
         default=None,
         metadata=_describe(
             "Most tokens one model reply may have, for every kind of call (default: per kind: "
-            "600 for the goal, 1500 for a plan, 800 to fill in a tool call, 1200 for an executor "
-            "turn, 700 for a review, 600 for the final answer; none for OpenAI's reasoning "
+            "600 for the goal, 2100 for the goal with its first plan, 1500 for a plan, 800 to "
+            "fill in a tool call, 1200 for an executor turn, 1300 for a review (with the final "
+            "answer), 600 for the final answer; none for OpenAI's reasoning "
             "models, whose reasoning counts against it).",
             Flag("--max-completion-tokens", on_resume=True),
         ),

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from nodes.approval import approval_reason
 from nodes.budget import exceeded_limit
 from nodes.context import Context
+from nodes.fill_args import fills_together
 from nodes.plan_check import ready_steps
 from nodes.render import step_line
 from nodes.state import Budget, PendingApproval, State
@@ -48,10 +49,12 @@ def _dispatch(state: State, context: Context) -> dict[str, object]:
         )
         if why:
             pending.append(PendingApproval(step_id=step.id, summary=step_line(step), why=why))
+    waiting = {p.step_id for p in pending}
     return {
         "decision": "continue",
         "next_steps": [s.id for s in chosen],
         "pending_approvals": pending,
+        "fill_first": fills_together(chosen, waiting, state, context),
     }
 
 

@@ -56,6 +56,12 @@ def written_answer(state: State) -> str | None:
     return result.output.strip() or None
 
 
+def reviewed_answer(state: State) -> str | None:
+    """The answer for the user: a step's output the review named, else the answer the review
+    itself wrote from the results when it found every criterion met."""
+    return written_answer(state) or state.review_answer.strip() or None
+
+
 def verified_answer(state: State) -> str | None:
     """The answer when every criterion is met and has a check: the executor's own words (when
     a review named them the answer), what was checked on disk and the model's evidence for the
@@ -63,7 +69,7 @@ def verified_answer(state: State) -> str | None:
     if not state.criteria or any(c.check is None or not c.met for c in state.criteria):
         return None
     checked = "\n".join(f"- {c.text}: {c.evidence.removeprefix(CHECKED)}" for c in state.criteria)
-    return f"{written_answer(state) or 'Done.'}\n\nChecked in the workspace:\n{checked}"
+    return f"{reviewed_answer(state) or 'Done.'}\n\nChecked in the workspace:\n{checked}"
 
 
 def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
@@ -83,7 +89,7 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     watch = Stopwatch()
     status = "failed" if state.status == "running" else state.status
     state = replace(state, status=status)
-    reused = (verified_answer(state) or written_answer(state)) if status == "done" else None
+    reused = (verified_answer(state) or reviewed_answer(state)) if status == "done" else None
     if reused is not None:
         answer, spent = reused, Budget()  # the answer is already written: no model call
     elif status == "done":

@@ -52,6 +52,7 @@ __all__ = [  # the model factory's names are still imported from the seam
     "EXECUTE",
     "FILL",
     "FINISH",
+    "GOAL_PLAN",
     "PARSE_GOAL",
     "PLAN",
     "REFLECT",
@@ -84,17 +85,19 @@ class Stage:
 
 PARSE_GOAL = Stage("parse_goal", 600)
 """Objective, criteria and constraints of the goal."""
+GOAL_PLAN = Stage("goal_plan", 2100)
+"""The goal's analysis and its first plan in one answer."""
 PLAN = Stage("plan", 1500)
 """A whole plan (step args may hold a file's content or code)."""
 FILL = Stage("fill", 800)
 """The args of one planned tool call."""
 EXECUTE = Stage("execute", 1200)
 """One executor turn (it may write code or a file's content)."""
-REFLECT = Stage("reflect", 700)
-"""Verdicts and criteria evidence."""
+REFLECT = Stage("reflect", 1300)
+"""Verdicts and criteria evidence, and the final answer once every criterion is met."""
 FINISH = Stage("finish", 600)
 """The final answer."""
-STAGES = (PARSE_GOAL, PLAN, FILL, EXECUTE, REFLECT, FINISH)
+STAGES = (PARSE_GOAL, GOAL_PLAN, PLAN, FILL, EXECUTE, REFLECT, FINISH)
 
 REASONING_MODEL = re.compile(r"(o\d|gpt-5)(\b|[-.])")
 """Model names of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5, gpt-5-mini, ...)."""

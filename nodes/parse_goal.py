@@ -13,10 +13,11 @@ from nodes.checks import grounded_check, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
 from nodes.errors import StructuredOutputError
 from nodes.goal_files import output_checks
-from nodes.llm import PARSE_GOAL, invoke_structured
+from nodes.goal_plan import drafted_steps, drafting_memories, goal_plan_messages
+from nodes.llm import GOAL_PLAN, PARSE_GOAL, invoke_structured
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
-from nodes.schemas import CriterionSpec, GoalSpec
-from nodes.state import Check, Criterion, Effort, State
+from nodes.schemas import CriterionSpec, GoalPlanSpec, GoalSpec
+from nodes.state import Budget, Check, Criterion, Effort, State
 from tools.confinement import Confinement
 from tools.runtime import in_confinement
 
@@ -56,23 +57,35 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     watch = Stopwatch()
     if not state.goal.strip():
         return {"status": "failed", "stop_reason": "the goal is empty", "budget": watch.budget()}
-    messages = [
-        SystemMessage(PARSE_GOAL_SYSTEM),
-        HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip())),
-    ]
+    drafts, hits = await drafting_memories(state, runtime)
     try:
-        spec, spent = await invoke_structured(runtime.context, messages, GoalSpec, stage=PARSE_GOAL)
+        spec, spent = await _analysed(state, runtime.context, drafts)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
     criteria, notes = await in_confinement(criteria_of, spec, state.goal)
     for note in notes:
         logger.info("goal analysis: %s", note)
+    effort = effort_of(spec, runtime.context.effort)
     return {
         "status": "running",  # written, so the thread's values (and Studio) show it from here on
         "objective": spec.objective,
         "criteria": criteria,
         "criteria_notes": notes,
         "constraints": spec.constraints,
-        "effort": effort_of(spec, runtime.context.effort),
+        "effort": effort,
         "budget": watch.budget(spent),
+        **({"memory_hits": hits} if hits else {}),
+        **({"drafted_plan": drafted_steps(spec, effort)} if isinstance(spec, GoalPlanSpec) else {}),
     }
+
+
+async def _analysed(state: State, context: Context, drafts: bool) -> tuple[GoalSpec, Budget]:
+    """One goal-analysis call; with `drafts`, it writes the first plan too."""
+    if drafts:
+        messages = await goal_plan_messages(state, context)
+        return await invoke_structured(context, messages, GoalPlanSpec, stage=GOAL_PLAN)
+    messages = [
+        SystemMessage(PARSE_GOAL_SYSTEM),
+        HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip())),
+    ]
+    return await invoke_structured(context, messages, GoalSpec, stage=PARSE_GOAL)

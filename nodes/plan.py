@@ -17,7 +17,7 @@ from nodes.llm import PLAN, invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
 from nodes.plan_repair import repaired
-from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_SYSTEM, PLAN_USER, REPLAN_NOTE
+from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_RULES, PLAN_SYSTEM_HEAD, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
 from nodes.state import Budget, MemoryHit, Risk, State, Step
@@ -63,13 +63,19 @@ def plan_messages(
         if state.plan_errors
         else "",
     )
+    system = PLAN_SYSTEM_HEAD + plan_rules(state, context, python_note)
+    return [SystemMessage(system), HumanMessage(user.strip())]
+
+
+def plan_rules(state: State, context: Context, python_note: str = "") -> str:
+    """The planner's rules and the tools it may use (the goal analyst gets them too when it
+    drafts the first plan)."""
     missing = unavailable_tools(context)
-    system = PLAN_SYSTEM.format(
+    return PLAN_RULES.format(
         max_steps=context.max_plan_steps,
         tools=_planner_tools_text(state, context, python_note),
         unavailable="\n".join(f"- {name}: {why}" for name, why in missing.items()) or "(none)",
     )
-    return [SystemMessage(system), HumanMessage(user.strip())]
 
 
 def _planner_tools_text(state: State, context: Context, python_note: str = "") -> str:
@@ -82,7 +88,7 @@ def _planner_tools_text(state: State, context: Context, python_note: str = "") -
     tools = tools_text(
         specs.values(),
         budget_tokens=context.tool_prompt_budget_tokens,
-        relevant_to=" ".join([state.objective, *(c.text for c in state.criteria)]),
+        relevant_to=" ".join([state.objective or state.goal, *(c.text for c in state.criteria)]),
         expand=in_plan | named,
     )
     if "run_python" in specs and python_note:
@@ -129,9 +135,13 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if state.effort == "short" and not state.plan and not state.results:
         first = whole_goal_step(state, context)
         return {"plan": [first], "plan_errors": [], "plan_attempts": 0, "budget": watch.budget()}
-    state, recalled = await _with_memories(state, runtime)
+    draft = drafted(state)
+    recalled: dict[str, object] = {"drafted_plan": []}  # a draft is used once
+    if draft is None:
+        state, memories = await _with_memories(state, runtime)
+        recalled.update(memories)
     try:
-        spec, spent = await _proposed_plan(state, context)
+        spec, spent = (draft, Budget()) if draft else await _proposed_plan(state, context)
     except StructuredOutputError as exc:
         return {
             **recalled,
@@ -150,6 +160,14 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if errors:
         return {**recalled, **_rejected(state, context, errors), "budget": watch.budget(spent)}
     return {**recalled, **_accepted(state, spec, context), "budget": watch.budget(spent)}
+
+
+def drafted(state: State) -> PlanSpec | None:
+    """The first plan as the goal analysis drafted it, when there is one to validate: it is
+    checked like any planner's plan, and a rejected draft goes to the planner with its errors."""
+    if state.drafted_plan and not state.plan and not state.plan_errors:
+        return PlanSpec.model_validate({"steps": state.drafted_plan})
+    return None
 
 
 async def _with_memories(

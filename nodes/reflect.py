@@ -20,7 +20,7 @@ from nodes.plan_check import ready_steps
 from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
-from nodes.state import Criterion, State, StepResult
+from nodes.state import Criterion, State, Step, StepResult
 from tools.runtime import in_confinement
 
 NEW_RESULT_CHARS = 3000
@@ -108,6 +108,14 @@ def judgement_due(state: State, pending: list[StepResult], context: Context) -> 
     return out_of_steps or not goes_on(state, context)
 
 
+def expected_lines(steps: list[Step]) -> str:
+    """What each step was expected to achieve, one line per distinct expectation."""
+    ids: dict[str, list[str]] = {}
+    for step in steps:
+        ids.setdefault(step.expected, []).append(step.id)
+    return "\n".join(f"expected for {', '.join(i)}: {text}" for text, i in ids.items())
+
+
 def reflect_messages(
     state: State, pending: list[StepResult], shown: int, context: Context, files: str = "(none)"
 ) -> list[BaseMessage]:
@@ -117,11 +125,7 @@ def reflect_messages(
     content is judged on the content, not on a step's word for it)."""
     steps_by_id = {s.id: s for s in state.plan}
     earlier = [r for r in state.results.values() if r.verdict != "pending"]
-    expected = "\n".join(
-        f"expected for {r.step_id}: {steps_by_id[r.step_id].expected}"
-        for r in pending
-        if r.step_id in steps_by_id
-    )
+    expected = expected_lines([steps_by_id[r.step_id] for r in pending if r.step_id in steps_by_id])
     return [
         SystemMessage(REFLECT_SYSTEM),
         HumanMessage(
@@ -168,6 +172,7 @@ def judged_by_code(
     return {
         "results": judged,
         "replan_reason": f"checks failed: {'; '.join(failures)}" if failures and stuck else "",
+        "review_answer": "",
     }
 
 
@@ -206,6 +211,7 @@ def judged_by_model(
         "criteria": overruled(criteria, state.criteria),
         "replan_reason": reason or by_code["replan_reason"],
         "answer_step": spec.answer_step or "",
+        "review_answer": spec.answer.strip(),
     }
 
 

@@ -57,6 +57,12 @@ class PlanSpec(BaseModel):
     steps: list[StepSpec]
 
 
+class GoalPlanSpec(GoalSpec):
+    """The goal analysis with the first plan in the same answer (none on the short path)."""
+
+    steps: list[StepSpec] = Field(default_factory=list)
+
+
 class StepVerdict(BaseModel):
     """Reflection's judgement of one step result."""
 
@@ -89,6 +95,9 @@ class ReflectionSpec(BaseModel):
         default=None,
         description="When every criterion is met and one step's output already is the complete "
         "final answer for the user (a synthesis or report step), that step's id; else null.",
+    )
+    answer: str = Field(
+        default="", description="When every criterion is met: the final answer; else empty."
     )
 
 

@@ -315,6 +315,9 @@ class State(InputState, OutputState):
     """What the goal analysis changed in the model's criteria (dropped ones, and why)."""
     plan: Annotated[list[Step], TypedDeltaChannel(latest)] = field(default_factory=list)
     """The current plan DAG (completed steps stay in it)."""
+    drafted_plan: list[dict[str, object]] = field(default_factory=list)
+    """The first plan as the goal analysis wrote it (steps as the planner's schema has them),
+    when it planned in the same call; the plan node validates it once, like a planner's."""
     plan_errors: list[str] = field(default_factory=list)
     """Why the last proposed plan was rejected; fed back to the planner."""
     plan_attempts: int = 0
@@ -325,6 +328,9 @@ class State(InputState, OutputState):
     """Why the last replan was asked for."""
     answer_step: str = ""
     """The step whose output reflection found to be the final answer; finish then reuses it."""
+    review_answer: str = ""
+    """The final answer the newest model review wrote from the results when it found every
+    criterion met; finish then reuses it."""
     stalled_replans: int = 0
     """Replans in a row that made no progress."""
     progress_at_replan: int = 0
@@ -335,6 +341,9 @@ class State(InputState, OutputState):
     """How often each identical tool action ran."""
     next_steps: list[str] = field(default_factory=list)
     """Ids of the ready steps decide_done dispatches next (at most the parallel cap)."""
+    fill_first: list[str] = field(default_factory=list)
+    """Ids of the dispatched steps whose args one model call (fill_args) fills in together
+    before they run; empty when each step fills its own."""
     pending_approvals: list[PendingApproval] = field(default_factory=list)
     """Dispatched steps that wait for a human before running."""
     approvals: Annotated[list[ApprovalDecision], TypedDeltaChannel(concat_batches)] = field(

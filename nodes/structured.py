@@ -77,10 +77,38 @@ def _schema_json(schema: type[BaseModel]) -> str:
     return json.dumps(schema.model_json_schema())
 
 
+@functools.cache
 def schema_prompt(schema: type[BaseModel]) -> str:
-    """The JSON-schema instructions for `schema` (sent in both modes: the field descriptions
-    help the model)."""
-    return SCHEMA_INSTRUCTIONS.format(schema=_schema_json(schema))
+    """The instructions for an answer of `schema`, with its shape as a compact sketch (sent in
+    both modes: the field descriptions help the model; in json_schema mode the server gets
+    the full schema too)."""
+    full = json.loads(_schema_json(schema))
+    return SCHEMA_INSTRUCTIONS.format(schema=sketch(full, full.get("$defs", {})))
+
+
+def sketch(node: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A JSON schema as the shape of a value: `{"id": string, "note"?: string}` (`?` marks an
+    optional key, a field's description follows it in parentheses), `[item, ...]`,
+    `"a" | "b"`. About half the tokens of the schema itself."""
+    if "$ref" in node:
+        return sketch(defs[str(node["$ref"]).rsplit("/", 1)[-1]], defs)
+    if "anyOf" in node:
+        return " | ".join(sketch(option, defs) for option in node["anyOf"])
+    if "const" in node:
+        return json.dumps(node["const"])
+    if "enum" in node:
+        return " | ".join(json.dumps(value) for value in node["enum"])
+    if node.get("type") == "array":
+        return f"[{sketch(node.get('items', {}), defs)}, ...]"
+    if "properties" in node:
+        required = set(node.get("required", []))
+        fields = [
+            f'"{name}"{"" if name in required else "?"}: {sketch(prop, defs)}'
+            + (f" ({prop['description']})" if prop.get("description") else "")
+            for name, prop in node["properties"].items()
+        ]
+        return "{" + ", ".join(fields) + "}"
+    return str(node.get("type", "any"))
 
 
 def response_format(schema: type[BaseModel]) -> dict[str, Any]:

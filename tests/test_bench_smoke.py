@@ -1,8 +1,9 @@
-"""A smoke run of the benchmark (`python -m bench --quick`): it completes, prints its tables and
-the status of every target. Timing targets are not asserted (CI machines vary); the deterministic
-ones are: planloop makes fewer model calls than both baselines on the wide and mixed tasks, uses
-fewer prompt tokens and fewer tokens in all on every task, and checkpoint storage grows linearly
-with the steps."""
+"""A smoke run of the benchmark (`python -m bench --quick`, the full simulated latencies): it
+completes, prints its tables and the status of every target. Asserted are the targets that hold
+with a margin on a loaded machine: the deterministic ones (model calls and prompt tokens against
+every baseline, react-parallel included; checkpoint storage linear in the steps) and the
+wall-clock ones whose margin dwarfs scheduling noise (the wide task at least 3x faster than
+plan-and-execute and ReAct: about 4x, with framework overhead a few percent of the run)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ async def test_quick_bench_runs_and_reports(capsys: pytest.CaptureFixture[str]) 
         assert f"PASS  {name}" in out or f"MISS  {name}" in out
     for task in ("wide", "mixed"):  # a pure chain (deep) has nothing to run in parallel
         assert targets[f"{task}: fewer LLM calls than both baselines"]
+        assert targets[f"{task}: no more LLM calls than react-parallel"]
+    assert targets["deep: no more LLM calls than react"]
     for task in ("wide", "deep", "mixed"):
         assert targets[f"{task}: fewer prompt tokens than both baselines"]
         assert targets[f"{task}: fewer tokens in all (prompt + completion) than both"]
+        assert targets[f"{task}: fewer prompt tokens than react-parallel"]
+    assert targets["wide: >= 3x faster than plan-and-execute and react"]
     assert targets["checkpoint bytes N=40 / N=10 <= 4.5"]

@@ -158,7 +158,7 @@ async def test_structured_output_never_valid_fails_cleanly(
     outcome = await arun("write hello.txt", context=context, db=db_path)
 
     assert outcome.status == "failed"
-    assert "no valid GoalSpec after 3 attempts" in outcome.stop_reason
+    assert "no valid GoalPlanSpec after 3 attempts" in outcome.stop_reason
     assert outcome.budget.llm_calls == 3
 
 
@@ -375,3 +375,53 @@ async def test_an_executor_repeating_a_call_that_worked_ends_its_step(
     assert len(script.calls_for("execute")) == 2
     assert outcome.results["s1"].output.startswith("wrote 2 bytes to note.txt")
     assert outcome.results["s1"].tool_calls == 1
+
+
+async def test_an_executor_rereading_after_its_write_worked_ends_its_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A 1.5B executor wrote the right todo.md, then listed and read files again and again
+    until a replan overwrote it: a read it already made, after its action worked, ends the
+    step with that action's result."""
+    (workspace / "tasks.txt").write_text("milk\n")
+    read = tool_call("read_file", {"path": "tasks.txt"}, "r")
+    write = tool_call("write_file", {"path": "todo.md", "content": "- [ ] milk"}, "w")
+    script.add("parse_goal", goal_reply("todo.md lists the tasks"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", description="write todo.md", expected="a list", risk="writes_workspace")
+        ),
+    )
+    script.add("execute", read, write, read, "never asked")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "todo.md lists milk"}))
+    script.add("finish", "todo.md lists the tasks")
+
+    outcome = await arun("make a todo list", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert len(script.calls_for("execute")) == 3
+    assert outcome.results["s1"].output.startswith("wrote 10 bytes to todo.md")
+    assert outcome.results["s1"].tool_calls == 2  # the re-read was not made
+
+
+async def test_an_executor_repeating_a_failed_call_ends_its_step_as_failed(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A 1.5B executor called the same failing fetch five times, three of them refused as
+    repeats, and used up the run's tool calls: a failed call made again with nothing done
+    since ends the step, failed, with the error, and the run replans."""
+    missing = tool_call("read_file", {"path": "cat_name.txt"}, "r")
+    script.add("parse_goal", goal_reply("the cat's name is known"))
+    script.add("plan", plan_reply(step("s1", description="find the name", expected="a name")))
+    script.add("execute", missing, missing, "never asked")
+    script.add("reflect", reflect_reply({"s1": False}))
+    script.defaults["plan"] = plan_reply()  # the replan gives up: an empty plan
+
+    outcome = await arun("what is my cat's name", context=context, db=db_path)
+
+    assert len(script.calls_for("execute")) == 2
+    result = outcome.results["s1"]
+    assert result.status == "error" and result.tool_calls == 1
+    assert result.output.startswith("ERROR: the step repeated a call that failed: ERROR:")
+    assert "cat_name.txt" in result.output

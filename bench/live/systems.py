@@ -159,25 +159,60 @@ def _tool_errors_as_observations() -> Any:
     return tool_errors_as_observations
 
 
-async def run_react(job: Job, attempt: Attempt) -> None:
-    """`langchain.agents.create_agent` with planloop's tools; it may take as many tool turns as
-    the goal's `max_tool_calls` (the LangGraph recursion limit), and is done when it answers
-    without calling a tool."""
+def _parallel_tool_calls() -> Any:
+    """create_agent middleware: every model request allows parallel tool calls (create_agent
+    binds the tools with `request.model_settings`, and ChatOpenAI sends
+    `parallel_tool_calls: true`), so the model may call several tools in one turn."""
+    from langchain.agents.middleware import wrap_model_call
+
+    @wrap_model_call
+    async def parallel_tool_calls(request: Any, handler: Any) -> Any:
+        settings = {**request.model_settings, "parallel_tool_calls": True}
+        return await handler(request.override(model_settings=settings))
+
+    return parallel_tool_calls
+
+
+def react_agent(context: Context, *, parallel: bool = False) -> Any:
+    """The ReAct agent: create_agent with planloop's tools and model; `parallel` allows
+    parallel tool calls in each request."""
     from langchain.agents import create_agent
-    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-    from langgraph.errors import GraphRecursionError
 
     from nodes.llm import chat_model
     from tools import tools_for
 
-    context = base_context(job)
-    agent = create_agent(
+    middleware = [_tool_errors_as_observations()]
+    if parallel:
+        middleware.append(_parallel_tool_calls())
+    return create_agent(
         chat_model(context),
         tools=list(tools_for(context).values()),
         system_prompt=REACT_SYSTEM,
-        middleware=[_tool_errors_as_observations()],
+        middleware=middleware,
         context_schema=Context,
     )
+
+
+async def run_react(job: Job, attempt: Attempt) -> None:
+    """The ReAct agent as the server runs tool calls by default (one per turn on
+    llama-server)."""
+    await _run_react(job, attempt, parallel=False)
+
+
+async def run_react_parallel(job: Job, attempt: Attempt) -> None:
+    """The same ReAct agent with parallel tool calls allowed (`parallel_tool_calls: true`)."""
+    await _run_react(job, attempt, parallel=True)
+
+
+async def _run_react(job: Job, attempt: Attempt, *, parallel: bool) -> None:
+    """`langchain.agents.create_agent` with planloop's tools; it may take as many tool turns as
+    the goal's `max_tool_calls` (the LangGraph recursion limit), and is done when it answers
+    without calling a tool."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.errors import GraphRecursionError
+
+    context = base_context(job)
+    agent = react_agent(context, parallel=parallel)
     config: Any = {"recursion_limit": 2 * job.goal.limits.max_tool_calls + 1}
     try:
         async for chunk in agent.astream(
@@ -218,6 +253,11 @@ SYSTEMS: dict[str, System] = {
     for system in (
         System("planloop", "planloop as shipped (Python API)", planloop_variant()),
         System("react", "langchain create_agent ReAct loop, planloop's tools", run_react),
+        System(
+            "react-parallel",
+            "the same ReAct loop with parallel tool calls allowed (parallel_tool_calls: true)",
+            run_react_parallel,
+        ),
         System(
             "planloop-short",
             "ablation: every goal on the short path (effort=short)",
