@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import regex  # type: ignore[import-untyped]
 
@@ -110,6 +111,28 @@ def _has_key(check: Check, content: str) -> Outcome:
     return Outcome(True, f"{check.path} has the key {check.text!r}")
 
 
+def _lines(check: Check, content: str) -> Outcome:
+    """Properties of the file's non-empty lines, each read in its most lenient sense (this
+    check is derived from the goal's words and can only fail a criterion): `sorted` passes
+    in case-insensitive or in plain character order, `unique` on exact duplicates only."""
+    lines = [line.strip() for line in content.splitlines() if line.strip()]
+    if not lines:
+        return Outcome(False, f"{check.path} is empty")
+    wanted = check.text.split()
+    if "sorted" in wanted and lines not in (sorted(lines, key=str.casefold), sorted(lines)):
+        # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
+        n = next(n for n, (a, b) in enumerate(pairwise(lines)) if a.casefold() > b.casefold())
+        return Outcome(
+            False,
+            f"{check.path}'s lines are not in alphabetical order "
+            f"({lines[n]!r} before {lines[n + 1]!r})",
+        )
+    repeated = sorted({line for line in lines if lines.count(line) > 1})
+    if "unique" in wanted and repeated:
+        return Outcome(False, f"{check.path} repeats {', '.join(map(repr, repeated[:3]))}")
+    return Outcome(True, f"{check.path}'s {len(lines)} lines are {' and '.join(wanted)}")
+
+
 JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
     "file_exists": _exists,
     "file_number": _number,
@@ -118,6 +141,7 @@ JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
     "file_matches": _matches,
     "json_has_key": _has_key,
     "file_changed": _changed,
+    "file_lines": _lines,
 }
 """How each kind of check judges a file's content (tests assert every kind has one)."""
 
@@ -164,6 +188,26 @@ def _gives_a_value(text: str, goal: str) -> bool:
 
 
 def grounded_check(check: Check, goal: str) -> Check:
+    """The check as far as the goal backs it (`_content_check`), and a partial check of a kind
+    the goal asks for: "holds one number" only when the goal asks for a number, "is JSON" only
+    when it speaks of JSON (a 1.5B analyst gave a limerick a `file_number` check, which failed
+    every limerick); otherwise the check only asks that the file exists."""
+    grounded = _content_check(check, goal)
+    wanted = {"file_number": _NUMBER_WORDS, "file_json": _JSON_WORDS}.get(grounded.kind)
+    if wanted is not None and not wanted.search(f"{goal} {check.path}"):
+        return replace(grounded, kind="file_exists")
+    return grounded
+
+
+_NUMBER_WORDS = re.compile(
+    r"\b(numbers?|count|how many|sum|total|average|mean|median|price|max(imum)?|min(imum)?|"
+    r"largest|smallest|highest|lowest|compute|calculate)\b",
+    re.IGNORECASE,
+)
+_JSON_WORDS = re.compile(r"json", re.IGNORECASE)
+
+
+def _content_check(check: Check, goal: str) -> Check:
     """The check as far as the goal backs it. A model writes content checks that sound right and
     cannot pass ("^[a-zA-Z ]{5,}$" for a limerick, a JSON key the output never has), and a
     check that cannot pass blocks a correct run; so only a text the goal itself gives decides
@@ -229,12 +273,13 @@ def merge_checks(
     notes = []
     for check in outputs:
         if any(c.check is not None and c.check.path == check.path for c in merged):
+            merged = [_sharpened(c, check) for c in merged]
             continue
         index = next(
             (i for i, c in enumerate(merged) if c.check is None and check.path in c.text), None
         )
         if index is None:
-            merged.append(Criterion(id="", text=f"{check.path} is written", check=check))
+            merged.append(Criterion(id="", text=_written(check), check=check))
         else:  # it decides only a criterion that says no more than that the file is written
             says_more = not _only_existence(merged[index].text, check.path)
             merged[index] = replace(merged[index], check=replace(check, decides=not says_more))
@@ -243,3 +288,26 @@ def merge_checks(
         notes.append(f"dropped criterion {dropped.text!r}: only a model could judge it")
         merged.remove(dropped)
     return [replace(c, id=f"c{n}") for n, c in enumerate(merged, 1)], notes
+
+
+_LINE_PROPERTIES = {"sorted": "in alphabetical order", "unique": "without duplicates"}
+
+
+def _written(check: Check) -> str:
+    """The criterion an output check decides: the file is written (with the line properties
+    the goal asks for)."""
+    if check.kind != "file_lines":
+        return f"{check.path} is written"
+    wanted = " and ".join(_LINE_PROPERTIES[p] for p in check.text.split())
+    return f"{check.path} is written, its lines {wanted}"
+
+
+def _sharpened(criterion: Criterion, output: Check) -> Criterion:
+    """The criterion with `output`'s line properties in place of a partial check that only
+    asks that the same file exists: still partial, it can fail the criterion, never pass it."""
+    check = criterion.check
+    if output.kind != "file_lines" or check is None or check.path != output.path:
+        return criterion
+    if check.kind != "file_exists" or check.decides:
+        return criterion
+    return replace(criterion, check=replace(output, decides=False))

@@ -76,7 +76,9 @@ def named_files_text(text: str, guard: Confinement) -> str:
 def output_checks(goal: str, guard: Confinement) -> list[Check]:
     """A `file_exists` check for each file the goal asks to write: named after "to", "into",
     "as", "create" and the like in a goal that writes something, and missing from the
-    workspace (a file that is there is an input, or one to edit)."""
+    workspace (a file that is there is an input, or one to edit). For a goal with one such
+    file whose words ask for its lines in alphabetical order or without duplicates, a
+    `file_lines` check of those properties instead."""
     if not _WRITES.search(goal.casefold()):
         return []
     checks = []
@@ -86,4 +88,21 @@ def output_checks(goal: str, guard: Confinement) -> list[Check]:
         outcome = run_check(Check(kind="file_exists", path=name), guard)
         if not outcome.passed and "no such file" in outcome.detail:
             checks.append(Check(kind="file_exists", path=name))
+    properties = line_properties(goal)
+    if len(checks) == 1 and properties:  # with several outputs, which one is meant is unclear
+        return [Check(kind="file_lines", path=checks[0].path, text=" ".join(properties))]
     return checks
+
+
+_ALPHABETICAL = re.compile(r"\balphabetic(al(ly)?)?\b|\ba-z\b", re.IGNORECASE)
+_UNIQUE = re.compile(
+    r"\b(without|no|remove|removing|drop|dropping) duplicates?\b|\bunique\b|\bde-?duplicated?\b",
+    re.IGNORECASE,
+)
+
+
+def line_properties(goal: str) -> list[str]:
+    """Properties of an output's lines the goal's own words ask for: `sorted` ("sorted
+    alphabetically", "in alphabetical order") and `unique` ("without duplicates")."""
+    wanted = {"sorted": _ALPHABETICAL, "unique": _UNIQUE}
+    return [name for name, words in wanted.items() if words.search(goal)]

@@ -18,7 +18,7 @@ from nodes.context import Context
 from nodes.memory import recall
 from nodes.plan import plan_rules
 from nodes.prompts import GOAL_PLAN_NOTE, PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
-from nodes.schemas import GoalPlanSpec
+from nodes.schemas import DraftedGoalSpec, GoalSpec
 from nodes.state import Effort, MemoryHit, State
 from tools.confinement import state_folders
 from tools.interpreter import InterpreterGuard, interpreter_note
@@ -43,8 +43,9 @@ async def goal_plan_messages(state: State, context: Context) -> list[BaseMessage
     return [SystemMessage(system), HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip()))]
 
 
-def drafted_steps(spec: GoalPlanSpec, effort: Effort) -> list[dict[str, object]]:
-    """The drafted plan as the state keeps it (none on the short path)."""
-    if effort == "short":
+def drafted_steps(spec: GoalSpec, effort: Effort) -> list[dict[str, object]]:
+    """The drafted plan as the state keeps it (none on the short path, or when the analysis
+    drafted none)."""
+    if effort == "short" or not isinstance(spec, DraftedGoalSpec):
         return []
     return [step.model_dump(exclude_defaults=True) for step in spec.steps]

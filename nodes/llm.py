@@ -35,7 +35,7 @@ from nodes.model_factory import (
     embedding_index,
     use_model_factory,
 )
-from nodes.prompts import REPAIR_PROMPT, TRUNCATED_PROMPT
+from nodes.prompts import REPAIR_PROMPT, REPEATING_PROMPT, TRUNCATED_PROMPT
 from nodes.state import Budget
 from nodes.streaming import CallProgress, progress_writer, stream_reply
 from nodes.structured import (
@@ -241,11 +241,7 @@ async def invoke_structured(
             return answer, spent
         cap = _cap_reached(reply, context, stage) if truncated else None
         if cap is not None and cut_off:
-            raise StructuredOutputError(
-                f"model's {schema.__name__} was cut off at the {cap}-token cap twice "
-                "(raise --max-completion-tokens for longer answers)",
-                spent=spent,
-            )
+            raise StructuredOutputError(_cut_off_twice(reply, schema, cap), spent=spent)
         cut_off = cut_off or cap is not None
         conversation, problem = _asked_again(conversation, reply, problem, cap)
     raise StructuredOutputError(
@@ -269,5 +265,25 @@ def _asked_again(
     if cap is None:
         return [*conversation, reply, HumanMessage(REPAIR_PROMPT.format(error=problem))], problem
     # The cut-off text is left out: it would only lengthen the prompt.
+    unit = repeated(reply)
+    if unit is not None:
+        again = HumanMessage(REPEATING_PROMPT.format(unit=unit))
+        return [*conversation, again], f"the answer kept repeating {unit!r}"
     truncated = HumanMessage(TRUNCATED_PROMPT.format(tokens=cap))
     return [*conversation, truncated], f"the answer was cut off at the {cap}-token cap"
+
+
+def repeated(reply: BaseMessage) -> str | None:
+    """The text a reply kept repeating when it was stopped for that (`nodes.streaming`)."""
+    unit = reply.response_metadata.get("repeated")
+    return unit if isinstance(unit, str) else None
+
+
+def _cut_off_twice(reply: AIMessage, schema: type[BaseModel], cap: int) -> str:
+    unit = repeated(reply)
+    if unit is not None:
+        return f"model's {schema.__name__} was stopped twice for repeating itself ({unit!r})"
+    return (
+        f"model's {schema.__name__} was cut off at the {cap}-token cap twice "
+        "(raise --max-completion-tokens for longer answers)"
+    )

@@ -75,7 +75,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         "effort": effort,
         "budget": watch.budget(spent),
         **({"memory_hits": hits} if hits else {}),
-        **({"drafted_plan": drafted_steps(spec, effort)} if isinstance(spec, GoalPlanSpec) else {}),
+        **({"drafted_plan": drafted_steps(spec, effort)} if drafts else {}),
     }
 
 
@@ -83,7 +83,8 @@ async def _analysed(state: State, context: Context, drafts: bool) -> tuple[GoalS
     """One goal-analysis call; with `drafts`, it writes the first plan too."""
     if drafts:
         messages = await goal_plan_messages(state, context)
-        return await invoke_structured(context, messages, GoalPlanSpec, stage=GOAL_PLAN)
+        answer, spent = await invoke_structured(context, messages, GoalPlanSpec, stage=GOAL_PLAN)
+        return answer.root, spent
     messages = [
         SystemMessage(PARSE_GOAL_SYSTEM),
         HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip())),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from nodes.state import CheckKind
+from nodes.state import ModelCheckKind
 
 RiskName = Literal["read_only", "writes_workspace", "executes_code", "network"]
 
@@ -16,7 +16,7 @@ class CheckSpec(BaseModel):
     """How code can test a criterion against the workspace files."""
 
     # The goal analyst's prompt explains the kinds: descriptions here would be sent twice.
-    kind: CheckKind
+    kind: ModelCheckKind
     path: str = Field(min_length=1)
     text: str = ""
 
@@ -57,10 +57,23 @@ class PlanSpec(BaseModel):
     steps: list[StepSpec]
 
 
-class GoalPlanSpec(GoalSpec):
-    """The goal analysis with the first plan in the same answer (none on the short path)."""
+class DraftedGoalSpec(GoalSpec):
+    """The goal analysis of a goal that needs a plan, with the first plan."""
 
-    steps: list[StepSpec] = Field(default_factory=list)
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+    effort: Literal["full"]
+    steps: list[StepSpec] = Field(min_length=1)
+
+
+class UndraftedGoalSpec(GoalSpec):
+    """The goal analysis alone: nothing may follow it (a server enforcing the schema ends the
+    reply there; a 1.5B analyst wrote a 525-token plan after choosing the short path)."""
+
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+
+
+class GoalPlanSpec(RootModel[DraftedGoalSpec | UndraftedGoalSpec]):
+    """The goal analysis, with the first plan when the goal needs one (`effort` "full")."""
 
 
 class StepVerdict(BaseModel):

@@ -25,7 +25,7 @@ RunStatus = Literal["running", "done", "failed", "budget_exhausted", "stalled"]
 Decision = Literal["continue", "replan", "finish"]
 Effort = Literal["short", "full"]
 
-CheckKind = Literal[
+ModelCheckKind = Literal[
     "file_exists",
     "file_number",
     "file_json",
@@ -34,6 +34,9 @@ CheckKind = Literal[
     "json_has_key",
     "file_changed",
 ]
+"""The kinds of check the goal analysis may write."""
+CheckKind = Literal[ModelCheckKind, "file_lines"]
+"""Every kind of check (`file_lines` only code derives, from the goal's words)."""
 
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 """Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
@@ -50,8 +53,9 @@ class Check:
     """`file_exists` (a non-empty file), `file_number` (it holds exactly one number),
     `file_json` (it is valid JSON), `file_contains` (`text` is in it), `file_matches`
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
-    and end, not lines), `json_has_key` (a JSON object with key `text`) or `file_changed` (its
-    content differs from when the run began)."""
+    and end, not lines), `json_has_key` (a JSON object with key `text`), `file_changed` (its
+    content differs from when the run began) or `file_lines` (its non-empty lines have the
+    properties `text` lists: `sorted` in alphabetical order, `unique`)."""
     path: str
     """The workspace-relative file the check reads."""
     text: str = ""

@@ -21,8 +21,14 @@ from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
 from nodes.goal_files import named_files_text
-from nodes.llm import EXECUTE, FILL, completion_cap, invoke, was_truncated
-from nodes.prompts import CUT_OFF_NOTE, EXECUTE_SYSTEM, EXECUTE_USER, FILL_SYSTEM
+from nodes.llm import EXECUTE, FILL, completion_cap, invoke, repeated, was_truncated
+from nodes.prompts import (
+    CUT_OFF_NOTE,
+    EXECUTE_SYSTEM,
+    EXECUTE_USER,
+    FILL_SYSTEM,
+    REPEATING_NOTE,
+)
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, acts_outside, call_tool, checked_call
@@ -172,9 +178,7 @@ async def _take_turn(
     if was_truncated(reply):
         # None of its calls is made (the last one is cut off): the model is asked again,
         # knowing why, instead of a cut-off reply becoming the step's answer.
-        cap = completion_cap(context, EXECUTE)
-        limit = f"{cap}-token" if cap else "length"
-        messages += [AIMessage(reply.text), HumanMessage(CUT_OFF_NOTE.format(limit=limit))]
+        messages += [AIMessage(reply.text), HumanMessage(_cut_off_note(reply, context))]
         return False
     messages.append(reply)
     if not reply.tool_calls:
@@ -217,3 +221,12 @@ def _ends_a_loop(calls: list[ToolCall], run: Execution, context: Context) -> boo
         run.output = run.last_action.strip()[:500]
         return True
     return False
+
+
+def _cut_off_note(reply: AIMessage, context: Context) -> str:
+    """What the executor is told about its cut-off turn: what it repeated, or the limit."""
+    unit = repeated(reply)
+    if unit is not None:
+        return REPEATING_NOTE.format(unit=unit)
+    cap = completion_cap(context, EXECUTE)
+    return CUT_OFF_NOTE.format(limit=f"{cap}-token" if cap else "length")

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -27,6 +28,7 @@ from langchain_core.messages import (
     InvalidToolCall,
     ToolCall,
 )
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.runnables import Runnable
 
@@ -88,26 +90,91 @@ class CallProgress:
         self._emit("done", truncated=truncated)
 
 
+RUNAWAY_CHARS = 480
+"""A reply whose last this many characters repeat one unit is repeating itself."""
+RUNAWAY_MAX_UNIT = 160
+"""The longest unit looked for (a line of code repeated over and over)."""
+RUNAWAY_CHECK_EVERY = 16
+"""Streamed pieces between two looks at the reply's end."""
+
+
+def repeated_unit(text: str) -> str | None:
+    """The unit the end of `text` repeats over its last `RUNAWAY_CHARS` characters, if any.
+
+    A small model at temperature 0 can fall into writing one line again and again until the
+    completion cap (1,500 tokens of `lines[i] = lines[i].replace(...)`: 90 s at 17 tokens/s,
+    and the same again when asked once more). Legitimate output does not repeat one unit for
+    hundreds of characters; a long file of such lines is for run_python to write."""
+    tail = text[-RUNAWAY_CHARS:]
+    if len(tail) < RUNAWAY_CHARS:
+        return None
+    for period in range(1, RUNAWAY_MAX_UNIT + 1):
+        if tail[period:] == tail[:-period]:
+            return _line_aligned(tail[-period:])
+    return None
+
+
+def _line_aligned(unit: str) -> str:
+    """`unit` rotated to start after its line break (plain or JSON-escaped), as a reader
+    would quote the repeated line."""
+    for newline in ("\n", "\\n"):
+        end = unit.find(newline) + len(newline)
+        if end >= len(newline):
+            return unit[end:] + unit[:end]
+    return unit
+
+
+def _piece_text(piece: AIMessageChunk) -> str:
+    calls = "".join(str(c.get("args") or "") for c in piece.tool_call_chunks)
+    return (piece.content if isinstance(piece.content, str) else "") + calls
+
+
 async def stream_reply(
     runnable: Runnable[Any, Any], messages: Sequence[BaseMessage], progress: CallProgress
 ) -> AIMessage:
-    """Stream one reply and return it whole. A model that cannot stream answers in one piece."""
+    """Stream one reply and return it whole. A model that cannot stream answers in one piece.
+
+    A reply that starts repeating itself (`repeated_unit`) is stopped there and returned as
+    cut off (`finish_reason` "length", the unit in `response_metadata["repeated"]`)."""
     gathered: AIMessageChunk | None = None
     whole: AIMessage | None = None
-    async for piece in runnable.astream(list(messages)):
-        if isinstance(piece, AIMessageChunk):
-            gathered = piece if gathered is None else gathered + piece
-            if piece.content or piece.tool_call_chunks:
-                progress.token()
-        elif isinstance(piece, AIMessage):
-            whole = piece
-        else:  # a model that returns another message type: keep its text
-            whole = AIMessage(content=str(getattr(piece, "content", piece)))
+    seen, pieces = "", 0
+    async with aclosing(
+        cast(AsyncGenerator[Any, None], runnable.astream(list(messages)))
+    ) as stream:
+        async for piece in stream:
+            if isinstance(piece, AIMessageChunk):
+                gathered = piece if gathered is None else gathered + piece
+                if piece.content or piece.tool_call_chunks:
+                    progress.token()
+                seen, pieces = (seen + _piece_text(piece))[-2 * RUNAWAY_CHARS :], pieces + 1
+                unit = repeated_unit(seen) if pieces % RUNAWAY_CHECK_EVERY == 0 else None
+                if unit is not None:
+                    return stopped_message(finished_message(gathered), unit, messages, pieces)
+            elif isinstance(piece, AIMessage):
+                whole = piece
+            else:  # a model that returns another message type: keep its text
+                whole = AIMessage(content=str(getattr(piece, "content", piece)))
     if whole is not None:
         return whole
     if gathered is None:
         raise ValueError("the model streamed no reply at all")
     return finished_message(gathered)
+
+
+def stopped_message(
+    reply: AIMessage, unit: str, messages: Sequence[BaseMessage], pieces: int
+) -> AIMessage:
+    """`reply`, stopped because it repeated `unit`: marked cut off, with its usage estimated
+    when the server had not sent it yet (it comes with the last chunk): the pieces received,
+    and the prompt at four characters a token."""
+    usage = reply.usage_metadata or UsageMetadata(
+        input_tokens=sum(len(m.text) for m in messages) // 4,
+        output_tokens=pieces,
+        total_tokens=sum(len(m.text) for m in messages) // 4 + pieces,
+    )
+    metadata = {**reply.response_metadata, "finish_reason": "length", "repeated": unit[:80]}
+    return reply.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
 
 def finished_message(chunk: AIMessageChunk) -> AIMessage:

@@ -83,7 +83,32 @@ def schema_prompt(schema: type[BaseModel]) -> str:
     both modes: the field descriptions help the model; in json_schema mode the server gets
     the full schema too)."""
     full = json.loads(_schema_json(schema))
-    return SCHEMA_INSTRUCTIONS.format(schema=sketch(full, full.get("$defs", {})))
+    defs = full.get("$defs", {})
+    return SCHEMA_INSTRUCTIONS.format(schema=sketch(merged_alternatives(full, defs), defs))
+
+
+def merged_alternatives(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A choice between objects (`anyOf`) as one object, for the prompt only: each key once,
+    required when every alternative requires it, its values joined. The server enforces the
+    choice itself; spelled out, the prompt would repeat every shared key."""
+    options = [_resolved(option, defs) for option in node.get("anyOf", [])]
+    if not options or not all("properties" in option for option in options):
+        return node
+    properties: dict[str, Any] = {}
+    for option in options:
+        for name, prop in option["properties"].items():
+            values = [*properties.get(name, {}).get("enum", []), *_values(prop)]
+            properties[name] = {**prop, "enum": list(dict.fromkeys(values))} if values else prop
+    required = set.intersection(*(set(option.get("required", [])) for option in options))
+    return {"properties": properties, "required": sorted(required)}
+
+
+def _resolved(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    return dict(defs[str(node["$ref"]).rsplit("/", 1)[-1]]) if "$ref" in node else node
+
+
+def _values(prop: dict[str, Any]) -> list[Any]:
+    return [prop["const"]] if "const" in prop else list(prop.get("enum", []))
 
 
 def sketch(node: dict[str, Any], defs: dict[str, Any]) -> str:

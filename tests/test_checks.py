@@ -15,6 +15,7 @@ from nodes.checks import (
     merge_checks,
     run_check,
     usable_check,
+    verify,
 )
 from nodes.context import Context
 from nodes.goal_files import output_checks
@@ -51,6 +52,11 @@ def guard(workspace: Path) -> Confinement:
         ("file_number", "", "2\n3\n5\n", False),
         ("file_json", "", '{"a": 1}', True),
         ("file_json", "", "{'a': 1}", False),
+        ("file_lines", "sorted unique", "adam\nBen\nZoe\n", True),  # case-insensitive order
+        ("file_lines", "sorted", "Ben\nZoe\nadam\n", True),  # plain character order
+        ("file_lines", "sorted", "Zoe\nadam\nBen\n", False),
+        ("file_lines", "unique", "Zoe\nadam\nZoe\n", False),
+        ("file_lines", "sorted unique", "\n\n", False),
     ],
 )
 def test_each_check_reads_the_workspace(
@@ -89,10 +95,42 @@ def test_a_missing_file_or_one_outside_the_workspace_fails(
 def test_content_a_check_asks_for_must_come_from_the_goal(
     kind: str, text: str, meant: tuple[str, str]
 ) -> None:
-    goal = "In config.ini set port = 9090 and write a limerick (like 0, 1, 1, 2) to out.md"
+    goal = (
+        "In config.ini set port = 9090, write a limerick (like 0, 1, 1, 2) to out.md, "
+        "and count it in JSON"
+    )
     check = grounded_check(Check(kind=kind, path="out.md", text=text), goal)  # type: ignore[arg-type]
     assert (check.kind, check.text) == meant
     assert check.decides is (meant[0] == "file_contains")  # only the goal's own words decide
+
+
+@pytest.mark.parametrize(
+    ("goal", "kind", "path", "meant"),
+    [
+        (
+            "Write a five-line limerick about my cat to out.md",
+            "file_number",
+            "out.md",
+            "file_exists",
+        ),
+        (
+            "Count the words in a.txt and write the number to n.txt",
+            "file_number",
+            "n.txt",
+            "file_number",
+        ),
+        ("Write the sum of the primes to s.txt", "file_matches", "s.txt", "file_number"),
+        ("Write a poem to p.txt", "file_json", "p.txt", "file_exists"),
+        ("Write the totals to t.json", "file_json", "t.json", "file_json"),
+        ("Write the totals as one JSON object to t.txt", "json_has_key", "t.txt", "file_json"),
+    ],
+)
+def test_a_partial_check_is_of_a_kind_the_goal_asks_for(
+    goal: str, kind: str, path: str, meant: str
+) -> None:
+    text = "^[0-9]+$" if kind == "file_matches" else "north"
+    check = grounded_check(Check(kind=kind, path=path, text=text), goal)  # type: ignore[arg-type]
+    assert check.kind == meant and not check.decides
 
 
 def test_every_kind_of_check_has_a_judge() -> None:
@@ -376,3 +414,55 @@ async def test_a_failed_check_needs_no_review_to_be_unmet(
     roles = [role for role, _ in script.calls]
     assert roles == ["parse_goal", "plan", "plan", "reflect"]
     assert "holds 0 numbers" in "\n".join(m.text for m in script.calls_for("plan")[1])
+
+
+def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
+    guard: Confinement, workspace: Path
+) -> None:
+    """A 1.5B executor wrote the names unsorted, said they were sorted, and the reviewer
+    agreed (a false "done"). The goal's own words ask for the order and no duplicates: code
+    checks both, and an unsorted list fails the criterion whatever the model says."""
+    (workspace / "names.txt").write_text("Zoe\nadam\nBen\nZoe\n")
+    goal = (
+        "Write the names from names.txt to names_sorted.txt: sorted alphabetically ignoring "
+        "case, without duplicates, one per line."
+    )
+    assert output_checks(goal, guard) == [
+        Check(kind="file_lines", path="names_sorted.txt", text="sorted unique")
+    ]
+    guessed = {"kind": "file_contains", "path": "names_sorted.txt", "text": "names"}
+    spec = GoalSpec.model_validate(
+        {
+            "objective": goal,
+            "criteria": [{"text": "names_sorted.txt holds the names", "check": guessed}],
+        }
+    )
+    criteria, _ = criteria_of(spec, goal, guard)
+    assert [(c.text, c.check) for c in criteria] == [
+        (
+            "names_sorted.txt holds the names",
+            Check(kind="file_lines", path="names_sorted.txt", text="sorted unique", decides=False),
+        )
+    ]
+    (workspace / "names_sorted.txt").write_text("Zoe\nadam\nBen\n")
+    checked, failures = verify(criteria, guard)
+    assert failures == [
+        "c1 (names_sorted.txt holds the names): names_sorted.txt's lines are not in "
+        "alphabetical order ('Zoe' before 'adam')"
+    ]
+    assert not checked[0].met
+    (workspace / "names_sorted.txt").write_text("adam\nBen\nZoe\n")
+    checked, failures = verify(criteria, guard)
+    assert failures == [] and not checked[0].met and checked[0].check_passed  # the model's call
+
+
+def test_several_outputs_get_no_line_check_and_a_lone_one_gets_its_own_criterion(
+    guard: Confinement,
+) -> None:
+    two = "Write the names sorted alphabetically to a.txt and their count to b.txt."
+    assert [c.kind for c in output_checks(two, guard)] == ["file_exists", "file_exists"]
+    lone = Check(kind="file_lines", path="team.txt", text="sorted")
+    merged, _ = merge_checks([], [lone])
+    assert [(c.text, c.check) for c in merged] == [
+        ("team.txt is written, its lines in alphabetical order", lone)
+    ]

@@ -33,6 +33,7 @@ from nodes.llm import (
 )
 from nodes.replay import Tape, recording, replaying
 from nodes.schemas import GoalSpec, PlanSpec
+from nodes.streaming import repeated_unit
 from nodes.structured import forget_json_schema_support
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tests.openai_server import OpenAIStandIn
@@ -198,6 +199,38 @@ async def test_a_cut_off_tool_call_is_marked_and_never_run(workspace: Path, tmp_
     assert outcome.results["s1"].tool_calls == 1
     retry = script.calls_for("execute")[2]  # the direct invoke above, then the step's two
     assert "cut off at the 1200-token limit" in retry[-1].text
+
+
+def test_a_reply_repeating_one_unit_is_recognised_and_varied_text_is_not() -> None:
+    code = '{"steps": [{"code": "' + "lines[i] = lines[i].replace('Biscuit', 'Biscuit')\\n" * 12
+    assert repeated_unit(code) == "lines[i] = lines[i].replace('Biscuit', 'Biscuit')\\n"
+    assert repeated_unit("x" * 600) == "x"
+    primes = "\n".join(str(n) for n in range(2, 2000) if all(n % d for d in range(2, n)))
+    table = "\n".join(f"| item{n} | {n * 3} | {n % 7} |" for n in range(60))
+    for varied in (primes, table, "short " * 10):
+        assert repeated_unit(varied) is None
+
+
+@pytest.mark.real_http_model
+async def test_a_reply_that_repeats_itself_is_stopped_and_asked_once_more(
+    workspace: Path,
+) -> None:
+    """A 1.5B planner wrote one line of code over and over until the 1,500-token cap (90 s),
+    twice. The stream is stopped once the reply's end is one unit repeated, and the model is
+    told what it repeated; stopped twice, the call fails with one line."""
+    runaway = '{"steps": [{"id": "s1", "tool": "run_python", "args": {"code": "' + (
+        "x = x.replace('a', 'a')\\n" * 400
+    )
+    with OpenAIStandIn(Script(plan=[runaway, runaway])) as server:
+        context = _http(server, workspace)
+        with pytest.raises(StructuredOutputError) as raised:
+            await invoke_structured(context, [PLANNER, HumanMessage("go")], PlanSpec, stage=PLAN)
+    message = str(raised.value)
+    assert "\n" not in message and "stopped twice for repeating itself" in message
+    assert "x = x.replace('a', 'a')" in message
+    second = server.requests[1]["messages"][-1]["content"]
+    assert "kept repeating" in second and "repeats nothing" in second
+    assert raised.value.spent.completion_tokens < 400, "stopped long before the reply's end"
 
 
 # what is resent, what is not -------------------------------------------------------------------
