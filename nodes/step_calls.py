@@ -146,7 +146,9 @@ async def _refusal(
             "of it; finish this step and let the planner add a step that "
             "calls it, so it is approved as such"
         )
-    if RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
+    # A step's risk class is what its approval was decided on; with approvals off there is no
+    # approval to bypass, and refusing only sends a 1.5B executor round the same call again.
+    if context.approval != "none" and RISK_ORDER.index(tool_risk) > RISK_ORDER.index(step.risk):
         return (
             f"ERROR: {name} is {tool_risk}, but step {step.id} was planned as {step.risk}; "
             "finish this step and let the planner add a step for it"

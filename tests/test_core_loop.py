@@ -425,3 +425,31 @@ async def test_an_executor_repeating_a_failed_call_ends_its_step_as_failed(
     assert result.status == "error" and result.tool_calls == 1
     assert result.output.startswith("ERROR: the step repeated a call that failed: ERROR:")
     assert "cat_name.txt" in result.output
+
+
+@pytest.mark.parametrize("approval", ["risky", "none"])
+async def test_a_call_above_its_steps_risk_is_refused_only_when_approvals_are_on(
+    script: Script, context: Context, workspace: Path, db_path: Path, approval: str
+) -> None:
+    """A step's risk class is what its approval was decided on, so a read-only step may not
+    write under an approval policy. With approvals off there is nothing to bypass: a 1.5B
+    planner's read-only "read the CSV" step whose executor wrote the totals was refused,
+    replanned the same way, and stalled."""
+    context.approval = approval  # type: ignore[assignment]
+    write = tool_call("write_file", {"path": "totals.json", "content": "{}"}, "w")
+    script.add("parse_goal", goal_reply("totals.json holds the totals"))
+    script.add("plan", plan_reply(step("s1", description="read the data", expected="data")))
+    script.add("execute", write, "done")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote totals.json"}))
+    script.defaults["plan"] = plan_reply()
+    script.defaults["finish"] = "finished"
+
+    await arun("total the data", context=context, db=db_path)
+
+    first_turn = script.calls_for("execute")[1][-1].text
+    if approval == "risky":
+        assert "write_file is writes_workspace, but step s1 was planned as read_only" in first_turn
+        assert not (workspace / "totals.json").exists()
+    else:
+        assert first_turn.startswith("wrote 2 bytes to totals.json")
+        assert (workspace / "totals.json").read_text() == "{}"
