@@ -114,7 +114,8 @@ def _has_key(check: Check, content: str) -> Outcome:
 def _lines(check: Check, content: str) -> Outcome:
     """Properties of the file's non-empty lines, each read in its most lenient sense (this
     check is derived from the goal's words and can only fail a criterion): `sorted` passes
-    in case-insensitive or in plain character order, `unique` on exact duplicates only."""
+    in case-insensitive or in plain character order, `unique` on exact duplicates only,
+    `lines=N` counts the non-empty lines."""
     lines = [line.strip() for line in content.splitlines() if line.strip()]
     if not lines:
         return Outcome(False, f"{check.path} is empty")
@@ -127,10 +128,13 @@ def _lines(check: Check, content: str) -> Outcome:
             f"{check.path}'s lines are not in alphabetical order "
             f"({lines[n]!r} before {lines[n + 1]!r})",
         )
+    count = next((int(p.removeprefix("lines=")) for p in wanted if p.startswith("lines=")), None)
+    if count is not None and len(lines) != count:
+        return Outcome(False, f"{check.path} has {len(lines)} non-empty lines, not {count}")
     repeated = sorted({line for line in lines if lines.count(line) > 1})
     if "unique" in wanted and repeated:
         return Outcome(False, f"{check.path} repeats {', '.join(map(repr, repeated[:3]))}")
-    return Outcome(True, f"{check.path}'s {len(lines)} lines are {' and '.join(wanted)}")
+    return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({check.text})")
 
 
 JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
@@ -298,7 +302,9 @@ def _written(check: Check) -> str:
     the goal asks for)."""
     if check.kind != "file_lines":
         return f"{check.path} is written"
-    wanted = " and ".join(_LINE_PROPERTIES[p] for p in check.text.split())
+    wanted = " and ".join(
+        _LINE_PROPERTIES.get(p) or f"{p.removeprefix('lines=')} of them" for p in check.text.split()
+    )
     return f"{check.path} is written, its lines {wanted}"
 
 

@@ -101,8 +101,19 @@ _UNIQUE = re.compile(
 )
 
 
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_LINE_COUNT = re.compile(r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")[- ]lines?\b", re.IGNORECASE)
+
+
 def line_properties(goal: str) -> list[str]:
     """Properties of an output's lines the goal's own words ask for: `sorted` ("sorted
-    alphabetically", "in alphabetical order") and `unique` ("without duplicates")."""
+    alphabetically", "in alphabetical order"), `unique` ("without duplicates") and `lines=N`
+    ("a five-line limerick", "3 lines")."""
     wanted = {"sorted": _ALPHABETICAL, "unique": _UNIQUE}
-    return [name for name, words in wanted.items() if words.search(goal)]
+    properties = [name for name, words in wanted.items() if words.search(goal)]
+    counts = {_count(match.group(1)) for match in _LINE_COUNT.finditer(goal)}
+    return [*properties, f"lines={counts.pop()}"] if len(counts) == 1 else properties
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS.index(word.casefold()) + 1

@@ -55,7 +55,7 @@ class Check:
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
     and end, not lines), `json_has_key` (a JSON object with key `text`), `file_changed` (its
     content differs from when the run began) or `file_lines` (its non-empty lines have the
-    properties `text` lists: `sorted` in alphabetical order, `unique`)."""
+    properties `text` lists: `sorted` in alphabetical order, `unique`, `lines=N`)."""
     path: str
     """The workspace-relative file the check reads."""
     text: str = ""

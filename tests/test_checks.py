@@ -18,7 +18,7 @@ from nodes.checks import (
     verify,
 )
 from nodes.context import Context
-from nodes.goal_files import output_checks
+from nodes.goal_files import line_properties, output_checks
 from nodes.parse_goal import criteria_of
 from nodes.schemas import GoalSpec
 from nodes.state import Check, CheckKind, Criterion
@@ -57,6 +57,8 @@ def guard(workspace: Path) -> Confinement:
         ("file_lines", "sorted", "Zoe\nadam\nBen\n", False),
         ("file_lines", "unique", "Zoe\nadam\nZoe\n", False),
         ("file_lines", "sorted unique", "\n\n", False),
+        ("file_lines", "lines=5", "There once\nwas a cat\n\nnamed Biscuit\nwho sat\n", False),
+        ("file_lines", "lines=2", "one\n\ntwo\n", True),
     ],
 )
 def test_each_check_reads_the_workspace(
@@ -466,3 +468,19 @@ def test_several_outputs_get_no_line_check_and_a_lone_one_gets_its_own_criterion
     assert [(c.text, c.check) for c in merged] == [
         ("team.txt is written, its lines in alphabetical order", lone)
     ]
+
+
+@pytest.mark.parametrize(
+    ("goal", "properties"),
+    [
+        (
+            "Write a five-line limerick about my cat to l.md; use her name in the first line.",
+            ["lines=5"],
+        ),
+        ("Write a 3-line haiku to h.txt", ["lines=3"]),
+        ("Write the names to n.txt, one per line, in alphabetical order", ["sorted"]),
+        ("Write the first N numbers to f.txt, one per line", []),
+    ],
+)
+def test_line_properties_come_from_the_goals_words(goal: str, properties: list[str]) -> None:
+    assert line_properties(goal) == properties
