@@ -73,8 +73,10 @@ def planloop_responder(task: Task) -> Responder:
         if "planner" in system:
             return AIMessage(json.dumps({"steps": _plan(task)})), ""
         if "step executor" in system:  # filling in dependent lookups' keys: one call per step
-            steps = re.findall(r"^Step (\w+):", str(messages[1].content), re.MULTILINE)
-            calls = [_call(step, 0) for step in steps]
+            text = str(messages[1].content)
+            steps = re.findall(r"^Step (\w+):", text, re.MULTILINE)
+            named = dict(re.findall(r"^Step (\w+):.*\(tool (\w+)\)$", text, re.MULTILINE))
+            calls = [{**_call(step, 0), "name": named.get(step, "lookup")} for step in steps]
             return AIMessage("", tool_calls=calls), steps[0] if len(steps) == 1 else ""
         if "reviewer" in system:
             return AIMessage(json.dumps(_review(task, messages))), ""

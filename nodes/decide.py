@@ -60,12 +60,14 @@ def _dispatch(state: State, context: Context) -> dict[str, object]:
 
 def unverifiable(state: State) -> list[str]:
     """Ids of the criteria that block an otherwise verified finish, when they may no longer:
-    every check passes (and at least one criterion is checked), every step of the plan passed,
+    every criterion with a check is met (and there is one), every step of the plan passed,
     a replan already tried to evidence the rest and the newest review asked for no other. The
-    rest are criteria only a model judges. Empty when the run must go on (or is done anyway)."""
+    rest are criteria without any check. Empty when the run must go on (or is done anyway)."""
     checked = [c for c in state.criteria if c.check is not None]
-    unmet = [c.id for c in state.criteria if not c.met and (c.check is None or c.check_passed)]
-    verified = bool(checked) and all(c.check_passed or c.met for c in checked)
+    unmet = [c.id for c in state.criteria if not c.met and c.check is None]
+    # A partial check that passed verifies part of its criterion only: the content is the
+    # model's to judge, and a run whose content nobody evidenced is not done.
+    verified = bool(checked) and all(c.met for c in checked)
     steps_passed = all(
         step.id in state.results and state.results[step.id].verdict == "pass" for step in state.plan
     )

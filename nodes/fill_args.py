@@ -9,6 +9,8 @@ call for is left as it was: it fills its own args when it runs.
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
@@ -41,11 +43,26 @@ def fills_together(
     return ids if len(ids) > 1 else []
 
 
+def step_tool_name(step: Step) -> str:
+    """The name a step's tool is offered under in the batch: the tool's, then the step's id
+    (a reply's calls are matched to steps by name, never by their order)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{step.tool}__{step.id}")[:64]
+
+
+def step_tools(steps: list[Step], available: dict[str, BaseTool]) -> dict[str, BaseTool]:
+    """Each step's tool, renamed after the step (`step_tool_name`)."""
+    return {
+        step_tool_name(s): available[s.tool].model_copy(update={"name": step_tool_name(s)})
+        for s in steps
+        if s.tool in available
+    }
+
+
 def fill_messages(steps: list[Step], state: State) -> list[BaseMessage]:
-    """The prompt: every step with its tool, then the results they need (each once)."""
+    """The prompt: every step with the tool it calls, then the results they need (each once)."""
     needed = list(dict.fromkeys(d for s in steps for d in s.depends_on))
     inputs = [state.results[d] for d in needed if d in state.results]
-    lines = "\n".join(f"Step {s.id}: {s.description} (tool {s.tool})" for s in steps)
+    lines = "\n".join(f"Step {s.id}: {s.description} (tool {step_tool_name(s)})" for s in steps)
     user = FILL_MANY_USER.format(
         objective=state.objective,
         steps=lines,
@@ -55,13 +72,12 @@ def fill_messages(steps: list[Step], state: State) -> list[BaseMessage]:
 
 
 def matched_args(steps: list[Step], reply: AIMessage) -> dict[str, dict[str, object]]:
-    """The args of each step's call: the reply's calls of its tool, taken in step order."""
-    calls = list(reply.tool_calls)
+    """The args of each step's call: the reply's first call of the tool named after it."""
     filled: dict[str, dict[str, object]] = {}
     for step in steps:
-        call = next((c for c in calls if c["name"] == step.tool), None)
+        name = step_tool_name(step)
+        call = next((c for c in reply.tool_calls if c["name"] == name), None)
         if call is not None:
-            calls.remove(call)
             filled[step.id] = dict(call["args"])
     return filled
 
@@ -71,12 +87,9 @@ async def fill_args(state: State, runtime: Runtime[Context]) -> dict[str, object
     watch, context = Stopwatch(), runtime.context
     by_id = {s.id: s for s in state.plan}
     steps = [by_id[i] for i in state.fill_first if i in by_id and i not in state.results]
-    available = tools_for(context)
-    offered: list[BaseTool] = [
-        available[n] for n in dict.fromkeys(s.tool or "" for s in steps) if n in available
-    ]
     if not steps or exceeded_limit(state.budget, context):
         return {"budget": watch.budget()}
+    offered = list(step_tools(steps, tools_for(context)).values())
     reply, spent = await invoke(context, fill_messages(steps, state), stage=FILL, tools=offered)
     filled = {} if was_truncated(reply) else matched_args(steps, reply)
     return {"filled_args": filled, "budget": watch.budget(spent)}

@@ -88,8 +88,9 @@ def output_checks(goal: str, guard: Confinement) -> list[Check]:
         outcome = run_check(Check(kind="file_exists", path=name), guard)
         if not outcome.passed and "no such file" in outcome.detail:
             checks.append(Check(kind="file_exists", path=name))
-    properties = line_properties(goal)
-    if len(checks) == 1 and properties:  # with several outputs, which one is meant is unclear
+    # With several outputs, which one the words describe is unclear.
+    properties = line_properties(goal, checks[0].path) if len(checks) == 1 else []
+    if properties:
         return [Check(kind="file_lines", path=checks[0].path, text=" ".join(properties))]
     return checks
 
@@ -105,14 +106,30 @@ _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight",
 _LINE_COUNT = re.compile(r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")[- ]lines?\b", re.IGNORECASE)
 
 
-def line_properties(goal: str) -> list[str]:
-    """Properties of an output's lines the goal's own words ask for: `sorted` ("sorted
-    alphabetically", "in alphabetical order"), `unique` ("without duplicates") and `lines=N`
-    ("a five-line limerick", "3 lines")."""
+_OTHER_ORDER = re.compile(r"\balphabetic\w*\s+by\b|\b(reverse|descending|ties|tie)\b", re.I)
+_PER_ITEM = re.compile(r"(\s+\w+){0,2}?\s+(per|each|every)\b", re.IGNORECASE)
+PLAIN_LISTS = ("txt", "list", "")
+"""Outputs whose every line is an item (a CSV or Markdown table has a header line)."""
+
+
+def line_properties(goal: str, path: str = "out.txt") -> list[str]:
+    """Properties of the lines of the output `path` the goal's own words ask for: `sorted`
+    ("sorted alphabetically", "in alphabetical order"; not "alphabetically by name", "reverse",
+    "ties") and `unique` ("without duplicates") for a plain list, and `lines=N` ("a five-line
+    limerick", "3 lines"; not "a one-line summary of each file") for a text."""
+    extension = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     wanted = {"sorted": _ALPHABETICAL, "unique": _UNIQUE}
     properties = [name for name, words in wanted.items() if words.search(goal)]
-    counts = {_count(match.group(1)) for match in _LINE_COUNT.finditer(goal)}
-    return [*properties, f"lines={counts.pop()}"] if len(counts) == 1 else properties
+    if extension not in PLAIN_LISTS or _OTHER_ORDER.search(goal):
+        properties = [p for p in properties if p != "sorted" and extension in PLAIN_LISTS]
+    counts = {
+        _count(match.group(1))
+        for match in _LINE_COUNT.finditer(goal)
+        if not _PER_ITEM.match(goal, match.end())
+    }
+    if len(counts) == 1 and counts != {1} and extension not in ("csv", "tsv", "json", "jsonl"):
+        properties.append(f"lines={counts.pop()}")
+    return properties
 
 
 def _count(word: str) -> int:

@@ -40,6 +40,7 @@ from nodes.state import Budget
 from nodes.streaming import CallProgress, progress_writer, stream_reply
 from nodes.structured import (
     Check,
+    has_root_choice,
     is_plain_json,
     note_json_schema,
     read_answer,
@@ -201,9 +202,7 @@ async def _structured_call(
     if not wants_json_schema(context):
         return await _call(context, conversation, stage)
     try:
-        reply = await _call(
-            context, conversation, stage, options={"response_format": response_format(schema)}
-        )
+        reply = await _schema_call(context, conversation, schema, stage)
     except ModelRequestRejectedError as exc:
         if context.structured_output == "json_schema":
             raise
@@ -213,6 +212,21 @@ async def _structured_call(
         plain = is_plain_json(reply.text)
         note_json_schema(context, works=plain, why="" if plain else "the reply was not JSON")
     return reply
+
+
+async def _schema_call(
+    context: Context, conversation: Sequence[BaseMessage], schema: type[BaseModel], stage: Stage
+) -> AIMessage:
+    """A call in json_schema mode; a schema whose root is a choice, refused, is sent again as
+    one object (OpenAI's API refuses a choice at the root, llama.cpp's server enforces it)."""
+    try:
+        options = {"response_format": response_format(schema)}
+        return await _call(context, conversation, stage, options=options)
+    except ModelRequestRejectedError:
+        if not has_root_choice(schema):
+            raise
+    options = {"response_format": response_format(schema, flat=True)}
+    return await _call(context, conversation, stage, options=options)
 
 
 async def invoke_structured(

@@ -13,6 +13,7 @@ from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
+from nodes.evidence import founded
 from nodes.goal_files import named_files_text
 from nodes.history import history_text
 from nodes.llm import REFLECT, invoke_structured
@@ -251,8 +252,6 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "stop_reason": str(exc),
             "budget": watch.budget(exc.spent),
         }
-    return {
-        **cleared,
-        **judged_by_model(state, pending, spec, failures),
-        "budget": watch.budget(spent),
-    }
+    judged = judged_by_model(state, pending, spec, failures)
+    criteria = await in_confinement(founded, judged["criteria"])
+    return {**cleared, **judged, "criteria": criteria, "budget": watch.budget(spent)}

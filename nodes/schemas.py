@@ -61,7 +61,7 @@ class DraftedGoalSpec(GoalSpec):
     """The goal analysis of a goal that needs a plan, with the first plan."""
 
     model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
-    effort: Literal["full"]
+    effort: Literal["full"] = "full"
     steps: list[StepSpec] = Field(min_length=1)
 
 

@@ -51,6 +51,9 @@ class Execution:
     """Acting calls (not read-only) that worked so far."""
     last_action: str = ""
     """The observation of the latest acting call that worked."""
+    action_failed: bool = False
+    """Whether an acting call failed since the latest one that worked (a re-read then is how
+    the model recovers, not a sign it is done)."""
 
     def record(
         self, name: str, args: Mapping[str, object], outcome: ToolOutcome, context: Context
@@ -61,13 +64,15 @@ class Execution:
         self.artifacts += outcome.artifacts
         self.saw_web_content |= outcome.ok and has_untrusted_output(name, context)
         fingerprint = action_fingerprint(name, args)
+        acts = risk_of(name, context) != "read_only"
         if not outcome.ok:
             self.failed[fingerprint] = (self.acted, outcome.text)
+            self.action_failed = self.action_failed or acts
             return
         self.succeeded[fingerprint] = outcome.text
-        if risk_of(name, context) != "read_only":
+        if acts:
             self.acted += 1
-            self.last_action = outcome.text
+            self.last_action, self.action_failed = outcome.text, False
         path = args.get("path")
         if risk_of(name, context) == "writes_workspace" and isinstance(path, str):
             self.written.append(path.strip().removeprefix("./"))

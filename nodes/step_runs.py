@@ -217,7 +217,7 @@ def _ends_a_loop(calls: list[ToolCall], run: Execution, context: Context) -> boo
         run.output = str(again[-1]).strip()[:500]
         return True
     rereads = all(r and run.actions[p] > 0 for r, p in zip(reads, prints, strict=True))
-    if rereads and run.acted:
+    if rereads and run.acted and not run.action_failed:
         run.output = run.last_action.strip()[:500]
         return True
     return False

@@ -136,10 +136,20 @@ def sketch(node: dict[str, Any], defs: dict[str, Any]) -> str:
     return str(node.get("type", "any"))
 
 
-def response_format(schema: type[BaseModel]) -> dict[str, Any]:
-    """The (non-strict) json_schema `response_format` for `schema`."""
-    definition = {"name": schema.__name__, "schema": json.loads(_schema_json(schema))}
-    return {"type": "json_schema", "json_schema": definition}
+def response_format(schema: type[BaseModel], *, flat: bool = False) -> dict[str, Any]:
+    """The (non-strict) json_schema `response_format` for `schema`. With `flat`, a choice
+    between objects at the root is sent as one object (`merged_alternatives`): OpenAI's API
+    wants an object at the root, llama.cpp's server enforces the choice itself."""
+    full = json.loads(_schema_json(schema))
+    if flat and has_root_choice(schema):
+        merged = merged_alternatives(full, full.get("$defs", {}))
+        full = {"type": "object", **merged, "$defs": full.get("$defs", {})}
+    return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": full}}
+
+
+def has_root_choice(schema: type[BaseModel]) -> bool:
+    """Whether `schema`'s JSON schema is a choice (`anyOf`) at its root, not an object."""
+    return "anyOf" in json.loads(_schema_json(schema))
 
 
 def read_answer(

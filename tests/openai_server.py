@@ -139,6 +139,7 @@ class OpenAIStandIn:
         *,
         named_tool_choice: bool = True,
         json_schema: bool = True,
+        object_root: bool = False,
         fail_with: Sequence[int] = (),
     ) -> None:
         self.script = script
@@ -146,6 +147,8 @@ class OpenAIStandIn:
         """False: refuse a forced call of a named tool with HTTP 400, as some servers do."""
         self.json_schema = json_schema
         """False: refuse `response_format` json_schema with HTTP 400, as some servers do."""
+        self.object_root = object_root
+        """True: refuse a json_schema whose root is not `"type": "object"`, as OpenAI's API."""
         self.fail_with = deque(fail_with)
         """HTTP statuses to answer the next requests with, one each, before the script."""
         self.requests: list[dict[str, Any]] = []
@@ -211,6 +214,9 @@ class OpenAIStandIn:
         wanted = (body.get("response_format") or {}).get("type")
         if not self.json_schema and wanted == "json_schema":
             return HTTPStatus.BAD_REQUEST, _error("response_format json_schema is not supported")
+        root = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+        if self.object_root and wanted == "json_schema" and root.get("type") != "object":
+            return HTTPStatus.BAD_REQUEST, _error("schema must be a JSON Schema of 'type: object'")
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         try:

@@ -480,7 +480,18 @@ def test_several_outputs_get_no_line_check_and_a_lone_one_gets_its_own_criterion
         ("Write a 3-line haiku to h.txt", ["lines=3"]),
         ("Write the names to n.txt, one per line, in alphabetical order", ["sorted"]),
         ("Write the first N numbers to f.txt, one per line", []),
+        ("Write top.txt, sorted by score, ties broken alphabetically", []),
+        ("Write the names to n.txt sorted alphabetically by surname", []),
+        ("Write a one-line summary of each file to summary.txt", []),
+        ("Write a 2-line note per file to notes.txt", []),
     ],
 )
 def test_line_properties_come_from_the_goals_words(goal: str, properties: list[str]) -> None:
     assert line_properties(goal) == properties
+
+
+def test_a_table_gets_no_line_order_check() -> None:
+    """Its header (and a Markdown table's separator) is a line too."""
+    goal = "Save the countries to caps.md as a Markdown table sorted alphabetically"
+    assert line_properties(goal, "caps.md") == []
+    assert line_properties("Write people.csv without duplicates", "people.csv") == []

@@ -25,14 +25,14 @@ async def test_goal_writes_file_and_finishes(
             step("s1", tool="write_file", args={"path": "hello.txt", "content": "hello world"})
         ),
     )
-    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote hello.txt"}))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote hello world to hello.txt"}))
     script.add("finish", "I wrote hello.txt with 'hello world'.")
 
     outcome = await arun("write hello world to hello.txt", context=context, db=db_path)
 
     assert outcome.status == "done"
     assert (workspace / "hello.txt").read_text() == "hello world"
-    assert "hello.txt contains 'hello world': s1 wrote hello.txt" in outcome.answer
+    assert "hello.txt contains 'hello world': s1 wrote hello world to hello.txt" in outcome.answer
     assert isinstance(outcome.criteria[0], Criterion) and outcome.criteria[0].met
     assert outcome.criteria[0].check_passed  # the file exists; its content is the review's
     assert isinstance(outcome.results["s1"], StepResult)
@@ -43,7 +43,7 @@ async def test_goal_writes_file_and_finishes(
     assert outcome.budget.llm_calls == 3 and outcome.budget.steps == 1
     assert outcome.budget.prompt_tokens > 0 and outcome.budget.tool_calls == 1
     report = (workspace / outcome.report_path).read_text()
-    assert "s1 wrote hello.txt" in report and "**done**" in report
+    assert "s1 wrote hello world to hello.txt" in report and "**done**" in report
     assert "- run_python isolation: " in report
     assert db_path.exists()
 
@@ -82,7 +82,7 @@ def _hello_plan() -> dict[str, object]:
 
 
 def _hello_done() -> dict[str, object]:
-    return reflect_reply({"s1": True}, {"c1": "s1 wrote hello.txt"})
+    return reflect_reply({"s1": True}, {"c1": "s1 wrote hello world to hello.txt"})
 
 
 async def test_malformed_plan_output_is_repaired(

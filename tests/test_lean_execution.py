@@ -516,3 +516,30 @@ def test_an_unusable_path_is_not_a_crash_in_the_approval_check() -> None:
     context = Context(workspace="/tmp")
     assert changes_existing_file({"path": "x" * 5000}, context, []) is False
     assert changes_existing_file({"path": "a\x00b"}, context, []) is False
+
+
+def test_batch_filled_calls_are_matched_to_steps_by_name_not_by_order(context: Context) -> None:
+    """Two read_file steps filled in one call: each is offered its own tool name, so a reply
+    that answers them in another order still gives each step its own args."""
+    from langchain_core.messages import AIMessage
+
+    from nodes.fill_args import matched_args, step_tools
+    from nodes.state import Step
+    from tools import tools_for
+
+    report = Step(id="s2", description="read the report s1 listed", expected="", tool="read_file")
+    config = Step(id="s3", description="read the config s1 listed", expected="", tool="read_file")
+    offered = step_tools([report, config], tools_for(context))
+    assert list(offered) == ["read_file__s2", "read_file__s3"]
+    assert offered["read_file__s3"].args == tools_for(context)["read_file"].args
+    reply = AIMessage(
+        "",
+        tool_calls=[
+            {"name": "read_file__s3", "args": {"path": "config.ini"}, "id": "a"},
+            {"name": "read_file__s2", "args": {"path": "report.md"}, "id": "b"},
+        ],
+    )
+    assert matched_args([report, config], reply) == {
+        "s2": {"path": "report.md"},
+        "s3": {"path": "config.ini"},
+    }

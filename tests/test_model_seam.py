@@ -32,7 +32,7 @@ from nodes.llm import (
     was_truncated,
 )
 from nodes.replay import Tape, recording, replaying
-from nodes.schemas import GoalSpec, PlanSpec
+from nodes.schemas import DraftedGoalSpec, GoalPlanSpec, GoalSpec, PlanSpec
 from nodes.streaming import repeated_unit
 from nodes.structured import forget_json_schema_support
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
@@ -66,7 +66,11 @@ def _hello_script() -> Script:
             tool_call("write_file", {"path": "hello.txt", "content": "hello world"}, "call_w1"),
             "I wrote hello.txt.",
         ],
-        reflect=[reflect_reply({"s1": True}, {"c1": "s1 wrote hello.txt", "c2": "s1: hello"})],
+        reflect=[
+            reflect_reply(
+                {"s1": True}, {"c1": "s1 wrote hello world to hello.txt", "c2": "s1: hello"}
+            )
+        ],
         finish=["hello.txt now says hello world."],
     )
 
@@ -287,6 +291,28 @@ async def test_json_schema_mode_is_used_when_the_server_honours_it(workspace: Pa
     assert second["response_format"]["json_schema"]["name"] == "PlanSpec"
     assert first["stream"] is True, "a plain dict goes the ordinary (streaming) way"
     assert '"objective": string' in first["messages"][-1]["content"], "the schema's shape"
+
+
+@pytest.mark.real_http_model
+async def test_a_choice_at_the_schemas_root_is_sent_again_as_one_object_when_refused(
+    workspace: Path,
+) -> None:
+    """The goal analysis that may draft a plan is a choice at the root (llama.cpp's server
+    then ends a short-path answer after `effort`); OpenAI's API wants an object there. A
+    refused choice is sent again as one object, and json_schema mode stays on."""
+    drafted = {**goal_reply("a.txt exists"), "effort": "full", "steps": [step("s1")]}
+    script = Script(parse_goal=[drafted], plan=[plan_reply(step("s1"))])
+    with OpenAIStandIn(script, object_root=True) as server:
+        context = _http(server, workspace)
+        answer, spent = await invoke_structured(
+            context, [ANALYST, HumanMessage("go")], GoalPlanSpec, stage=PARSE_GOAL
+        )
+        await invoke_structured(context, [PLANNER, HumanMessage("go")], PlanSpec, stage=PLAN)
+    assert isinstance(answer.root, DraftedGoalSpec) and spent.llm_calls == 1
+    schemas = [r["response_format"]["json_schema"]["schema"] for r in server.requests]
+    assert "anyOf" in schemas[0] and schemas[1]["type"] == "object"
+    assert set(schemas[1]["properties"]) >= {"objective", "criteria", "effort", "steps"}
+    assert "response_format" in server.requests[2], "json_schema mode stays on"
 
 
 @pytest.mark.real_http_model

@@ -48,7 +48,9 @@ async def test_goal_runs_over_http_with_an_executor_tool_loop(
             tool_call("write_file", {"path": "hello.txt", "content": "hello world"}, "call_w1"),
             "I wrote hello.txt.",
         ],
-        reflect=[reflect_reply({"s1": True}, {"c1": "s1 wrote hello.txt", "c2": "s1: hi"})],
+        reflect=[
+            reflect_reply({"s1": True}, {"c1": "s1 wrote hello world to hello.txt", "c2": "s1: hi"})
+        ],
         finish=["hello.txt now says hello world."],
     )
     with OpenAIStandIn(script) as server:

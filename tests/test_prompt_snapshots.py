@@ -47,7 +47,9 @@ async def prompts(
         ),
     )
     script.add("execute", "hello.txt says hello.")
-    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s1", "c2": "s2"}))
+    script.add(
+        "reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s1 wrote hello", "c2": "s2"})
+    )
     script.add("finish", "hello.txt says hello.")
     outcome = await arun("write hello to hello.txt and summarise it", context=context, db=db_path)
     assert outcome.status == "done"

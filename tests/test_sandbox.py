@@ -411,7 +411,12 @@ async def test_run_python_in_a_graph_run(
     )
     script.add("parse_goal", goal_reply("data.csv exists and the sum is printed"))
     script.add("plan", plan_reply(step("s1", tool="run_python", args={"code": code})))
-    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 printed sum = 10"}))
+    script.add(
+        "reflect",
+        reflect_reply(
+            {"s1": True}, {"c1": "s1 wrote data.csv (a,b then 1,2 and 3,4) and printed sum = 10"}
+        ),
+    )
     script.add("finish", "The sum is 10.")
 
     outcome = await arun("write data.csv and sum it", context=context, db=db_path)

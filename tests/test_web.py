@@ -389,7 +389,7 @@ async def test_search_fetch_write_report_and_injection_changes_nothing(
         "reflect",
         reflect_reply(
             {"s1": True, "s2": True, "s3": True},
-            {"c1": "s3 wrote report.md from s1/s2", "c2": "s3: stones"},
+            {"c1": "s3 wrote report.md: # Otters", "c2": "s3: stones"},
         ),
     )
     script.add("finish", "report.md written")

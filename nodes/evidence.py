@@ -1,0 +1,80 @@
+"""Whether a reviewer's evidence for a criterion shows anything: code's check on the model's
+"met", where code cannot judge the criterion itself.
+
+A 1.5B reviewer marked criteria met with the criterion's own words as evidence ("inventory.md
+holds the Markdown table of inventory.csv", for a file holding the 13 characters
+"inventory.csv"), or with a step's word that it wrote some bytes, for a file with the wrong
+names in it. Evidence that only restates its criterion shows nothing; evidence for a criterion
+about a file must quote that file (one of its lines, as it is on disk now). Either way the
+criterion stays unmet, whatever the model says: a false "done" is worse than another replan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from nodes.state import Criterion
+from tools.confinement import Confinement
+from tools.workspace import WorkspaceError, read_text
+
+QUOTE_READ_CHARS = 200_000
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def founded(criteria: list[Criterion], guard: Confinement) -> list[Criterion]:
+    """The criteria with every "met" that code did not decide and whose evidence shows
+    nothing (`unfounded`) unset, the reason in its evidence."""
+    return [_founded(criterion, guard) for criterion in criteria]
+
+
+def _founded(criterion: Criterion, guard: Confinement) -> Criterion:
+    decided = criterion.check is not None and criterion.check.decides
+    why = "" if decided or not criterion.met else unfounded(criterion, guard)
+    if not why:
+        return criterion
+    said = criterion.evidence.strip()[:200]
+    return replace(criterion, met=False, evidence=f"not met: {why} (the review said: {said!r})")
+
+
+def unfounded(criterion: Criterion, guard: Confinement) -> str:
+    """Why `criterion`'s evidence does not show it met ("" when it may); run in a worker thread
+    (it reads the file the criterion's check names)."""
+    evidence = criterion.evidence.strip()
+    if restates(evidence, criterion.text):
+        return "the evidence only restates the criterion"
+    if criterion.check is None:
+        return ""
+    path = criterion.check.path
+    try:
+        content = read_text(str(guard.root), path, QUOTE_READ_CHARS, guard=guard)
+    except (OSError, WorkspaceError):
+        return f"{path} cannot be read"
+    if not quotes(evidence, content):
+        return f"the evidence quotes nothing of {path}"
+    return ""
+
+
+def restates(evidence: str, criterion: str) -> bool:
+    """Whether `evidence` adds no word to `criterion` (empty evidence adds none)."""
+    return not set(_WORD.findall(evidence.casefold())) - set(_WORD.findall(criterion.casefold()))
+
+
+QUOTE_CHARS = 12
+"""A run of the file this long in the evidence is a quote (a part of one long JSON line)."""
+
+
+def quotes(evidence: str, content: str) -> bool:
+    """Whether `evidence` quotes `content`, ignoring case and runs of spaces: one of its
+    non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters."""
+    said, text = _plain(evidence), _plain(content)
+    for line in content.splitlines():
+        wanted = _plain(line)
+        if wanted and re.search(rf"(?<![a-z0-9]){re.escape(wanted)}(?![a-z0-9])", said):
+            return True
+    runs = (said[n : n + QUOTE_CHARS] for n in range(len(said) - QUOTE_CHARS + 1))
+    return any(run in text for run in runs)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())

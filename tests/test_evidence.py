@@ -1,0 +1,98 @@
+"""The reviewer's "met" needs evidence that shows something: code unsets a criterion whose
+evidence only restates it, or that quotes nothing of the file its check names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph.api import arun
+from nodes.context import Context
+from nodes.evidence import founded, quotes, restates
+from nodes.state import Check, Criterion
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
+from tools.confinement import Confinement
+
+
+def test_restating_the_criterion_is_no_evidence() -> None:
+    criterion = "inventory.md holds the Markdown table of inventory.csv"
+    assert restates("inventory.md holds the Markdown table of inventory.csv.", criterion)
+    assert restates("", criterion)
+    assert not restates("s2 wrote | item | qty | with 3 rows", criterion)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "shown"),
+    [
+        ("adults.txt lists Ana, Chen and Emil", True),  # a whole line, as a word
+        ("The tool wrote 25 bytes to the file adults.txt", False),
+        ('it holds {"north": 220.0, "south"', True),  # a run of a long JSON line
+        ("Anabel is listed", False),  # "Ana" only inside another word
+    ],
+)
+def test_evidence_about_a_file_must_quote_it(evidence: str, shown: bool) -> None:
+    content = 'Ana\nChen\nEmil\n{"north": 220.0, "south": 100.0}\n'
+    assert quotes(evidence, content) is shown
+
+
+def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
+    guard = Confinement.of(workspace.resolve(), "t", (), ())
+    (workspace / "adults.txt").write_text("Ana\nBo\nChen\n")
+    partial = Check(kind="file_exists", path="adults.txt", decides=False)
+    said = Criterion(id="c1", text="adults.txt holds the adults", check=partial, met=True,
+                     evidence="The tool wrote 11 bytes to adults.txt")  # fmt: skip
+    quoted = Criterion(id="c2", text="adults.txt holds the adults", check=partial, met=True,
+                       evidence="adults.txt lists Ana and Chen")  # fmt: skip
+    unchecked = Criterion(id="c3", text="the answer is friendly", met=True,
+                          evidence="the answer is friendly")  # fmt: skip
+    first, second, third = founded([said, quoted, unchecked], guard)
+    assert not first.met and "quotes nothing of adults.txt" in first.evidence
+    assert second.met and second.evidence == "adults.txt lists Ana and Chen"
+    assert not third.met and "only restates the criterion" in third.evidence
+
+
+async def test_a_review_that_only_restates_the_criterion_does_not_finish_a_run(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A 1.5B reviewer marked "inventory.md holds the table" met with those very words, for a
+    file holding the 13 characters "inventory.csv": the run ended "done" (a false done)."""
+    script.add("parse_goal", goal_reply("inventory.md holds the Markdown table"))
+    write = {"path": "inventory.md", "content": "inventory.csv"}
+    script.add(
+        "plan", plan_reply(step("s1", tool="write_file", args=write, risk="writes_workspace"))
+    )
+    restated = reflect_reply({"s1": True}, {"c1": "inventory.md holds the Markdown table"})
+    script.defaults["reflect"] = restated
+    script.defaults["plan"] = plan_reply()
+    script.defaults["finish"] = "could not finish"
+
+    outcome = await arun("convert the inventory", context=context, db=db_path)
+
+    assert outcome.status != "done"
+    assert not outcome.criteria[0].met
+    assert "only restates the criterion" in outcome.criteria[0].evidence
+
+
+async def test_a_re_read_after_a_failed_edit_does_not_end_the_step(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """read, edit (works), edit (fails), read again: the re-read is how the model recovers,
+    so the step goes on (its second edit is made), not "done" with the first edit's result."""
+    context.approval = "none"
+    (workspace / "config.ini").write_text("port = 8080\nhost = localhost\n")
+    read = tool_call("read_file", {"path": "config.ini"}, "r")
+    port = {"path": "config.ini", "old_text": "port = 8080", "new_text": "port = 9090"}
+    wrong = {"path": "config.ini", "old_text": "host=localhost", "new_text": "host = 0.0.0.0"}
+    host = {"path": "config.ini", "old_text": "host = localhost", "new_text": "host = 0.0.0.0"}
+    edits = [tool_call("edit_file", args, f"e{n}") for n, args in enumerate((port, wrong, host))]
+    script.add("parse_goal", goal_reply("config.ini is updated"))
+    script.add("plan", plan_reply(step("s1", description="edit", risk="writes_workspace")))
+    script.add("execute", read, edits[0], edits[1], read, edits[2], "done")
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "config.ini says port = 9090"}))
+    script.defaults["finish"] = "done"
+
+    outcome = await arun("set port 9090 and host 0.0.0.0", context=context, db=db_path)
+
+    assert (workspace / "config.ini").read_text() == "port = 9090\nhost = 0.0.0.0\n"
+    assert outcome.results["s1"].tool_calls == 5
