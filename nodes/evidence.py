@@ -50,7 +50,7 @@ def unfounded(criterion: Criterion, guard: Confinement) -> str:
         content = read_text(str(guard.root), path, QUOTE_READ_CHARS, guard=guard)
     except (OSError, WorkspaceError):
         return f"{path} cannot be read"
-    if not quotes(evidence, content):
+    if not quotes(evidence, content, criterion.text):
         return f"the evidence quotes nothing of {path}"
     return ""
 
@@ -64,16 +64,22 @@ QUOTE_CHARS = 12
 """A run of the file this long in the evidence is a quote (a part of one long JSON line)."""
 
 
-def quotes(evidence: str, content: str) -> bool:
+def quotes(evidence: str, content: str, criterion: str = "") -> bool:
     """Whether `evidence` quotes `content`, ignoring case and runs of spaces: one of its
-    non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters."""
-    said, text = _plain(evidence), _plain(content)
+    non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters. What
+    the `criterion` itself says is no quote (a 1.5B executor wrote the goal's sentence into
+    the file, and the reviewer's evidence repeated that sentence)."""
+    said, text, claim = _plain(evidence), _plain(content), _plain(criterion)
     for line in content.splitlines():
         wanted = _plain(line)
-        if wanted and re.search(rf"(?<![a-z0-9]){re.escape(wanted)}(?![a-z0-9])", said):
+        if wanted and wanted not in claim and _says(said, wanted):
             return True
     runs = (said[n : n + QUOTE_CHARS] for n in range(len(said) - QUOTE_CHARS + 1))
-    return any(run in text for run in runs)
+    return any(run in text and run not in claim for run in runs)
+
+
+def _says(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
 
 
 def _plain(text: str) -> str:

@@ -36,6 +36,15 @@ def test_evidence_about_a_file_must_quote_it(evidence: str, shown: bool) -> None
     assert quotes(evidence, content) is shown
 
 
+def test_the_criterions_own_words_in_the_file_are_no_quote() -> None:
+    """A replan wrote the goal's sentence into adults.txt; the review's evidence repeated it."""
+    criterion = "adults.txt holds the names of the users aged 18 or over, one per line"
+    content = "The names of the users aged 18 or over, one per line\n"
+    evidence = "The file adults.txt contains the names of the users aged 18 or over, one per line"
+    assert quotes(evidence, content) and not quotes(evidence, content, criterion)
+    assert quotes("adults.txt lists Ana", "Ana\n", criterion)
+
+
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
     guard = Confinement.of(workspace.resolve(), "t", (), ())
     (workspace / "adults.txt").write_text("Ana\nBo\nChen\n")
