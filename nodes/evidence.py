@@ -60,6 +60,9 @@ def restates(evidence: str, criterion: str) -> bool:
     return not set(_WORD.findall(evidence.casefold())) - set(_WORD.findall(criterion.casefold()))
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+VALUE_WORDS = 3
+"""A line of at most this many words the criterion also says is a value, not a copy."""
 QUOTE_CHARS = 12
 """A run of the file this long in the evidence is a quote (a part of one long JSON line)."""
 
@@ -67,12 +70,16 @@ QUOTE_CHARS = 12
 def quotes(evidence: str, content: str, criterion: str = "") -> bool:
     """Whether `evidence` quotes `content`, ignoring case and runs of spaces: one of its
     non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters. What
-    the `criterion` itself says is no quote (a 1.5B executor wrote the goal's sentence into
-    the file, and the reviewer's evidence repeated that sentence)."""
-    said, text, claim = _plain(evidence), _plain(content), _plain(criterion)
+    the `criterion` itself says in prose is no quote (a 1.5B executor wrote the goal's
+    sentence into the file, and the reviewer's evidence repeated that sentence); what it
+    quotes ("contains 'hello world'") is content the file should have, and quoting it counts."""
+    said, text, claim = _plain(evidence), _plain(content), _plain(_QUOTED.sub(" | ", criterion))
     for line in content.splitlines():
         wanted = _plain(line)
-        if wanted and wanted not in claim and _says(said, wanted):
+        # A value the criterion names ("says hello") is quoted when it is said; a sentence
+        # of the criterion's in the file is the criterion copied, not an output.
+        copied = wanted in claim and len(wanted.split()) > VALUE_WORDS
+        if wanted and not copied and _says(said, wanted):
             return True
     runs = (said[n : n + QUOTE_CHARS] for n in range(len(said) - QUOTE_CHARS + 1))
     return any(run in text and run not in claim for run in runs)

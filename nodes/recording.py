@@ -12,13 +12,14 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_to_dict
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from nodes.context import Context
 from nodes.model_factory import current_model_factory, use_model_factory
-from nodes.streaming import finished_message
+from nodes.streaming import estimated_usage, finished_message, repeated_unit
 from nodes.tape import Exchange, Tape, describe_request, error_record
 
 
@@ -87,13 +88,27 @@ class RecordingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        """Stream from the inner model (one piece when it cannot stream); record the whole."""
+        """Stream from the inner model (one piece when it cannot stream); record the whole.
+
+        A reader that stops early (a reply repeating itself, `nodes.streaming`) leaves the part
+        it read as the reply, cut off, so a replay serves what the run saw."""
         gathered: AIMessageChunk | None = None
-        with self._recorded(messages, kwargs) as exchange:
+        exchange = Exchange(request=describe_request(messages, kwargs, self.tape.workspace))
+        self.tape.exchanges.append(exchange)
+        pieces = 0
+        try:
             async for piece in self.inner.bind(**kwargs).astream(messages, stop=stop):
                 chunk = piece if isinstance(piece, AIMessageChunk) else _as_chunk(piece)
-                gathered = chunk if gathered is None else gathered + chunk
+                gathered, pieces = chunk if gathered is None else gathered + chunk, pieces + 1
                 yield ChatGenerationChunk(message=chunk)
+        except GeneratorExit:
+            if gathered is not None:
+                part = _read_part(gathered, estimated_usage(messages, pieces))
+                exchange.reply = message_to_dict(part)
+            raise
+        except BaseException as exc:
+            exchange.error = error_record(exc)
+            raise
         if gathered is not None:
             exchange.reply = message_to_dict(finished_message(gathered))
 
@@ -123,3 +138,18 @@ def recording(tape: Tape) -> Iterator[Tape]:
 
     with use_model_factory(factory):
         yield tape
+
+
+def _read_part(gathered: AIMessageChunk, usage: UsageMetadata) -> AIMessage:
+    """The part of a reply its reader took before it stopped reading, marked as cut off (and
+    with the unit it repeated, when it stopped for that), with `usage` unless the server had
+    sent its own."""
+    reply = finished_message(gathered)
+    unit = repeated_unit(
+        reply.text + "".join(str(c.get("args") or "") for c in gathered.tool_call_chunks)
+    )
+    metadata = {**reply.response_metadata, "finish_reason": "length"}
+    if unit is not None:
+        metadata["repeated"] = unit[:80]
+    usage = reply.usage_metadata or usage
+    return reply.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})

@@ -168,11 +168,7 @@ def stopped_message(
     """`reply`, stopped because it repeated `unit`: marked cut off, with its usage estimated
     when the server had not sent it yet (it comes with the last chunk): the pieces received,
     and the prompt at four characters a token."""
-    usage = reply.usage_metadata or UsageMetadata(
-        input_tokens=sum(len(m.text) for m in messages) // 4,
-        output_tokens=pieces,
-        total_tokens=sum(len(m.text) for m in messages) // 4 + pieces,
-    )
+    usage = reply.usage_metadata or estimated_usage(messages, pieces)
     metadata = {**reply.response_metadata, "finish_reason": "length", "repeated": unit[:80]}
     return reply.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
@@ -206,3 +202,10 @@ def finished_message(chunk: AIMessageChunk) -> AIMessage:
         usage_metadata=chunk.usage_metadata,
         id=chunk.id,
     )
+
+
+def estimated_usage(messages: Sequence[BaseMessage], pieces: int) -> UsageMetadata:
+    """Usage of a reply stopped before the server sent its own: the pieces received, and the
+    prompt at four characters a token."""
+    prompt = sum(len(m.text) for m in messages) // 4
+    return UsageMetadata(input_tokens=prompt, output_tokens=pieces, total_tokens=prompt + pieces)

@@ -43,6 +43,8 @@ def test_the_criterions_own_words_in_the_file_are_no_quote() -> None:
     evidence = "The file adults.txt contains the names of the users aged 18 or over, one per line"
     assert quotes(evidence, content) and not quotes(evidence, content, criterion)
     assert quotes("adults.txt lists Ana", "Ana\n", criterion)
+    quoted = "hello.txt contains 'hello world'"
+    assert quotes("s1 wrote hello world to hello.txt", "hello world", quoted)
 
 
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:

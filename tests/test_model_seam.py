@@ -550,5 +550,30 @@ async def test_a_streamed_run_with_a_json_schema_fallback_records_and_replays(
     assert player.divergences == [] and player.remaining == 0
 
 
+@pytest.mark.real_http_model
+async def test_a_reply_stopped_for_repeating_itself_records_and_replays(workspace: Path) -> None:
+    """The recording keeps the part of a runaway reply the run read (cut off, with what it
+    repeated), not the reader's stop as an error: a replay must serve what the run saw."""
+    runaway = '{"steps": [{"id": "s1", "tool": "run_python", "args": {"code": "' + (
+        "x = x.replace('a', 'a')\\n" * 400
+    )
+    prompt = [PLANNER, HumanMessage("go")]
+    tape = Tape(workspace=str(workspace))
+    script = Script(plan=[runaway, plan_reply(step("s1"))])
+    with OpenAIStandIn(script) as server, recording(tape):
+        context = _http(server, workspace)
+        recorded = await invoke_structured(context, prompt, PlanSpec, stage=PLAN)
+    stopped = tape.exchanges[0]
+    assert stopped.error is None and stopped.reply is not None
+    metadata = stopped.reply["data"]["response_metadata"]
+    assert metadata["finish_reason"] == "length" and "x = x.replace" in metadata["repeated"]
+
+    forget_json_schema_support()
+    with replaying(Tape.from_json(tape.to_json()), str(workspace)) as player:
+        replayed = await invoke_structured(context, prompt, PlanSpec, stage=PLAN)
+    assert replayed == recorded
+    assert player.divergences == [] and player.remaining == 0
+
+
 def test_usage_metadata_totals_the_tokens() -> None:
     assert usage_metadata(10, 5) == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
