@@ -31,17 +31,7 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
-SUPERSEDED = {
-    "planloop/csv_totals": "its goal reply (unescaped quotes inside a JSON string) is now read "
-    "leniently in one call, so the recorded repairs and the failure they ended in no longer "
-    "happen; re-record it (test_a_superseded_recording_is_read_in_one_call pins why)",
-    "planloop/checklist": "plan repair: a {{tasks}} write is now a filled call",
-    "planloop/word_count": "plan repair: a {{count}} write is now a filled call",
-    "planloop/error_count": "plan repair: a {{count}} write is now a filled call",
-    "planloop/web_price": "plan repair: the replan reusing executed ids is now accepted and runs",
-    "planloop/json_adults": "code checks: adults.txt is checked on disk, so no review is asked",
-    "planloop/six_squares": "code checks: the output files are checked on disk, no review",
-}
+SUPERSEDED: dict[str, str] = {}
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 
@@ -54,7 +44,12 @@ def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
     assert {row["system"] for row in rows} >= {"planloop", "react"}
     assert any(row["passed"] for row in rows)
     assert any(not row["passed"] for row in rows)
-    assert {row["status"] for row in rows if row["system"] == "planloop"} >= {"done", "failed"}
+    # With the 1.5B model, planloop's recorded runs end on its limits or on a stall; the
+    # scripted-model tests cover the ends a real model seldom reached here.
+    assert {row["status"] for row in rows if row["system"] == "planloop"} >= {
+        "stalled",
+        "budget_exhausted",
+    }
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=_name)
