@@ -75,7 +75,7 @@ def _json(check: Check, content: str) -> Outcome:
 
 
 def _contains(check: Check, content: str) -> Outcome:
-    found = _normalised(check.text) in _normalised(content)
+    found = normalised(check.text) in normalised(content)
     return Outcome(found, f"{check.path} {'contains' if found else 'lacks'} {check.text!r}")
 
 
@@ -84,7 +84,8 @@ def _changed(check: Check, content: str) -> Outcome:
     return Outcome(changed, f"{check.path} {'was changed' if changed else 'is unchanged'}")
 
 
-def _normalised(text: str) -> str:
+def normalised(text: str) -> str:
+    """`text` with case and runs of whitespace ignored (how checks and evidence compare)."""
     return " ".join(text.split()).casefold()
 
 
@@ -187,7 +188,7 @@ def _gives_a_value(text: str, goal: str) -> bool:
     "part3.txt holds 9"); their other words describe the output ("my cat", "one '- [ ] task'
     line per task") or give an example ("0, 1, 1, 2, 3"), which the output need not contain
     verbatim, and a check that cannot pass would block a correct run."""
-    grounded = bool(text) and _normalised(text) in _normalised(goal)
+    grounded = bool(text) and normalised(text) in normalised(goal)
     return grounded and not _FILE_NAME.search(text) and len(_NUMBER.findall(text)) == 1
 
 

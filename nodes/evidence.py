@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from nodes.checks import normalised
 from nodes.state import Criterion
 from tools.confinement import Confinement
 from tools.workspace import WorkspaceError, read_text
@@ -73,9 +74,13 @@ def quotes(evidence: str, content: str, criterion: str = "") -> bool:
     the `criterion` itself says in prose is no quote (a 1.5B executor wrote the goal's
     sentence into the file, and the reviewer's evidence repeated that sentence); what it
     quotes ("contains 'hello world'") is content the file should have, and quoting it counts."""
-    said, text, claim = _plain(evidence), _plain(content), _plain(_QUOTED.sub(" | ", criterion))
+    said, text, claim = (
+        normalised(evidence),
+        normalised(content),
+        normalised(_QUOTED.sub(" | ", criterion)),
+    )
     for line in content.splitlines():
-        wanted = _plain(line)
+        wanted = normalised(line)
         # A value the criterion names ("says hello") is quoted when it is said; a sentence
         # of the criterion's in the file is the criterion copied, not an output.
         copied = wanted in claim and len(wanted.split()) > VALUE_WORDS
@@ -87,7 +92,3 @@ def quotes(evidence: str, content: str, criterion: str = "") -> bool:
 
 def _says(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
-
-
-def _plain(text: str) -> str:
-    return " ".join(text.casefold().split())

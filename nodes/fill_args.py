@@ -21,9 +21,8 @@ from nodes.llm import FILL, invoke, was_truncated
 from nodes.prompts import FILL_MANY_SYSTEM, FILL_MANY_USER
 from nodes.render import results_text
 from nodes.state import State, Step
+from nodes.step_runs import INPUT_RESULT_CHARS
 from tools import risk_of, tools_for
-
-INPUT_RESULT_CHARS = 2000
 
 
 def fills_together(

@@ -12,14 +12,13 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, message_to_dict
-from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from nodes.context import Context
 from nodes.model_factory import current_model_factory, use_model_factory
-from nodes.streaming import estimated_usage, finished_message, repeated_unit
+from nodes.streaming import chunk_text, finished_message, repeated_unit, stopped_message
 from nodes.tape import Exchange, Tape, describe_request, error_record
 
 
@@ -103,7 +102,8 @@ class RecordingChatModel(BaseChatModel):
                 yield ChatGenerationChunk(message=chunk)
         except GeneratorExit:
             if gathered is not None:
-                part = _read_part(gathered, estimated_usage(messages, pieces))
+                unit = repeated_unit(chunk_text(gathered))
+                part = stopped_message(finished_message(gathered), unit, messages, pieces)
                 exchange.reply = message_to_dict(part)
             raise
         except BaseException as exc:
@@ -138,18 +138,3 @@ def recording(tape: Tape) -> Iterator[Tape]:
 
     with use_model_factory(factory):
         yield tape
-
-
-def _read_part(gathered: AIMessageChunk, usage: UsageMetadata) -> AIMessage:
-    """The part of a reply its reader took before it stopped reading, marked as cut off (and
-    with the unit it repeated, when it stopped for that), with `usage` unless the server had
-    sent its own."""
-    reply = finished_message(gathered)
-    unit = repeated_unit(
-        reply.text + "".join(str(c.get("args") or "") for c in gathered.tool_call_chunks)
-    )
-    metadata = {**reply.response_metadata, "finish_reason": "length"}
-    if unit is not None:
-        metadata["repeated"] = unit[:80]
-    usage = reply.usage_metadata or usage
-    return reply.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})

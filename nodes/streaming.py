@@ -124,7 +124,8 @@ def _line_aligned(unit: str) -> str:
     return unit
 
 
-def _piece_text(piece: AIMessageChunk) -> str:
+def chunk_text(piece: AIMessageChunk) -> str:
+    """A streamed piece's text and tool call arguments, as the runaway guard reads them."""
     calls = "".join(str(c.get("args") or "") for c in piece.tool_call_chunks)
     return (piece.content if isinstance(piece.content, str) else "") + calls
 
@@ -147,7 +148,7 @@ async def stream_reply(
                 gathered = piece if gathered is None else gathered + piece
                 if piece.content or piece.tool_call_chunks:
                     progress.token()
-                seen, pieces = (seen + _piece_text(piece))[-2 * RUNAWAY_CHARS :], pieces + 1
+                seen, pieces = (seen + chunk_text(piece))[-2 * RUNAWAY_CHARS :], pieces + 1
                 unit = repeated_unit(seen) if pieces % RUNAWAY_CHECK_EVERY == 0 else None
                 if unit is not None:
                     return stopped_message(finished_message(gathered), unit, messages, pieces)
@@ -163,13 +164,15 @@ async def stream_reply(
 
 
 def stopped_message(
-    reply: AIMessage, unit: str, messages: Sequence[BaseMessage], pieces: int
+    reply: AIMessage, unit: str | None, messages: Sequence[BaseMessage], pieces: int
 ) -> AIMessage:
-    """`reply`, stopped because it repeated `unit`: marked cut off, with its usage estimated
-    when the server had not sent it yet (it comes with the last chunk): the pieces received,
-    and the prompt at four characters a token."""
+    """`reply`, stopped before its end (because it repeated `unit`, when given): marked cut
+    off, with its usage estimated when the server had not sent it yet (it comes with the last
+    chunk): the pieces received, and the prompt at four characters a token."""
     usage = reply.usage_metadata or estimated_usage(messages, pieces)
-    metadata = {**reply.response_metadata, "finish_reason": "length", "repeated": unit[:80]}
+    metadata = {**reply.response_metadata, "finish_reason": "length"}
+    if unit is not None:
+        metadata["repeated"] = unit[:80]
     return reply.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
 
