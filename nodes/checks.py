@@ -1,7 +1,8 @@
 """Criteria that code can decide: typed checks run against the workspace, with no model call.
 
 The goal analysis attaches a `Check` to each criterion that names a file, its content or a
-JSON key, and code adds one for every output file the goal names that does not exist yet. A
+JSON key, and code adds one for every output file the goal names that does not exist yet (and
+for every script whose printed value it gives, `tools.program_output`). A
 check's result overrides the model's opinion of its criterion in both directions, so the
 verdict of a run agrees with what is on disk.
 """
@@ -18,6 +19,7 @@ import regex  # type: ignore[import-untyped]
 
 from nodes.state import Check, CheckKind, Criterion
 from tools.confinement import Confinement
+from tools.program_output import printed_by
 from tools.workspace import WorkspaceError, digest, read_text
 
 READ_LIMIT_CHARS = 2_000_000
@@ -41,12 +43,20 @@ class Outcome:
 
 
 def run_check(check: Check, guard: Confinement) -> Outcome:
-    """Run one check against the workspace `guard` confines (planloop's own files stay hidden)."""
+    """Run one check against the workspace `guard` confines (planloop's own files stay hidden);
+    in a worker thread."""
     try:
-        content = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
+        content = _checked_text(check, guard)
     except (OSError, WorkspaceError) as exc:
         return Outcome(False, f"{check.path}: {exc}")
     return _judge(check, content)
+
+
+def _checked_text(check: Check, guard: Confinement) -> str:
+    """What the check reads: the file, or for `program_output` what the script prints (run
+    only when it exists: a missing script fails as a missing file does)."""
+    text = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
+    return printed_by(check.path, guard) if check.kind == "program_output" else text
 
 
 def _judge(check: Check, content: str) -> Outcome:
@@ -138,6 +148,13 @@ def _lines(check: Check, content: str) -> Outcome:
     return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({check.text})")
 
 
+def _prints(check: Check, printed: str) -> Outcome:
+    found = normalised(check.text) in normalised(printed)
+    shown = repr(printed.strip()[-200:])
+    verb = "prints" if found else f"does not print {check.text!r}; it printed"
+    return Outcome(found, f"running {check.path} {verb} {shown if not found else repr(check.text)}")
+
+
 JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
     "file_exists": _exists,
     "file_number": _number,
@@ -147,8 +164,9 @@ JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
     "json_has_key": _has_key,
     "file_changed": _changed,
     "file_lines": _lines,
+    "program_output": _prints,
 }
-"""How each kind of check judges a file's content (tests assert every kind has one)."""
+"""How each kind of check judges what it reads (tests assert every kind has one)."""
 
 
 def verify(criteria: list[Criterion], guard: Confinement) -> tuple[list[Criterion], list[str]]:
@@ -241,7 +259,7 @@ def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
     A check on a file that exists before the run is a precondition, not an outcome, when it
     already passes; `file_changed` gets the file's digest as its baseline."""
     try:
-        read = read_text(str(guard.root), check.path, READ_LIMIT_CHARS, guard=guard)
+        read = _checked_text(check, guard)
     except WorkspaceError as exc:
         if "no such file" in str(exc):
             return (check, "") if check.kind != "file_changed" else (None, f"{exc}")
@@ -286,7 +304,11 @@ def merge_checks(
         if index is None:
             merged.append(Criterion(id="", text=_written(check), check=check))
         else:  # it decides only a criterion that says no more than that the file is written
-            says_more = not _only_existence(merged[index].text, check.path)
+            # (or, for a script's output, that gives the value it prints)
+            says_more = not _only_existence(merged[index].text, check.path) and not (
+                check.kind == "program_output"
+                and normalised(check.text) in normalised(merged[index].text)
+            )
             merged[index] = replace(merged[index], check=replace(check, decides=not says_more))
     unchecked = [c for c in merged if c.check is None]
     for dropped in unchecked[MAX_UNCHECKED:]:
@@ -301,6 +323,8 @@ _LINE_PROPERTIES = {"sorted": "in alphabetical order", "unique": "without duplic
 def _written(check: Check) -> str:
     """The criterion an output check decides: the file is written (with the line properties
     the goal asks for)."""
+    if check.kind == "program_output":
+        return f"running {check.path} prints {check.text!r}"
     if check.kind != "file_lines":
         return f"{check.path} is written"
     wanted = " and ".join(
@@ -310,10 +334,12 @@ def _written(check: Check) -> str:
 
 
 def _sharpened(criterion: Criterion, output: Check) -> Criterion:
-    """The criterion with `output`'s line properties in place of a partial check that only
-    asks that the same file exists: still partial, it can fail the criterion, never pass it."""
+    """The criterion with `output`'s line properties or program output in place of a partial
+    check that only asks that the same file exists: still partial, it can fail the criterion,
+    never pass it."""
     check = criterion.check
-    if output.kind != "file_lines" or check is None or check.path != output.path:
+    sharper = output.kind in ("file_lines", "program_output")
+    if not sharper or check is None or check.path != output.path:
         return criterion
     if check.kind != "file_exists" or check.decides:
         return criterion

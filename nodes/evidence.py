@@ -12,6 +12,7 @@ criterion stays unmet, whatever the model says: a false "done" is worse than ano
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 
 from nodes.checks import normalised
@@ -23,33 +24,49 @@ QUOTE_READ_CHARS = 200_000
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def founded(criteria: list[Criterion], guard: Confinement) -> list[Criterion]:
+def founded(criteria: list[Criterion], contents: Mapping[str, str | None]) -> list[Criterion]:
     """The criteria with every "met" that code did not decide and whose evidence shows
-    nothing (`unfounded`) unset, the reason in its evidence."""
-    return [_founded(criterion, guard) for criterion in criteria]
+    nothing (`unfounded`) unset, the reason in its evidence; `contents` are the files their
+    checks name (`checked_files`)."""
+    return [_founded(criterion, contents) for criterion in criteria]
 
 
-def _founded(criterion: Criterion, guard: Confinement) -> Criterion:
-    decided = criterion.check is not None and criterion.check.decides
-    why = "" if decided or not criterion.met else unfounded(criterion, guard)
+def checked_files(criteria: list[Criterion], guard: Confinement) -> dict[str, str | None]:
+    """The content of each file the criteria's checks name (None: it cannot be read); run in
+    a worker thread."""
+    contents: dict[str, str | None] = {}
+    for path in {c.check.path for c in criteria if c.check is not None}:
+        try:
+            contents[path] = read_text(str(guard.root), path, QUOTE_READ_CHARS, guard=guard)
+        except (OSError, WorkspaceError):
+            contents[path] = None
+    return contents
+
+
+def _founded(criterion: Criterion, contents: Mapping[str, str | None]) -> Criterion:
+    why = unfounded(criterion, contents) if needs_evidence(criterion) else ""
     if not why:
         return criterion
     said = criterion.evidence.strip()[:200]
     return replace(criterion, met=False, evidence=f"not met: {why} (the review said: {said!r})")
 
 
-def unfounded(criterion: Criterion, guard: Confinement) -> str:
-    """Why `criterion`'s evidence does not show it met ("" when it may); run in a worker thread
-    (it reads the file the criterion's check names)."""
+def needs_evidence(criterion: Criterion) -> bool:
+    """Whether the criterion is met on the model's word alone (no deciding check)."""
+    return criterion.met and not (criterion.check is not None and criterion.check.decides)
+
+
+def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
+    """Why `criterion`'s evidence does not show it met ("" when it may), given `contents`, the
+    files the criteria's checks name (`checked_files`)."""
     evidence = criterion.evidence.strip()
     if restates(evidence, criterion.text):
         return "the evidence only restates the criterion"
     if criterion.check is None:
         return ""
     path = criterion.check.path
-    try:
-        content = read_text(str(guard.root), path, QUOTE_READ_CHARS, guard=guard)
-    except (OSError, WorkspaceError):
+    content = contents.get(path)
+    if content is None:
         return f"{path} cannot be read"
     if not quotes(evidence, content, criterion.text):
         return f"the evidence quotes nothing of {path}"

@@ -73,12 +73,20 @@ def named_files_text(text: str, guard: Confinement) -> str:
     return "\n".join(blocks) or "(none)"
 
 
-def output_checks(goal: str, guard: Confinement) -> list[Check]:
+def output_checks(goal: str, runs_code: bool, guard: Confinement) -> list[Check]:
     """A `file_exists` check for each file the goal asks to write: named after "to", "into",
     "as", "create" and the like in a goal that writes something, and missing from the
     workspace (a file that is there is an input, or one to edit). For a goal with one such
     file whose words ask for its lines in alphabetical order or without duplicates, a
-    `file_lines` check of those properties instead."""
+    `file_lines` check of those properties instead. When the run may execute code without
+    asking (`runs_code`), a `program_output` check for each script the goal says prints a
+    given value (`program_checks`), in place of the script's own."""
+    programs = {check.path: check for check in program_checks(goal)} if runs_code else {}
+    files = [programs.pop(check.path, check) for check in _file_checks(goal, guard)]
+    return files + list(programs.values())
+
+
+def _file_checks(goal: str, guard: Confinement) -> list[Check]:
     if not _WRITES.search(goal.casefold()):
         return []
     checks = []
@@ -93,6 +101,25 @@ def output_checks(goal: str, guard: Confinement) -> list[Check]:
     if properties:
         return [Check(kind="file_lines", path=checks[0].path, text=" ".join(properties))]
     return checks
+
+
+_PRINTS = re.compile(
+    r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.py)\b[^.;!?\n]{0,60}?"
+    r"\b(?:prints?|outputs?|displays?)\s+(?:(?:the\s+)?(?:text|line|number|value)\s+)?"
+    r"('[^'\n]+'|\"[^\"\n]+\"|`[^`\n]+`|-?\d+(?:\.\d+)?)",
+    re.IGNORECASE,
+)
+
+
+def program_checks(goal: str) -> list[Check]:
+    """A `program_output` check for each Python script the goal says prints a value it gives,
+    quoted or a number ("hello.py that prints 'Hello, world'", "fix calc.py so that it prints
+    42"); words that describe the output ("prints a greeting") give no check."""
+    checks: dict[str, Check] = {}
+    for match in _PRINTS.finditer(goal):
+        path, value = match.group(1), match.group(2).strip("'\"`")
+        checks.setdefault(path, Check(kind="program_output", path=path, text=value))
+    return list(checks.values())
 
 
 _ALPHABETICAL = re.compile(r"\balphabetic(al(ly)?)?\b|\ba-z\b", re.IGNORECASE)

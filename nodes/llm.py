@@ -236,28 +236,40 @@ async def invoke_structured(
     *,
     stage: Stage,
     check: Check[SchemaT] | None = None,
+    advice: Check[SchemaT] | None = None,
 ) -> tuple[SchemaT, Budget]:
     """Ask for JSON matching `schema`; feed validation errors back for repair, then give up.
 
     `check` adds rules the schema cannot express; its message is fed back like a schema error.
-    A reply cut off by the stage's cap gets one request for a shorter answer; cut off again,
-    the call fails.
+    `advice` is a rule worth asking about once, in the same conversation (a server's prompt
+    cache serves all of it but the question): the next valid answer is taken as it is, and
+    if none comes, the answer advised about stands. A reply cut off by the stage's cap gets
+    one request for a shorter answer; cut off again, the call fails.
     """
     conversation = [*messages, HumanMessage(schema_prompt(schema))]
     spent = Budget()
-    problem, cut_off = "", False
+    problem, cut_off, advised = "", False, None
     for _ in range(context.structured_retries + 1):
         reply = await _structured_call(context, conversation, schema, stage)
         spent += usage_budget(reply, context)
         truncated = was_truncated(reply)
         answer, problem = read_answer(reply.text, schema, check, truncated=truncated)
         if answer is not None:
-            return answer, spent
+            question = advice(answer) if advice and advised is None else None
+            if not question:
+                return answer, spent
+            advised = answer
+            conversation = [*conversation, reply, HumanMessage(question)]
+            continue
         cap = _cap_reached(reply, context, stage) if truncated else None
         if cap is not None and cut_off:
+            if advised is not None:
+                return advised, spent
             raise StructuredOutputError(_cut_off_twice(reply, schema, cap), spent=spent)
         cut_off = cut_off or cap is not None
         conversation, problem = _asked_again(conversation, reply, problem, cap)
+    if advised is not None:
+        return advised, spent
     raise StructuredOutputError(
         f"model gave no valid {schema.__name__} after {context.structured_retries + 1} "
         f"attempts (last problem: {problem})",

@@ -24,9 +24,12 @@ from tools.runtime import in_confinement
 logger = logging.getLogger(__name__)
 
 
-def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Criterion], list[str]]:
+def criteria_of(
+    spec: GoalSpec, goal: str, runs_code: bool, guard: Confinement
+) -> tuple[list[Criterion], list[str]]:
     """The model's criteria with runnable checks, plus a check for each output file the goal
-    names; criteria already true before the run and surplus unchecked ones are dropped (a
+    names (and, when the run may execute code without asking, for each script's output it
+    gives); criteria already true before the run and surplus unchecked ones are dropped (a
     criterion whose check only tested a part of it that is true already is left to the model)."""
     criteria, notes = [], []
     for item in spec.criteria:
@@ -41,7 +44,7 @@ def criteria_of(spec: GoalSpec, goal: str, guard: Confinement) -> tuple[list[Cri
         if why:
             notes.append(f"criterion {proposed.text!r} is judged by the model: {why}")
         criteria.append(Criterion(id="", text=proposed.text.strip(), check=check))
-    merged, dropped = merge_checks(criteria, output_checks(goal, guard))
+    merged, dropped = merge_checks(criteria, output_checks(goal, runs_code, guard))
     if not merged:
         merged = [Criterion(id="c1", text=spec.objective)]
     return merged, notes + dropped
@@ -62,7 +65,8 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
         spec, spent = await _analysed(state, runtime.context, drafts)
     except StructuredOutputError as exc:
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
-    criteria, notes = await in_confinement(criteria_of, spec, state.goal)
+    runs_code = runtime.context.approval == "none"
+    criteria, notes = await in_confinement(criteria_of, spec, state.goal, runs_code)
     for note in notes:
         logger.info("goal analysis: %s", note)
     effort = effort_of(spec, runtime.context.effort)

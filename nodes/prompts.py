@@ -165,6 +165,11 @@ shape (`?` marks a key that may be left out):
 REPAIR_PROMPT = """That answer could not be used: {error}
 Answer again with one corrected JSON object only."""
 
+QUOTE_PROMPT = """Evidence must show what the files say, and this evidence does not: {problems}.
+For each criterion named, copy into its `evidence` one line of that file exactly as it is shown
+under "Files the criteria name", or set its `met` to false when no line of the file meets it.
+Answer again with the whole JSON object only."""
+
 TRUNCATED_PROMPT = """Your answer was cut off at {tokens} tokens, the most this answer may have,
 so it could not be used. Answer again with one shorter JSON object only: fewer items, shorter
 texts."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -13,12 +13,12 @@ from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
-from nodes.evidence import founded
+from nodes.evidence import checked_files, founded, needs_evidence, unfounded
 from nodes.goal_files import named_files_text
 from nodes.history import history_text
 from nodes.llm import REFLECT, invoke_structured
 from nodes.plan_check import ready_steps
-from nodes.prompts import REFLECT_SYSTEM, REFLECT_USER
+from nodes.prompts import QUOTE_PROMPT, REFLECT_SYSTEM, REFLECT_USER
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
 from nodes.state import Criterion, State, Step, StepResult
@@ -64,6 +64,29 @@ def _checker(
         return "; ".join(problems) or None
 
     return check
+
+
+def _quote_advice(
+    criteria: list[Criterion], contents: Mapping[str, str | None]
+) -> Callable[[ReflectionSpec], str | None]:
+    """The question to ask once when the review marks a criterion met on evidence that shows
+    nothing (`nodes.evidence`): a 1.5B reviewer restated criteria for right and wrong files
+    alike, and right files ended "failed"; asked to copy a line, it may show one."""
+    by_id = {c.id: c for c in criteria}
+
+    def advise(spec: ReflectionSpec) -> str | None:
+        problems = []
+        for update in spec.criteria:
+            criterion = by_id.get(update.id)
+            if criterion is None or not update.met or _code_says(criterion):
+                continue  # code's word stands, whatever the evidence
+            said = replace(criterion, met=True, evidence=update.evidence)
+            why = unfounded(said, contents) if needs_evidence(said) else ""
+            if why:
+                problems.append(f"{update.id}: {why}")
+        return QUOTE_PROMPT.format(problems="; ".join(problems)) if problems else None
+
+    return advise
 
 
 def apply_reflection(
@@ -199,7 +222,11 @@ def _code_says(criterion: Criterion) -> bool:
 
 
 def judged_by_model(
-    state: State, pending: list[StepResult], spec: ReflectionSpec, failures: list[str]
+    state: State,
+    pending: list[StepResult],
+    spec: ReflectionSpec,
+    failures: list[str],
+    contents: Mapping[str, str | None],
 ) -> dict[str, object]:
     """The review as the model's reflection gives it, with every criterion code checked as code
     decided it (`state` holds the checked criteria); a replan is asked for when the model asks,
@@ -209,7 +236,7 @@ def judged_by_model(
     reason = (spec.reason.strip() or "reflection asked for a replan") if spec.replan else ""
     return {
         "results": judged,
-        "criteria": overruled(criteria, state.criteria),
+        "criteria": founded(overruled(criteria, state.criteria), contents),
         "replan_reason": reason or by_code["replan_reason"],
         "answer_step": spec.answer_step or "",
         "review_answer": spec.answer.strip(),
@@ -234,6 +261,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     shown = new_result_chars(pending)
     named = " ".join(c.check.path for c in checked if c.check is not None)
     files = await in_confinement(named_files_text, named)
+    contents = await in_confinement(checked_files, checked)
     messages = reflect_messages(state, pending, shown, runtime.context, files)
     try:
         spec, spent = await invoke_structured(
@@ -244,6 +272,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             ),
             stage=REFLECT,
             check=_checker(pending, state.criteria, shown),
+            advice=_quote_advice(state.criteria, contents),
         )
     except StructuredOutputError as exc:
         return {
@@ -252,6 +281,5 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "stop_reason": str(exc),
             "budget": watch.budget(exc.spent),
         }
-    judged = judged_by_model(state, pending, spec, failures)
-    criteria = await in_confinement(founded, judged["criteria"])
-    return {**cleared, **judged, "criteria": criteria, "budget": watch.budget(spent)}
+    judged = judged_by_model(state, pending, spec, failures, contents)
+    return {**cleared, **judged, "budget": watch.budget(spent)}

@@ -35,8 +35,9 @@ ModelCheckKind = Literal[
     "file_changed",
 ]
 """The kinds of check the goal analysis may write."""
-CheckKind = Literal[ModelCheckKind, "file_lines"]
-"""Every kind of check (`file_lines` only code derives, from the goal's words)."""
+CheckKind = Literal[ModelCheckKind, "file_lines", "program_output"]
+"""Every kind of check (`file_lines` and `program_output` only code derives, from the goal's
+words)."""
 
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 """Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
@@ -54,8 +55,9 @@ class Check:
     `file_json` (it is valid JSON), `file_contains` (`text` is in it), `file_matches`
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
     and end, not lines), `json_has_key` (a JSON object with key `text`), `file_changed` (its
-    content differs from when the run began) or `file_lines` (its non-empty lines have the
-    properties `text` lists: `sorted` in alphabetical order, `unique`, `lines=N`)."""
+    content differs from when the run began), `file_lines` (its non-empty lines have the
+    properties `text` lists: `sorted` in alphabetical order, `unique`, `lines=N`) or
+    `program_output` (the Python script `path`, run in the sandbox, prints `text`)."""
     path: str
     """The workspace-relative file the check reads."""
     text: str = ""

@@ -158,9 +158,9 @@ def test_output_files_are_the_missing_ones_the_goal_writes(
         "Count the words in essay.txt and write the number to count.txt; fetch "
         "http://example.org/page.html first and save a copy as notes/page.md"
     )
-    assert [c.path for c in output_checks(goal, guard)] == ["count.txt", "notes/page.md"]
+    assert [c.path for c in output_checks(goal, False, guard)] == ["count.txt", "notes/page.md"]
     # An input the goal names but the workspace lacks is not an output.
-    assert output_checks("summarise notes.txt", guard) == []
+    assert output_checks("summarise notes.txt", False, guard) == []
 
 
 def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(
@@ -182,7 +182,8 @@ def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(
             ],
         }
     )
-    criteria, notes = criteria_of(spec, "Write the totals of sales.csv to totals.json", guard)
+    goal = "Write the totals of sales.csv to totals.json"
+    criteria, notes = criteria_of(spec, goal, False, guard)
 
     # The input-file claim's check is a guess ("region" is not the goal's word): what is left
     # of it (the file exists) is true already, so the model judges the claim.
@@ -429,7 +430,7 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
         "Write the names from names.txt to names_sorted.txt: sorted alphabetically ignoring "
         "case, without duplicates, one per line."
     )
-    assert output_checks(goal, guard) == [
+    assert output_checks(goal, False, guard) == [
         Check(kind="file_lines", path="names_sorted.txt", text="sorted unique")
     ]
     guessed = {"kind": "file_contains", "path": "names_sorted.txt", "text": "names"}
@@ -439,7 +440,7 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
             "criteria": [{"text": "names_sorted.txt holds the names", "check": guessed}],
         }
     )
-    criteria, _ = criteria_of(spec, goal, guard)
+    criteria, _ = criteria_of(spec, goal, False, guard)
     assert [(c.text, c.check) for c in criteria] == [
         (
             "names_sorted.txt holds the names",
@@ -462,7 +463,7 @@ def test_several_outputs_get_no_line_check_and_a_lone_one_gets_its_own_criterion
     guard: Confinement,
 ) -> None:
     two = "Write the names sorted alphabetically to a.txt and their count to b.txt."
-    assert [c.kind for c in output_checks(two, guard)] == ["file_exists", "file_exists"]
+    assert [c.kind for c in output_checks(two, False, guard)] == ["file_exists", "file_exists"]
     lone = Check(kind="file_lines", path="team.txt", text="sorted")
     merged, _ = merge_checks([], [lone])
     assert [(c.text, c.check) for c in merged] == [

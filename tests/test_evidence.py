@@ -3,13 +3,14 @@ evidence only restates it, or that quotes nothing of the file its check names.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from graph.api import arun
 from nodes.context import Context
-from nodes.evidence import founded, quotes, restates
+from nodes.evidence import checked_files, founded, quotes, restates
 from nodes.state import Check, Criterion
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tools.confinement import Confinement
@@ -57,7 +58,8 @@ def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
                        evidence="adults.txt lists Ana and Chen")  # fmt: skip
     unchecked = Criterion(id="c3", text="the answer is friendly", met=True,
                           evidence="the answer is friendly")  # fmt: skip
-    first, second, third = founded([said, quoted, unchecked], guard)
+    criteria = [said, quoted, unchecked]
+    first, second, third = founded(criteria, checked_files(criteria, guard))
     assert not first.met and "quotes nothing of adults.txt" in first.evidence
     assert second.met and second.evidence == "adults.txt lists Ana and Chen"
     assert not third.met and "only restates the criterion" in third.evidence
@@ -83,6 +85,59 @@ async def test_a_review_that_only_restates_the_criterion_does_not_finish_a_run(
     assert outcome.status != "done"
     assert not outcome.criteria[0].met
     assert "only restates the criterion" in outcome.criteria[0].evidence
+
+
+async def test_evidence_that_shows_nothing_is_asked_about_once_in_the_same_conversation(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A right file the reviewer only restated ended "failed" (three runs of the 1.5B model);
+    asked once to copy a line of the file, the reviewer can show it."""
+    script.add("parse_goal", goal_reply("adults.txt holds the names of the adults"))
+    write = {"path": "adults.txt", "content": "Ana\nChen\n"}
+    script.add(
+        "plan", plan_reply(step("s1", tool="write_file", args=write, risk="writes_workspace"))
+    )
+    restated = reflect_reply({"s1": True}, {"c1": "adults.txt holds the names of the adults"})
+    quoted = reflect_reply({"s1": True}, {"c1": "adults.txt has the line Chen"})
+    script.add("reflect", restated, quoted)
+    script.defaults["finish"] = "adults.txt lists the adults"
+
+    outcome = await arun("write the names of the adults to adults.txt", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert (
+        outcome.criteria[0].met and outcome.criteria[0].evidence == "adults.txt has the line Chen"
+    )
+    first, second = script.calls_for("reflect")
+    assert second[: len(first)] == first, "the question follows the first answer"
+    assert second[len(first)].text == json.dumps(restated)
+    question = second[len(first) + 1].text
+    assert "c1: the evidence only restates the criterion" in question
+
+
+async def test_evidence_still_showing_nothing_after_the_question_leaves_the_criterion_unmet(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """One question per review, not a loop: the second answer is taken as it is, and code
+    unsets what its evidence does not show."""
+    context.max_replans = 0
+    script.add("parse_goal", goal_reply("adults.txt holds the names of the adults"))
+    write = {"path": "adults.txt", "content": "Ana\nChen\n"}
+    script.add(
+        "plan", plan_reply(step("s1", tool="write_file", args=write, risk="writes_workspace"))
+    )
+    script.defaults["reflect"] = reflect_reply({"s1": True}, {"c1": "The tool wrote 9 bytes"})
+    script.defaults["plan"] = plan_reply()
+    script.defaults["finish"] = "could not finish"
+
+    outcome = await arun("write the names of the adults to adults.txt", context=context, db=db_path)
+
+    assert outcome.status != "done"
+    assert "quotes nothing of adults.txt" in outcome.criteria[0].evidence
+    asked = [
+        sum("Evidence must show" in m.text for m in call) for call in script.calls_for("reflect")
+    ]
+    assert 1 in asked and max(asked) == 1
 
 
 async def test_a_re_read_after_a_failed_edit_does_not_end_the_step(

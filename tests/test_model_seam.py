@@ -180,6 +180,43 @@ async def test_a_shorter_answer_after_a_cut_off_one_is_used(
     assert spec.criteria == ["a.txt exists"] and spent.llm_calls == 2
 
 
+def _ask_about_short_objectives(spec: GoalSpec) -> str | None:
+    return "say more" if len(str(spec.objective)) < 5 else None
+
+
+async def test_advice_is_asked_once_and_the_next_valid_answer_is_taken(
+    script: Script, context: Context
+) -> None:
+    script.add(
+        "parse_goal",
+        goal_reply("a.txt exists", objective="x"),
+        goal_reply("a.txt exists", objective="y"),
+    )
+    spec, spent = await invoke_structured(
+        context,
+        [ANALYST, HumanMessage("go")],
+        GoalSpec,
+        stage=PARSE_GOAL,
+        advice=_ask_about_short_objectives,
+    )
+    assert spec.objective == "y" and spent.llm_calls == 2, "asked once, not until it complies"
+    assert script.calls_for("parse_goal")[1][-1].text == "say more"
+
+
+async def test_the_advised_answer_stands_when_no_valid_answer_follows(
+    script: Script, context: Context
+) -> None:
+    script.add("parse_goal", goal_reply("a.txt exists", objective="x"), "no", "json", "here")
+    spec, spent = await invoke_structured(
+        context,
+        [ANALYST, HumanMessage("go")],
+        GoalSpec,
+        stage=PARSE_GOAL,
+        advice=_ask_about_short_objectives,
+    )
+    assert spec.objective == "x" and spent.llm_calls == context.structured_retries + 1
+
+
 @pytest.mark.real_http_model
 async def test_a_cut_off_tool_call_is_marked_and_never_run(workspace: Path, tmp_path: Path) -> None:
     cut = tool_call("write_file", {"path": "hello.txt", "content": "hello " * 40}, "call_w1")

@@ -31,7 +31,19 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
-SUPERSEDED: dict[str, str] = {}
+_ASKS_FOR_A_QUOTE = (
+    "the review asks once for a quote when its evidence shows nothing (nodes/evidence.py), "
+    "a call the recording lacks; replaced by the next measurement's recordings"
+)
+SUPERSEDED: dict[str, str] = {
+    name: _ASKS_FOR_A_QUOTE
+    for name in (
+        "planloop/checklist",
+        "planloop/config_port",
+        "planloop/inventory_table",
+        "planloop/word_count",
+    )
+}
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 

@@ -7,7 +7,7 @@ import asyncio
 from langchain_core.tools import tool
 
 from nodes.context import Context
-from tools.confinement import state_folders
+from tools.confinement import Confinement, state_folders
 from tools.interpreter import Interpreter, InterpreterGuard, load_interpreter
 from tools.receipts import action_receipt, save_outcome
 from tools.runtime import current_confinement, current_context
@@ -47,7 +47,7 @@ def observation(result: SandboxResult, limits: SandboxLimits) -> str:
     return "\n".join(parts)
 
 
-def _limits(context: Context) -> SandboxLimits:
+def sandbox_limits(context: Context) -> SandboxLimits:
     """The run's settings for a program's time, memory, processes and file size."""
     return SandboxLimits(
         timeout_seconds=context.python_timeout_seconds,
@@ -66,6 +66,19 @@ async def _interpreter(context: Context) -> Interpreter | None:
     return await asyncio.to_thread(load_interpreter, context.python, guarded)
 
 
+async def run_script(path: str, confinement: Confinement) -> SandboxResult:
+    """Run the workspace's Python script `path` as `python path` would, in the sandbox and
+    with the run's limits and interpreter, as run_python runs code."""
+    context = current_context()
+    start = f"import runpy, sys\nsys.argv = [{path!r}]\n"
+    code = start + f"runpy.run_path({path!r}, run_name='__main__')"
+    python = await _interpreter(context)
+    limits = sandbox_limits(context)
+    return await run_python_code(
+        code, context.workspace, limits, confinement=confinement, python=python
+    )
+
+
 @tool
 async def run_python(code: str) -> str:
     """Run a Python 3 program in an isolated sandbox and return its output.
@@ -78,7 +91,7 @@ async def run_python(code: str) -> str:
         code: The complete program to run.
     """
     context = current_context()
-    limits = _limits(context)
+    limits = sandbox_limits(context)
     receipt = action_receipt.get()
     python = await _interpreter(context)
     result = await run_python_code(
