@@ -4,7 +4,8 @@ vocabulary every package may use.
 Nodes (each an async function `(state, runtime) -> update`, wired in `graph.builder`):
 
 - `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints, effort;
-  the typed checks code runs on criteria: `nodes.checks`; the files a goal names, its outputs
+  the typed checks code runs on criteria: `nodes.checks`, grounded in the goal's words:
+  `nodes.check_grounding`; the files a goal names, its outputs
   and the inputs an executor is shown: `nodes.goal_files`)
 - `plan`: `nodes.plan` (the short path's one step, or a planned DAG; repair:
   `nodes.plan_repair`, with the placeholders it finds in args: `nodes.placeholders`;

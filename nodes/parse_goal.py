@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
-from nodes.checks import grounded_check, merge_checks, usable_check
+from nodes.check_grounding import grounded_check, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
 from nodes.errors import StructuredOutputError
 from nodes.goal_files import output_checks

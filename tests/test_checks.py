@@ -9,14 +9,8 @@ from typing import get_args
 import pytest
 
 from graph.api import arun
-from nodes.checks import (
-    JUDGES,
-    grounded_check,
-    merge_checks,
-    run_check,
-    usable_check,
-    verify,
-)
+from nodes.check_grounding import grounded_check, merge_checks, usable_check
+from nodes.checks import JUDGES, run_check, verify
 from nodes.context import Context
 from nodes.goal_files import line_properties, output_checks
 from nodes.parse_goal import criteria_of

@@ -35,15 +35,15 @@ _ASKS_FOR_A_QUOTE = (
     "the review asks once for a quote when its evidence shows nothing (nodes/evidence.py), "
     "a call the recording lacks; replaced by the next measurement's recordings"
 )
-SUPERSEDED: dict[str, str] = {
-    name: _ASKS_FOR_A_QUOTE
-    for name in (
+SUPERSEDED: dict[str, str] = dict.fromkeys(
+    (
         "planloop/checklist",
         "planloop/config_port",
         "planloop/inventory_table",
         "planloop/word_count",
-    )
-}
+    ),
+    _ASKS_FOR_A_QUOTE,
+)
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 
