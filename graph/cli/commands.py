@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from graph.api import load_context, prepare_run
 from graph.cli.approvals import ask, build_answer, describe, select
+from graph.cli.interrupt import run_interruptibly
 from graph.cli.memory import cmd_memory
 from graph.cli.progress import ModelStatus, ProgressPrinter, clean
 from graph.cli.tools import cmd_tools
@@ -84,7 +85,7 @@ def _continue(
             from_checkpoint=from_checkpoint,
             on_event=status,
         )
-        outcome = asyncio.run(status.running(run) if status else run)
+        outcome = run_interruptibly(status.running(run) if status else run)
         from_checkpoint = None
         if not outcome.paused:
             return _finish(outcome, printer)
