@@ -65,7 +65,7 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
         if decision.action == "edit":
             step = replace(step, args=decision.args)
     if step.tool and step.args is not None:
-        run = await run_planned_call(step, context)
+        run = await run_planned_call(task, step, context)
     elif step.tool:
         run = await run_filled_call(task, step, context)
     else:

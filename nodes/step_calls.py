@@ -14,6 +14,7 @@ from checkpoints.journal import active_journal, idempotency_key
 from nodes.approval import changes_existing_file
 from nodes.context import Context
 from nodes.state import Budget, StepResult, StepTask
+from nodes.wave_budget import TOOL_CALL, wave_budget
 from tools import (
     BUILTIN,
     RISK_ORDER,
@@ -178,9 +179,13 @@ async def checked_call(
     task: StepTask, name: str, args: Mapping[str, object], run: Execution, context: Context
 ) -> ToolOutcome:
     """One call the model chose inside a step: counted, refused when the step may not make
-    it, otherwise run; recorded in `run` either way."""
+    it, otherwise run; recorded in `run` either way. A call the run's limits leave no room
+    for (its wave's other steps included) is neither made nor counted."""
     run.actions[action_fingerprint(name, args)] += 1
     refusal = await _refusal(task, name, args, run, context)
+    limit = None if refusal else wave_budget(task).claim(TOOL_CALL, context)
+    if limit:  # not made, so not counted: the run's limit holds
+        return ToolOutcome(False, f"ERROR: not run: {limit} reached")
     if refusal:
         outcome = ToolOutcome(False, refusal)
     else:

@@ -16,7 +16,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from nodes.budget import Stopwatch, exceeded_limit
+from nodes.budget import Stopwatch
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
@@ -32,6 +32,7 @@ from nodes.prompts import (
 from nodes.render import results_text
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, acts_outside, call_tool, checked_call
+from nodes.wave_budget import MODEL_CALL, TOOL_CALL, wave_budget
 from tools import ToolOutcome, action_fingerprint, risk_of, tools_for
 from tools.runtime import in_confinement
 from tools.sanitize import sanitize
@@ -39,10 +40,14 @@ from tools.sanitize import sanitize
 INPUT_RESULT_CHARS = 2000
 
 
-async def run_planned_call(step: Step, context: Context) -> Execution:
+async def run_planned_call(task: StepTask, step: Step, context: Context) -> Execution:
     """Run a step whose tool and args were planned: no model call."""
     args = step.args or {}
     run = Execution(step_id=step.id)
+    limit = wave_budget(task).claim(TOOL_CALL, context)
+    if limit:
+        run.ok, run.output = False, f"ERROR: not run: {limit} reached"
+        return run
     outcome = await call_tool(step.tool or "", args, context, step.id)
     run.record(step.tool or "", args, outcome, context)
     run.actions[action_fingerprint(step.tool or "", args)] += 1
@@ -66,15 +71,19 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
     the step and its inputs."""
     name = step.tool or ""
     tool = tools_for(context).get(name)
-    limit = exceeded_limit(task.budget, context)
-    if tool is None or limit:
-        return Filled(None, f"{limit} reached" if limit else f"tool {name!r} is not available")
+    if tool is None:
+        return Filled(None, f"tool {name!r} is not available")
+    wave = wave_budget(task)
+    limit = wave.claim(MODEL_CALL, context)
+    if limit:
+        return Filled(None, f"{limit} reached")
     messages: list[BaseMessage] = [
         SystemMessage(FILL_SYSTEM.format(tool=name)),
         HumanMessage(await _step_prompt(task, step)),
     ]
     try:
         reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
+        wave.model_call_cost(cost)
     except ModelRequestRejectedError as exc:
         # A server without named tool_choice; any other rejected request is a real error.
         return Filled(None, str(exc), unsupported="tool" in str(exc).lower())
@@ -139,9 +148,9 @@ async def run_tool_loop(
     offered = _offered_tools(step, context)
     watch = Stopwatch()
     for _ in range(context.max_executor_turns):
-        # The time and tool calls of this step so far count too: a long executor loop must
-        # not run past the run's limits before its node ends.
-        limit = exceeded_limit(task.budget + watch.budget(run.spent + run.tool_budget()), context)
+        # What this step and its siblings spent so far counts too (`nodes.wave_budget`): a
+        # long executor loop must not run past the run's limits before its node ends.
+        limit = wave_budget(task).claim(MODEL_CALL, context, watch.budget().seconds)
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
@@ -174,6 +183,7 @@ async def _take_turn(
 ) -> bool:
     """One model turn and the calls it makes, recorded in `run`; True when the step is over."""
     reply, cost = await invoke(context, messages, stage=EXECUTE, tools=offered)
+    wave_budget(task).model_call_cost(cost)
     run.spent += cost
     if was_truncated(reply):
         # None of its calls is made (the last one is cut off): the model is asked again,
