@@ -8,17 +8,40 @@ from nodes.context import Context
 from nodes.state import Budget
 
 
+def _limits(budget: Budget, context: Context) -> list[tuple[bool, str, bool]]:
+    """Each limit: reached, its description for the user, and whether it also forbids another
+    model call (the step and tool-call limits leave a review or a final answer possible)."""
+    return [
+        (budget.steps >= context.max_steps, f"max steps ({context.max_steps})", False),
+        (budget.tokens >= context.max_tokens, f"max tokens ({context.max_tokens})", True),
+        (
+            budget.cost_usd >= context.max_cost_usd,
+            f"max cost (${context.max_cost_usd:.4f})",
+            True,
+        ),
+        (
+            budget.llm_calls >= context.max_llm_calls,
+            f"max LLM calls ({context.max_llm_calls})",
+            True,
+        ),
+        (
+            budget.tool_calls >= context.max_tool_calls,
+            f"max tool calls ({context.max_tool_calls})",
+            False,
+        ),
+        (budget.seconds >= context.max_seconds, f"max seconds ({context.max_seconds:g})", True),
+    ]
+
+
 def exceeded_limit(budget: Budget, context: Context) -> str | None:
     """The first limit the budget has reached, described for the user, or None."""
-    checks = (
-        (budget.steps >= context.max_steps, f"max steps ({context.max_steps})"),
-        (budget.tokens >= context.max_tokens, f"max tokens ({context.max_tokens})"),
-        (budget.cost_usd >= context.max_cost_usd, f"max cost (${context.max_cost_usd:.4f})"),
-        (budget.llm_calls >= context.max_llm_calls, f"max LLM calls ({context.max_llm_calls})"),
-        (budget.tool_calls >= context.max_tool_calls, f"max tool calls ({context.max_tool_calls})"),
-        (budget.seconds >= context.max_seconds, f"max seconds ({context.max_seconds:g})"),
-    )
-    return next((label for hit, label in checks if hit), None)
+    return next((label for hit, label, _ in _limits(budget, context) if hit), None)
+
+
+def model_call_limit(budget: Budget, context: Context) -> str | None:
+    """The first reached limit that another model call would cross (calls, tokens, cost,
+    seconds), or None."""
+    return next((label for hit, label, model in _limits(budget, context) if hit and model), None)
 
 
 def super_step_bound(context: Context) -> int:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from nodes.budget import Stopwatch
+from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import CHECKED
 from nodes.context import Context
 from nodes.errors import PlanloopError
@@ -72,6 +72,13 @@ def verified_answer(state: State) -> str | None:
     return f"{reviewed_answer(state) or 'Done.'}\n\nChecked in the workspace:\n{checked}"
 
 
+def met_answer(state: State, limit: str) -> str:
+    """The answer of a run that reached its goal when a limit forbids the model call that
+    would write one: why it is done, and each criterion with its evidence."""
+    criteria = criteria_lines(state.criteria, with_status=True)
+    return f"Done: {state.stop_reason}.\n{criteria}\n\n(No answer was written: {limit}.)"
+
+
 def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) -> str:
     """Write report.md and answer.md into the run's folder (blocking I/O: run in a thread)."""
     try:
@@ -90,8 +97,11 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     status = "failed" if state.status == "running" else state.status
     state = replace(state, status=status)
     reused = (verified_answer(state) or reviewed_answer(state)) if status == "done" else None
+    limit = model_call_limit(state.budget, runtime.context)
     if reused is not None:
         answer, spent = reused, Budget()  # the answer is already written: no model call
+    elif status == "done" and limit:
+        answer, spent = met_answer(state, limit), Budget()
     elif status == "done":
         answer, spent = await _final_answer(state, runtime.context)
     else:

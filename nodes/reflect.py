@@ -8,7 +8,7 @@ from dataclasses import replace
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from nodes.budget import Stopwatch
+from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
@@ -245,7 +245,8 @@ def judged_by_model(
 
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Judge every result that has no verdict yet (when judgement is due): code checks the
-    criteria it can, and one model call judges the rest, when any is left."""
+    criteria it can, and one model call judges the rest, when any is left and no limit on
+    model calls, tokens, cost or time has been reached."""
     watch = Stopwatch()
     pending = [r for r in state.results.values() if r.verdict == "pending"]
     cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
@@ -257,6 +258,11 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if not needs_review(checked):
         by_code = judged_by_code(state, pending, failures)
         return {**cleared, **by_code, "criteria": checked, "budget": watch.budget()}
+    if model_call_limit(state.budget, runtime.context):
+        # A review would cross a limit the user set: code's checks stand, the rest stays
+        # unjudged (its steps pending, never passed unseen), and decide_done ends the run on
+        # that limit.
+        return {**cleared, "criteria": checked, "budget": watch.budget()}
     state = replace(state, criteria=checked)
     shown = new_result_chars(pending)
     named = " ".join(c.check.path for c in checked if c.check is not None)

@@ -1,5 +1,6 @@
 """Steps that run in one wave share the run's limits: a wave of N steps cannot spend what was
-left N times over (each used to check the limits against its own spending only)."""
+left N times over (each used to check the limits against its own spending only); and the calls
+outside the steps (the review, the final answer) make none past a limit on model calls."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from graph.api import arun
 from nodes.context import Context
-from tests.fakes import Script, goal_reply, plan_reply, step
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 
 
 async def test_a_wave_of_planned_calls_makes_no_more_tool_calls_than_the_limit(
@@ -38,7 +39,7 @@ async def test_parallel_executor_steps_share_the_model_call_limit(
     script.add("parse_goal", goal_reply("the notes are written"))
     script.add("plan", plan_reply(*(step(f"s{n}", description=f"note {n}") for n in range(3))))
     script.defaults["execute"] = "noted"
-    script.defaults["reflect"] = {"passed": ["s0", "s1", "s2"]}  # judged before the stop
+    script.defaults["reflect"] = {"passed": ["s0", "s1", "s2"]}  # never asked: no calls left
 
     outcome = await arun("take three notes", context=context, db=db_path)
 
@@ -46,3 +47,44 @@ async def test_parallel_executor_steps_share_the_model_call_limit(
     assert len(script.calls_for("execute")) == 2, "not one call per step"
     stopped = [r for r in outcome.results.values() if r.status == "error"]
     assert [r.output for r in stopped] == ["ERROR: stopped mid-step: max LLM calls (4) reached"]
+
+
+# The calls outside the steps respect the same limits -------------------------------------------
+
+
+async def test_no_review_is_asked_for_once_the_model_call_limit_is_reached(
+    script: Script, context: Context, db_path: Path
+) -> None:
+    context.max_llm_calls = 3  # goal, plan and the step's own call
+    script.add("parse_goal", goal_reply("the note is taken"))
+    script.add("plan", plan_reply(step("s1", description="take the note")))
+    script.defaults["execute"] = "noted"
+    script.defaults["reflect"] = reflect_reply({"s1": True}, {"c1": "the executor said 'noted'"})
+
+    outcome = await arun("take a note", context=context, db=db_path)
+
+    assert script.calls_for("reflect") == [], "a review past the limit"
+    assert outcome.budget.llm_calls == 3
+    assert outcome.status == "budget_exhausted"
+    assert "max LLM calls (3)" in outcome.stop_reason
+    assert outcome.results["s1"].verdict == "pending", "a step never reviewed is not passed"
+    assert not any(c.met for c in outcome.criteria)
+
+
+async def test_a_run_done_at_the_model_call_limit_answers_without_another_call(
+    script: Script, context: Context, db_path: Path
+) -> None:
+    context.max_llm_calls = 4  # goal, plan, the step, and the review that finds the goal met
+    script.add("parse_goal", goal_reply("the note is taken"))
+    script.add("plan", plan_reply(step("s1", description="take the note")))
+    script.defaults["execute"] = "noted"
+    script.defaults["reflect"] = reflect_reply({"s1": True}, {"c1": "the executor said 'noted'"})
+    script.defaults["finish"] = "a final answer past the limit"
+
+    outcome = await arun("take a note", context=context, db=db_path)
+
+    assert outcome.status == "done"
+    assert script.calls_for("finish") == [] and outcome.budget.llm_calls == 4
+    assert outcome.answer.startswith("Done: every done-criterion is met")
+    assert "the executor said 'noted'" in outcome.answer
+    assert "No answer was written: max LLM calls (4)" in outcome.answer
