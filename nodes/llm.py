@@ -163,8 +163,12 @@ async def _call(
         progress.start()
         try:
             reply = await stream_reply(bound, messages, progress)
+        except asyncio.CancelledError as exc:
+            progress.failed(exc)
+            raise
         except Exception as exc:
             if delay is None or not resendable(exc):
+                progress.failed(exc)
                 translated = translate(exc, context)
                 if translated is exc:
                     raise

@@ -8,6 +8,7 @@ caller that streams the graph with `stream_mode` "custom" receives, per model ca
                     "seconds": 0.0}}
     {"model_call": {..., "state": "tokens", "tokens": 85, "seconds": 12.3}}   (throttled)
     {"model_call": {..., "state": "done", "tokens": 412, "seconds": 31.0, "truncated": false}}
+    {"model_call": {..., "state": "failed", "error": "APITimeoutError", ...}}  (instead of done)
 
 Outside a graph run (or when nobody streams "custom") the events go nowhere.
 """
@@ -88,6 +89,10 @@ class CallProgress:
         if usage and usage.get("output_tokens"):
             self.tokens = usage["output_tokens"]
         self._emit("done", truncated=truncated)
+
+    def failed(self, error: BaseException) -> None:
+        """The call ended without a reply (an error that is not sent again, or cancelled)."""
+        self._emit("failed", error=type(error).__name__)
 
 
 RUNAWAY_CHARS = 480

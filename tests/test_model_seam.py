@@ -478,6 +478,26 @@ async def test_a_run_reports_each_model_call_to_on_event(
     assert all(c["tokens"] > 0 and c["seconds"] >= 0 for c in done)
 
 
+async def test_a_call_that_fails_says_so_and_no_status_line_waits_on_it(
+    script: Script, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graph.cli.progress import ModelStatus
+
+    def refused(_messages: Any) -> str:
+        raise ValueError("the server refused the request")
+
+    status = ModelStatus(_Terminal())  # type: ignore[arg-type]
+    events: list[dict[str, Any]] = []
+    monkeypatch.setattr(llm, "progress_writer", lambda: lambda e: (events.append(e), status(e)))
+    script.add("plan", refused)
+    with pytest.raises(ValueError, match="refused"):
+        await invoke(context, [PLANNER, HumanMessage("go")], stage=PLAN)
+    calls = [e["model_call"] for e in events]
+    assert [c["state"] for c in calls] == ["started", "failed"]
+    assert calls[1]["error"] == "ValueError" and calls[0]["id"] == calls[1]["id"]
+    assert status.line() == "", "a failed call still shown as waiting"
+
+
 class _Terminal:
     """A stderr that says it is a terminal and keeps what was written."""
 

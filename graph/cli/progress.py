@@ -144,7 +144,7 @@ class ModelStatus:
         tokens = call.get("tokens")
         if state == "started":
             self.calls[key] = _Call(str(call.get("stage", "model")), time.monotonic())
-        elif state == "done":
+        elif state in ("done", "failed"):
             self.calls.pop(key, None)
         elif key in self.calls and isinstance(tokens, int):
             self.calls[key].tokens = tokens
