@@ -79,6 +79,9 @@ def restates(evidence: str, criterion: str) -> bool:
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_SIZE = re.compile(r"\b\d[\d,]*\s*(?:bytes?|characters?|chars?)\b", re.IGNORECASE)
+"""A size, as the file tools and checks report it ("wrote 10 bytes to n.txt", "68 characters"):
+what a tool said about a file, never its content (a file holding "10" is not quoted by it)."""
 VALUE_WORDS = 3
 """A line of at most this many words the criterion also says is a value, not a copy."""
 QUOTE_CHARS = 12
@@ -90,9 +93,10 @@ def quotes(evidence: str, content: str, criterion: str = "") -> bool:
     non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters. What
     the `criterion` itself says in prose is no quote (a 1.5B executor wrote the goal's
     sentence into the file, and the reviewer's evidence repeated that sentence); what it
-    quotes ("contains 'hello world'") is content the file should have, and quoting it counts."""
+    quotes ("contains 'hello world'") is content the file should have, and quoting it counts.
+    A size the evidence gives (`_SIZE`) is not read as a quote."""
     said, text, claim = (
-        normalised(evidence),
+        normalised(_SIZE.sub(" | ", evidence)),
         normalised(content),
         normalised(_QUOTED.sub(" | ", criterion)),
     )

@@ -48,6 +48,17 @@ def test_the_criterions_own_words_in_the_file_are_no_quote() -> None:
     assert quotes("s1 wrote hello world to hello.txt", "hello world", quoted)
 
 
+def test_a_size_a_tool_reported_is_no_quote_of_a_number_in_the_file() -> None:
+    """A live run (word_count, 1.5B) ended a false "done": word_count.txt held "10" (the essay
+    has 70 words) and the review's evidence "wrote 10 bytes to word_count.txt" was read as
+    quoting its one line."""
+    criterion = "word_count.txt holds the number of words in essay.txt"
+    assert not quotes("wrote 10 bytes to word_count.txt", "10", criterion)
+    assert not quotes("config.ini exists (68 characters)", "68\n", criterion)
+    assert quotes("word_count.txt holds 70", "70\n", criterion)
+    assert quotes("the essay has 70 words; wrote 3 bytes", "70\n", criterion)
+
+
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
     guard = Confinement.of(workspace.resolve(), "t", (), ())
     (workspace / "adults.txt").write_text("Ana\nBo\nChen\n")
