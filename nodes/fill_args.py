@@ -18,6 +18,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch, exceeded_limit
 from nodes.context import Context
 from nodes.llm import FILL, invoke, was_truncated
+from nodes.placeholders import echoed_placeholders
 from nodes.prompts import FILL_MANY_SYSTEM, FILL_MANY_USER
 from nodes.render import results_text
 from nodes.state import State, Step
@@ -71,12 +72,14 @@ def fill_messages(steps: list[Step], state: State) -> list[BaseMessage]:
 
 
 def matched_args(steps: list[Step], reply: AIMessage) -> dict[str, dict[str, object]]:
-    """The args of each step's call: the reply's first call of the tool named after it."""
+    """The args of each step's call: the reply's first call of the tool named after it. A call
+    that still holds the plan's placeholders is no answer: that step fills its own args when
+    it runs."""
     filled: dict[str, dict[str, object]] = {}
     for step in steps:
         name = step_tool_name(step)
         call = next((c for c in reply.tool_calls if c["name"] == name), None)
-        if call is not None:
+        if call is not None and not echoed_placeholders(call["args"], step.description):
             filled[step.id] = dict(call["args"])
     return filled
 

@@ -91,3 +91,12 @@ def _templates(text: str, known_ids: list[str], seen: Placeholders, *, named_onl
         if names or (bare and not named_only):
             seen.found.append(match.group())
             seen.names += names
+
+
+def echoed_placeholders(args: Mapping[str, object], step_description: str) -> list[str]:
+    """The placeholders of the plan that a fill call's `args` still hold: the step's
+    description carries its planned args (`nodes.plan_repair`), and a fill call that copies
+    `{{cat_name}}` from there instead of putting in the value has filled nothing (a 1.5B
+    model overwrote a finished limerick with those 12 characters)."""
+    found = find_placeholders(args, []).found
+    return [placeholder for placeholder in found if placeholder in step_description]

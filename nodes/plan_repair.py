@@ -46,6 +46,8 @@ MAX_ID_CHARS = 40
 """The longest id a `StepSpec` accepts."""
 ARG_CHARS = 300
 """How much of one planned arg a repaired step's description quotes."""
+PLANNED_ARGS = " (planned args: "
+"""How a step's description starts the args the plan gave it when they are left to a fill call."""
 RECENT_RESULTS = 3
 """How many of the newest executed results a placeholder naming no step may refer to, when the
 plan has no earlier step of its own."""
@@ -251,8 +253,9 @@ class _Repairer:
         """The step with its args left to the fill call, which reads them off the
         description."""
         planned = "; ".join(f"{key}={_clipped(value)}" for key, value in (spec.args or {}).items())
-        what = spec.description.strip() or f"call {spec.tool}"
-        description = f"{what} (planned args: {planned}; {hint})"
+        # A replan often copies an earlier step's description, with the note added then.
+        what = spec.description.split(PLANNED_ARGS)[0].strip() or f"call {spec.tool}"
+        description = f"{what}{PLANNED_ARGS}{planned}; {hint})"
         return spec.model_copy(update={"args": None, "description": description})
 
     def _described(self, index: int, spec: StepSpec) -> StepSpec:

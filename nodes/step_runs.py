@@ -22,6 +22,7 @@ from nodes.context import Context
 from nodes.errors import ModelRequestRejectedError
 from nodes.goal_files import named_files_text
 from nodes.llm import EXECUTE, FILL, completion_cap, invoke, repeated, was_truncated
+from nodes.placeholders import echoed_placeholders
 from nodes.prompts import (
     CUT_OFF_NOTE,
     EXECUTE_SYSTEM,
@@ -91,6 +92,9 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
     if call is None:  # the model ignored the forced choice
         why = f"no {name} call was made: {sanitize(reply.text)[:300]}"
         return Filled(None, why, cost, unsupported=True)
+    if echoed := echoed_placeholders(call["args"], step.description):
+        why = f"the filled args still hold {', '.join(echoed)}, not values: {name} was not called"
+        return Filled(None, why, cost)
     return Filled(dict(call["args"]), cost=cost)
 
 

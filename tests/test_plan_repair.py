@@ -420,6 +420,53 @@ async def test_a_placeholder_arg_is_filled_from_the_earlier_result(
     assert 'path="errors.txt"' in fill_prompt  # the planned path reaches the fill call
 
 
+async def test_a_fill_call_that_copies_the_placeholder_writes_nothing(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A live run (limerick, 1.5B): the fill call wrote `{{cat_name}}` itself, over a
+    finished limerick, where the planned args had it and the result said "Biscuit"."""
+    (workspace / "cat_name.txt").write_text("Biscuit")
+    (workspace / "limerick.md").write_text("There once was a cat named Biscuit\n")
+    script.add("parse_goal", goal_reply("limerick.md names the cat"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s2", tool="read_file", args={"path": "cat_name.txt"}),
+            step("s3", tool="write_file", args={"path": "limerick.md", "content": "{{cat_name}}"}),
+        ),
+    )
+    script.add(
+        "execute", tool_call("write_file", {"path": "limerick.md", "content": "{{cat_name}}"})
+    )
+    script.defaults["reflect"] = reflect_reply({"s2": True, "s3": False})
+    context.max_replans = 0
+
+    outcome = await arun("put the cat's name in limerick.md", context=context, db=db_path)
+
+    assert (workspace / "limerick.md").read_text() == "There once was a cat named Biscuit\n"
+    s3 = outcome.results["s3"]
+    assert s3.status == "error" and "still hold {{cat_name}}, not values" in s3.output
+    assert outcome.budget.tool_calls == 1, "write_file was called"
+
+
+def test_a_replanned_step_keeps_one_note_of_its_planned_args() -> None:
+    """A replan copies an earlier repaired step's description; the note is not added twice."""
+    first = by_id(repair(step("s1", tool="write_file", args={"path": "o.txt", "content": "{{n}}"})))
+    again = by_id(
+        repair(
+            step(
+                "s2",
+                tool="write_file",
+                description=first["s1"].description,
+                args={"path": "o.txt", "content": "{{n}}"},
+            ),
+            finished={"s1": failed("s1")},
+        )
+    )
+    assert again["s2"].description.count("(planned args:") == 1
+    assert again["s2"].description == first["s1"].description
+
+
 async def test_an_unavailable_tools_step_is_done_by_the_executor(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
@@ -441,3 +488,24 @@ async def test_an_unavailable_tools_step_is_done_by_the_executor(
     assert outcome.results["s1"].tool_calls == 1
     executor_prompt = script.calls_for("execute")[0][-1].text
     assert 'do what count_words({"path": "essay.txt"}) would do' in executor_prompt
+
+
+def test_a_batch_fill_that_copies_a_placeholder_leaves_that_step_to_fill_itself() -> None:
+    from langchain_core.messages import AIMessage
+
+    from nodes.fill_args import matched_args
+    from nodes.state import Step
+
+    planned = 'write it (planned args: path="o.txt"; content="{{n}}"; replace each placeholder)'
+    steps = [
+        Step(id="a", description=planned, expected="e", tool="write_file"),
+        Step(id="b", description="read it", expected="e", tool="read_file"),
+    ]
+    reply = AIMessage(
+        content="",
+        tool_calls=[
+            {"name": "write_file__a", "args": {"path": "o.txt", "content": "{{n}}"}, "id": "1"},
+            {"name": "read_file__b", "args": {"path": "o.txt"}, "id": "2"},
+        ],
+    )
+    assert matched_args(steps, reply) == {"b": {"path": "o.txt"}}
