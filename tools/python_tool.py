@@ -7,6 +7,7 @@ import asyncio
 from langchain_core.tools import tool
 
 from nodes.context import Context
+from tools.code_layout import laid_out
 from tools.confinement import Confinement, state_folders
 from tools.interpreter import Interpreter, InterpreterGuard, load_interpreter
 from tools.receipts import action_receipt, save_outcome
@@ -90,12 +91,14 @@ async def run_python(code: str) -> str:
     Args:
         code: The complete program to run.
     """
+    # A one-line program with a compound statement after a `;` cannot parse; it runs laid
+    # out as the lines it means (`tools.code_layout`), and any program that parses as it is.
     context = current_context()
     limits = sandbox_limits(context)
     receipt = action_receipt.get()
     python = await _interpreter(context)
     result = await run_python_code(
-        code,
+        laid_out(code),
         context.workspace,
         limits,
         confinement=await asyncio.to_thread(current_confinement),
