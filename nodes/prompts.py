@@ -167,8 +167,11 @@ Answer again with one corrected JSON object only."""
 
 QUOTE_PROMPT = """Evidence must show what the files say, and this evidence does not: {problems}.
 For each criterion named, copy into its `evidence` one line of that file exactly as it is shown
-under "Files the criteria name", or set its `met` to false when no line of the file meets it.
-Answer again with the whole JSON object only."""
+under "Files the criteria name", or set its `met` to false when no line of the file meets it."""
+
+VERDICTS_PROMPT = """Give a verdict for step(s) {steps} too: every new result needs one."""
+
+ANSWER_AGAIN = """Answer again with the whole JSON object only."""
 
 TRUNCATED_PROMPT = """Your answer was cut off at {tokens} tokens, the most this answer may have,
 so it could not be used. Answer again with one shorter JSON object only: fewer items, shorter

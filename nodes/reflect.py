@@ -18,7 +18,13 @@ from nodes.goal_files import named_files_text
 from nodes.history import history_text
 from nodes.llm import REFLECT, invoke_structured
 from nodes.plan_check import ready_steps
-from nodes.prompts import QUOTE_PROMPT, REFLECT_SYSTEM, REFLECT_USER
+from nodes.prompts import (
+    ANSWER_AGAIN,
+    QUOTE_PROMPT,
+    REFLECT_SYSTEM,
+    REFLECT_USER,
+    VERDICTS_PROMPT,
+)
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
 from nodes.state import Criterion, State, Step, StepResult
@@ -39,19 +45,15 @@ def new_result_chars(pending: list[StepResult]) -> int:
 def _checker(
     pending: list[StepResult], criteria: list[Criterion], shown: int
 ) -> Callable[[ReflectionSpec], str | None]:
-    """Rules the reflection schema cannot express: a verdict per new step, evidence when met.
-
-    `shown` is how many characters of each new result the review showed."""
-    pending_ids = {r.step_id for r in pending}
+    """Rules the reflection schema cannot express: known criteria, evidence when met, an
+    answer step shown whole (`shown`: how many characters of each new result the review
+    showed)."""
     criterion_ids = {c.id for c in criteria}
     # Only a result the reviewer saw whole may become the answer that finish repeats verbatim.
     answerable = {r.step_id for r in pending if r.status == "done" and len(r.output) <= shown}
 
     def check(spec: ReflectionSpec) -> str | None:
         problems = []
-        missing = pending_ids - {v.step_id for v in spec.verdicts} - set(spec.passed)
-        if missing:
-            problems.append(f"give a verdict for step(s) {', '.join(sorted(missing))}")
         if spec.answer_step is not None and spec.answer_step not in answerable:
             problems.append(
                 f"answer_step {spec.answer_step!r} is not a new result shown in full; use null"
@@ -66,15 +68,22 @@ def _checker(
     return check
 
 
-def _quote_advice(
-    criteria: list[Criterion], contents: Mapping[str, str | None]
+def _advice(
+    pending: list[StepResult], criteria: list[Criterion], contents: Mapping[str, str | None]
 ) -> Callable[[ReflectionSpec], str | None]:
-    """The question to ask once when the review marks a criterion met on evidence that shows
-    nothing (`nodes.evidence`): a 1.5B reviewer restated criteria for right and wrong files
-    alike, and right files ended "failed"; asked to copy a line, it may show one."""
+    """The question to ask once, in the same conversation, about what a review may leave as it
+    is but had better not: a new step without a verdict (it fails, and its work is planned
+    again; a 1.5B reviewer left one out three times in a row, which had ended the run), and a
+    criterion marked met on evidence that shows nothing (`nodes.evidence`: it stays unmet; a
+    1.5B reviewer restated criteria for right and wrong files alike)."""
     by_id = {c.id: c for c in criteria}
+    pending_ids = {r.step_id for r in pending}
 
     def advise(spec: ReflectionSpec) -> str | None:
+        questions = []
+        missing = pending_ids - {v.step_id for v in spec.verdicts} - set(spec.passed)
+        if missing:
+            questions.append(VERDICTS_PROMPT.format(steps=", ".join(sorted(missing))))
         problems = []
         for update in spec.criteria:
             criterion = by_id.get(update.id)
@@ -84,7 +93,9 @@ def _quote_advice(
             why = unfounded(said, contents) if needs_evidence(said) else ""
             if why:
                 problems.append(f"{update.id}: {why}")
-        return QUOTE_PROMPT.format(problems="; ".join(problems)) if problems else None
+        if problems:
+            questions.append(QUOTE_PROMPT.format(problems="; ".join(problems)))
+        return "\n".join([*questions, ANSWER_AGAIN]) if questions else None
 
     return advise
 
@@ -278,7 +289,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             ),
             stage=REFLECT,
             check=_checker(pending, state.criteria, shown),
-            advice=_quote_advice(state.criteria, contents),
+            advice=_advice(pending, state.criteria, contents),
         )
     except StructuredOutputError as exc:
         return {

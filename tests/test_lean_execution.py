@@ -51,12 +51,30 @@ async def test_deferred_reflection_judges_a_chain_once(
     assert outcome.status == "done"
     assert (workspace / "log.txt").read_text() == "1\n2\n3\n"
     repair = script.calls_for("reflect")[1][-1].text
-    assert "give a verdict for step(s) s3" in repair
+    assert "Give a verdict for step(s) s3 too" in repair
     assert _roles(script) == ["parse_goal", "plan", "reflect", "reflect", "finish"]
     judged = script.calls_for("reflect")[0][1].text
     new_results = judged.split("New results to judge:")[1].split("Earlier results:")[0]
     assert all(f"<result step='s{i}'" in new_results for i in (1, 2, 3))
     assert all(outcome.results[f"s{i}"].verdict == "pass" for i in (1, 2, 3))
+
+
+async def test_a_verdict_the_review_never_gives_fails_that_step_not_the_run(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A live run (json_adults, 1.5B) ended "failed": the reviewer left out one step's verdict
+    three times in a row. It is asked once; the step without a verdict then fails."""
+    context.max_replans = 0
+    script.add("parse_goal", goal_reply("log.txt has three lines"))
+    script.add("plan", plan_reply(*_appends(3)))
+    script.defaults["reflect"] = {"passed": ["s1", "s2"], "criteria": []}  # never s3
+
+    outcome = await arun("log three lines", context=context, db=db_path)
+
+    assert len(script.calls_for("reflect")) == 2, "asked once, not until the retries ran out"
+    assert "model gave no valid" not in outcome.stop_reason
+    assert outcome.status == "budget_exhausted", outcome.stop_reason  # it would replan s3
+    assert [outcome.results[f"s{i}"].verdict for i in (1, 2, 3)] == ["pass", "pass", "fail"]
 
 
 async def test_every_wave_reflection_judges_each_step(
