@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from nodes.context import Context
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tools.workspace import (
     WorkspaceError,
     append_text,
@@ -86,3 +88,31 @@ def test_read_truncates_and_survives_invalid_utf8(workspace: Path) -> None:
     (workspace / "bin.dat").write_bytes(b"ok \xff\xfe " + b"x" * 50)
     text = read_text(workspace, "bin.dat", 10)
     assert text.startswith("ok \ufffd\ufffd") and "truncated at 10" in text
+
+
+async def test_a_missing_files_error_names_the_files_there_are(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A 1.5B planner read `region_data.json` (a name it made up) three times over; the error
+    now says what it could read instead."""
+    from graph.api import arun
+
+    (workspace / "sales.csv").write_text("region,amount\nnorth,1\n")
+    script.add("parse_goal", goal_reply("the totals are read"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="read_file", args={"path": "region_data.json"}),
+            step(
+                "s2", tool="edit_file", args={"path": "nope.txt", "old_text": "a", "new_text": "b"}
+            ),
+        ),
+    )
+    script.defaults["reflect"] = reflect_reply({"s1": False, "s2": False})
+    context.max_replans, context.approval = 0, "none"
+
+    outcome = await arun("read the totals", context=context, db=db_path)
+
+    for step_id, missing in (("s1", "region_data.json"), ("s2", "nope.txt")):
+        output = outcome.results[step_id].output
+        assert f"no such file: {missing}; the workspace has: sales.csv" in output

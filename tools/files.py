@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from langchain_core.tools import tool
 
 from tools import workspace
@@ -17,6 +20,29 @@ def _here() -> tuple[str, Confinement]:
     return str(guard.root), guard
 
 
+MISSING_FILE_LISTED = 20
+"""How many of the workspace's files an error about a missing file names."""
+
+
+@contextmanager
+def _missing_files_listed(root: str, guard: Confinement) -> Iterator[None]:
+    """A missing file's error names the files there are: a small model that guessed a name
+    (`region_data.json` for `sales.csv`) otherwise guesses again, or lists files first."""
+    try:
+        yield
+    except workspace.WorkspaceError as exc:
+        if not str(exc).startswith("no such file"):
+            raise
+        names = workspace.list_paths(root, guard=guard).splitlines()
+        shown = ", ".join(names[:MISSING_FILE_LISTED])
+        more = (
+            f" and {len(names) - MISSING_FILE_LISTED} more"
+            if len(names) > MISSING_FILE_LISTED
+            else ""
+        )
+        raise workspace.WorkspaceError(f"{exc}; the workspace has: {shown}{more}") from exc
+
+
 @tool
 def read_file(path: str) -> str:
     """Read a UTF-8 text file from the workspace.
@@ -25,7 +51,8 @@ def read_file(path: str) -> str:
         path: File path relative to the workspace root, e.g. `notes/todo.md`.
     """
     root, guard = _here()
-    return workspace.read_text(root, path, READ_LIMIT_CHARS, guard=guard)
+    with _missing_files_listed(root, guard):
+        return workspace.read_text(root, path, READ_LIMIT_CHARS, guard=guard)
 
 
 @tool
@@ -62,7 +89,8 @@ def edit_file(path: str, old_text: str, new_text: str) -> str:
         new_text: Replacement text.
     """
     root, guard = _here()
-    return workspace.edit_text(root, path, old_text, new_text, guard=guard)
+    with _missing_files_listed(root, guard):
+        return workspace.edit_text(root, path, old_text, new_text, guard=guard)
 
 
 @tool
