@@ -42,30 +42,15 @@ def new_result_chars(pending: list[StepResult]) -> int:
     return max(EARLIER_RESULT_CHARS, min(NEW_RESULT_CHARS, share))
 
 
-def _checker(
-    pending: list[StepResult], criteria: list[Criterion], shown: int
-) -> Callable[[ReflectionSpec], str | None]:
-    """Rules the reflection schema cannot express: known criteria, evidence when met, an
-    answer step shown whole (`shown`: how many characters of each new result the review
-    showed)."""
-    criterion_ids = {c.id for c in criteria}
-    # Only a result the reviewer saw whole may become the answer that finish repeats verbatim.
+def answerable_only(spec: ReflectionSpec, pending: list[StepResult], shown: int) -> ReflectionSpec:
+    """`spec` with its answer step dropped unless it is a new result the review showed whole
+    (`shown`: characters of each): finish repeats that result verbatim. A repair, not a
+    question: a 1.5B reviewer named a clipped result three times in a row, which had ended a
+    live run "failed"."""
     answerable = {r.step_id for r in pending if r.status == "done" and len(r.output) <= shown}
-
-    def check(spec: ReflectionSpec) -> str | None:
-        problems = []
-        if spec.answer_step is not None and spec.answer_step not in answerable:
-            problems.append(
-                f"answer_step {spec.answer_step!r} is not a new result shown in full; use null"
-            )
-        for update in spec.criteria:
-            if update.id not in criterion_ids:
-                problems.append(f"unknown criterion id {update.id!r}")
-            elif update.met and not update.evidence.strip():
-                problems.append(f"criterion {update.id} is marked met without evidence")
-        return "; ".join(problems) or None
-
-    return check
+    if spec.answer_step is None or spec.answer_step in answerable:
+        return spec
+    return spec.model_copy(update={"answer_step": None})
 
 
 def _advice(
@@ -288,7 +273,6 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
                 tuple(c.id for c in state.criteria), tuple(r.step_id for r in pending)
             ),
             stage=REFLECT,
-            check=_checker(pending, state.criteria, shown),
             advice=_advice(pending, state.criteria, contents),
         )
     except StructuredOutputError as exc:
@@ -298,5 +282,6 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "stop_reason": str(exc),
             "budget": watch.budget(exc.spent),
         }
+    spec = answerable_only(spec, pending, shown)
     judged = judged_by_model(state, pending, spec, failures, contents)
     return {**cleared, **judged, "budget": watch.budget(spent)}

@@ -241,6 +241,25 @@ async def test_an_unknown_answer_step_is_sent_back_for_repair(
     assert "answer_step: Input should be 's1'" in repair  # the ids there are
 
 
+async def test_a_clipped_result_named_as_the_answer_is_not_reused_and_ends_nothing(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A live run (inventory_table, 1.5B) ended "failed": the reviewer named a result it saw
+    clipped as the answer three times. The name is dropped; the reporter writes the answer."""
+    script.add("parse_goal", goal_reply("the report is written"))
+    script.add("plan", plan_reply(step("s1", description="write the report")))
+    script.add("execute", "word " * 5000)  # far longer than the review shows
+    script.add(
+        "reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote word word"}, answer_step="s1")
+    )
+    script.add("finish", "The report is written.")
+
+    outcome = await arun("write the report", context=context, db=db_path)
+
+    assert outcome.status == "done" and outcome.answer == "The report is written."
+    assert _roles(script) == ["parse_goal", "plan", "execute", "reflect", "finish"]
+
+
 def test_a_planned_call_needs_no_description_but_an_executor_step_does() -> None:
     tools = tools_for(Context())
     terse = StepSpec.model_validate({"id": "a", "tool": "read_file", "args": {"path": "x"}})
