@@ -24,6 +24,7 @@ from nodes.goal_files import named_files_text
 from nodes.llm import EXECUTE, FILL, completion_cap, invoke, repeated, was_truncated
 from nodes.placeholders import echoed_placeholders
 from nodes.prompts import (
+    CHECKS_FAILED_NOTE,
     CUT_OFF_NOTE,
     EXECUTE_SYSTEM,
     EXECUTE_USER,
@@ -128,13 +129,14 @@ async def _step_prompt(task: StepTask, step: Step) -> str:
     )
 
 
-async def _checks_pass(task: StepTask, observations: list[ToolOutcome]) -> bool:
-    """Whether every criterion passes its code check after calls that succeeded: the step has
-    done what the run needs, and asking the model to say so would only cost a turn."""
+async def _check_failures(task: StepTask, observations: list[ToolOutcome]) -> list[str] | None:
+    """The criteria's code checks after calls of which one succeeded, one failure per line
+    (empty: every check passes, and the step has done what the run needs; asking the model
+    to say so would only cost a turn); None when there is nothing to check."""
     if not task.checks or not any(o.ok for o in observations):
-        return False
+        return None
     _, failures = await in_confinement(verify, task.checks)
-    return not failures
+    return failures
 
 
 async def run_tool_loop(
@@ -206,9 +208,18 @@ async def _take_turn(
         tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
         messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
         observations.append(outcome)
-    if await _checks_pass(task, observations):
+    failures = await _check_failures(task, observations)
+    if failures == []:
         run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
         return True
+    acted = any(
+        o.ok and not _reads(c["name"], context)
+        for c, o in zip(reply.tool_calls, observations, strict=True)
+    )
+    if failures and acted:
+        # What code found wrong goes to the model while it can still mend it in this step
+        # (a 1.5B executor wrote a four-line limerick, then wrote it again, unaware).
+        messages.append(HumanMessage(CHECKS_FAILED_NOTE.format(failures="; ".join(failures))))
     return False
 
 

@@ -317,6 +317,26 @@ async def test_the_short_path_runs_the_goal_as_one_executor_step(
     assert outcome.budget.llm_calls == 2 + 1
 
 
+async def test_the_executor_hears_what_a_check_found_wrong_after_its_write(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    check = {"kind": "file_contains", "path": "sum.txt", "text": "55"}
+    script.add("parse_goal", _goal({"text": "sum.txt holds 55", "check": check}, effort="short"))
+    script.add(
+        "execute",
+        tool_call("write_file", {"path": "sum.txt", "content": "54\n"}, "c1"),
+        tool_call("write_file", {"path": "sum.txt", "content": "55\n"}, "c2"),
+    )
+
+    outcome = await arun("write 55 to sum.txt", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    told = script.calls_for("execute")[1][-1].text
+    assert told.startswith("Checked in the workspace after your call: c1 (sum.txt holds 55)")
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute", "execute"]
+
+
 async def test_a_failed_short_path_falls_back_to_a_plan(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
