@@ -49,6 +49,21 @@ def test_a_compound_statement_after_a_semicolon_gets_its_own_lines(
     assert laid_out(code) == expected
 
 
+def test_a_program_that_returns_its_result_runs_as_a_function_and_prints_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """three_parts, 1.5B: `...; return max(numbers)` (and `return word[::-1]`) at the top."""
+    code = (
+        "import re; with open('numbers.txt', 'r') as f: numbers = "
+        "[int(line.strip()) for line in f.readlines()]; return max(numbers)"
+    )
+    (tmp_path / "numbers.txt").write_text("3\n9\n4\n")
+    monkeypatch.chdir(tmp_path)
+    program = laid_out(code)
+    exec(compile(program, "<program>", "exec"), {})
+    assert capsys.readouterr().out == "9\n"
+
+
 @pytest.mark.parametrize(
     "code",
     [

@@ -7,7 +7,8 @@ a live run of a 1.5B model, four of eleven `run_python` calls failed this way, a
 a replan. Python's own rule for such a line says what it means: everything after a compound
 statement's colon is its body, `;`-separated statements included. `laid_out` writes exactly
 that as indented lines, and only for code that does not parse as it is and does parse laid
-out, so a program that runs is never changed.
+out, so a program that runs is never changed. A program that `return`s its result at the top
+level (written as a function body) runs as that function, its result printed.
 """
 
 from __future__ import annotations
@@ -33,9 +34,27 @@ def laid_out(code: str) -> str:
     candidates = (code, one_line) if one_line != code.strip("\n") else (code,)
     for candidate in candidates:
         lines = "\n".join(_line_laid_out(line) for line in candidate.split("\n"))
-        if _parses(lines):
-            return lines
+        for program in (lines, _returning(lines)):
+            if program and _parses(program):
+                return program
     return code
+
+
+def _returning(code: str) -> str:
+    """`code` as the body of a function whose result is printed, when it `return`s a value at
+    its top level (a small model writes a step's program as a function body: `... ; return
+    max(numbers)`, a SyntaxError as it is); "" when it has no `return`."""
+    if "return" not in code:
+        return ""
+    body = "\n".join(INDENT + line if line.strip() else line for line in code.split("\n"))
+    return (
+        f"def {_PROGRAM}():\n{body}\n\n"
+        f"{_PROGRAM}_result = {_PROGRAM}()\n"
+        f"if {_PROGRAM}_result is not None:\n{INDENT}print({_PROGRAM}_result)\n"
+    )
+
+
+_PROGRAM = "_planloop_program"
 
 
 def _parses(code: str) -> bool:
