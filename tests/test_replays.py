@@ -31,26 +31,7 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
-_ASKS_FOR_A_QUOTE = (
-    "the review asks once for a quote when its evidence shows nothing (nodes/evidence.py), "
-    "a call the recording lacks; replaced by the next measurement's recordings"
-)
-_LAYS_OUT_ONE_LINERS = (
-    "a one-line program with a compound statement after ';' now runs (tools/code_layout.py); "
-    "its recorded SyntaxError was the run's turn; replaced by the next measurement's recording"
-)
-SUPERSEDED: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "planloop/checklist",
-            "planloop/config_port",
-            "planloop/inventory_table",
-            "planloop/word_count",
-        ),
-        _ASKS_FOR_A_QUOTE,
-    ),
-    "planloop/three_parts": _LAYS_OUT_ONE_LINERS,
-}
+SUPERSEDED: dict[str, str] = {}
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 
