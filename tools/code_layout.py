@@ -3,8 +3,8 @@
 Small models write whole programs on one line: `import re; with open('a.txt') as f: n =
 len(f.read().split()); print(n)`. Python allows a compound statement (`with`, `for`, `if`,
 ...) only at the start of a line, so the program fails with a SyntaxError before it runs; in
-a live run of a 1.5B model, four of eleven `run_python` calls failed this way, and each cost
-a replan. Python's own rule for such a line says what it means: everything after a compound
+a live run of a 1.5B model, programs of three of its 17 goals failed this way, each failure
+costing a replan. Python's own rule for such a line says what it means: everything after a compound
 statement's colon is its body, `;`-separated statements included. `laid_out` writes exactly
 that as indented lines, and only for code that does not parse as it is and does parse laid
 out, so a program that runs is never changed. A program that `return`s its result at the top
