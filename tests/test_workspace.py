@@ -98,6 +98,8 @@ async def test_a_missing_files_error_names_the_files_there_are(
     from graph.api import arun
 
     (workspace / "sales.csv").write_text("region,amount\nnorth,1\n")
+    for n in range(25):
+        (workspace / f"z{n:02}.txt").write_text("")
     script.add("parse_goal", goal_reply("the totals are read"))
     script.add(
         "plan",
@@ -115,4 +117,5 @@ async def test_a_missing_files_error_names_the_files_there_are(
 
     for step_id, missing in (("s1", "region_data.json"), ("s2", "nope.txt")):
         output = outcome.results[step_id].output
-        assert f"no such file: {missing}; the workspace has: sales.csv" in output
+        assert f"no such file: {missing}; the workspace has: sales.csv, z00.txt," in output
+        assert "z18.txt and more" in output and "z19.txt" not in output

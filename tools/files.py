@@ -33,13 +33,10 @@ def _missing_files_listed(root: str, guard: Confinement) -> Iterator[None]:
     except workspace.WorkspaceError as exc:
         if not str(exc).startswith("no such file"):
             raise
-        names = workspace.list_paths(root, guard=guard).splitlines()
+        listed = workspace.list_paths(root, guard=guard).splitlines()
+        names = [name for name in listed if not name.startswith("[...")]  # a stopped listing
         shown = ", ".join(names[:MISSING_FILE_LISTED])
-        more = (
-            f" and {len(names) - MISSING_FILE_LISTED} more"
-            if len(names) > MISSING_FILE_LISTED
-            else ""
-        )
+        more = " and more" if len(listed) > MISSING_FILE_LISTED else ""
         raise workspace.WorkspaceError(f"{exc}; the workspace has: {shown}{more}") from exc
 
 
