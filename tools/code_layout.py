@@ -4,8 +4,8 @@ Small models write whole programs on one line: `import re; with open('a.txt') as
 len(f.read().split()); print(n)`. Python allows a compound statement (`with`, `for`, `if`,
 ...) only at the start of a line, so the program fails with a SyntaxError before it runs; in
 a live run of a 1.5B model, programs of three of its 17 goals failed this way, each failure
-costing a replan. Python's own rule for such a line says what it means: everything after a compound
-statement's colon is its body, `;`-separated statements included. `laid_out` writes exactly
+costing a replan. Python's own rule for such a line says what it means: everything after a
+compound statement's colon is its body, `;`-separated statements included. `laid_out` writes exactly
 that as indented lines, and only for code that does not parse as it is and does parse laid
 out, so a program that runs is never changed. A program that `return`s its result at the top
 level (written as a function body) runs as that function, its result printed.
@@ -78,9 +78,10 @@ def _line_laid_out(line: str) -> str:
     return "\n".join(_nest(segments, indent))
 
 
-def _segments(text: str) -> list[str] | None:
+def _segments(text: str) -> list[tuple[str, bool]] | None:
     """`text` cut at every `;` and every colon that ends a compound header, at bracket depth
-    0 (a lambda's colon excepted); None when `text` is not one line of whole tokens."""
+    0 (a lambda's colon excepted), each piece with whether it is such a header; None when
+    `text` is not one line of whole tokens."""
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
@@ -92,10 +93,10 @@ def _segments(text: str) -> list[str] | None:
         scanner.take(token)
     segments, start = [], 0
     for begin, end, is_header in scanner.cuts:
-        segments.append(text[start:end] if is_header else text[start:begin])
+        segments.append((text[start:end] if is_header else text[start:begin], is_header))
         start = end
-    segments.append(text[start:])
-    return [s.strip() for s in segments if s.strip()]
+    segments.append((text[start:], False))
+    return [(piece.strip(), is_header) for piece, is_header in segments if piece.strip()]
 
 
 _LINE_END = (tokenize.NEWLINE, tokenize.ENDMARKER)
@@ -134,12 +135,12 @@ class _Scanner:
             self.in_header, self.at_start = False, True
 
 
-def _nest(segments: list[str], indent: str) -> list[str]:
+def _nest(segments: list[tuple[str, bool]], indent: str) -> list[str]:
     """Each segment on its own line; everything after a header (`...:`) is its body, one level
     deeper, as Python reads a one-line suite."""
     lines: list[str] = []
-    for segment in segments:
+    for segment, is_header in segments:
         lines.append(indent + segment)
-        if segment.endswith(":") and segment.split()[0] in COMPOUND:
+        if is_header:
             indent += INDENT
     return lines
