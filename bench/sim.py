@@ -11,20 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
 
 from nodes.llm import usage_metadata
 
 CHARS_PER_TOKEN = 4
+STREAM_TOKENS = 4
+"""Tokens per streamed piece of a simulated reply."""
 GOAL = "Look up every record listed in the task and combine what they say into one summary."
 
 
@@ -48,6 +50,8 @@ class Op:
     kind: str  # "model" or "tool"
     tag: str  # the task key (or "synth") it belongs to; "" for control calls
     seconds: float
+    text: str = ""
+    """A model call's reply text (a streamed plan's steps can start before it ends)."""
 
 
 @dataclass
@@ -121,7 +125,7 @@ class SimChatModel(BaseChatModel):
         self.meter.llm_calls += 1
         self.meter.prompt_tokens += prompt
         self.meter.completion_tokens += completion
-        self.meter.ops.append(Op("model", tag, delay))
+        self.meter.ops.append(Op("model", tag, delay, str(reply.content)))
         return reply, delay
 
     def _generate(
@@ -145,6 +149,39 @@ class SimChatModel(BaseChatModel):
         reply, delay = self._reply(messages)
         await asyncio.sleep(delay)
         return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """The reply as a server streams it: text in pieces of `STREAM_TOKENS` tokens, each
+        when the simulated clock has written it (tool calls arrive whole at the end); the
+        whole reply takes exactly what `_agenerate` waits, and the last piece carries usage."""
+        reply, delay = self._reply(messages)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        text = reply.content if isinstance(reply.content, str) and not reply.tool_calls else ""
+        step, done = STREAM_TOKENS * CHARS_PER_TOKEN, 0
+        while len(text) - done > step:
+            written = self.latency.call((done + step) // CHARS_PER_TOKEN)
+            await asyncio.sleep(max(0.0, started + written - loop.time()))
+            yield ChatGenerationChunk(message=AIMessageChunk(content=text[done : done + step]))
+            done += step
+        await asyncio.sleep(max(0.0, started + delay - loop.time()))
+        calls = [
+            {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": n}
+            for n, c in enumerate(reply.tool_calls)
+        ]
+        last = AIMessageChunk(
+            content=text[done:] if text else reply.content,
+            tool_call_chunks=calls,  # type: ignore[arg-type]
+            usage_metadata=reply.usage_metadata,
+            response_metadata={"finish_reason": "stop"},
+        )
+        yield ChatGenerationChunk(message=last)
 
 
 def record(key: str, chars: int) -> str:

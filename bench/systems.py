@@ -16,7 +16,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 
 from bench.responders import plan_execute_responder, planloop_responder, react_responder
-from bench.sim import GOAL, Latency, Meter, SimChatModel, Task, lookup_tool
+from bench.sim import CHARS_PER_TOKEN, GOAL, Latency, Meter, Op, SimChatModel, Task, lookup_tool
 
 REACT_SYSTEM = "You are a helpful assistant. Use the tools to do the user's task, then answer."
 
@@ -38,18 +38,40 @@ def serial_critical_path(meter: Meter) -> float:
     return sum(op.seconds for op in meter.ops)
 
 
-def wave_critical_path(meter: Meter, task: Task) -> float:
+def wave_critical_path(meter: Meter, task: Task, latency: Latency | None = None) -> float:
     """Lower bound for a system that runs each wave of ready lookups concurrently.
 
     Model calls outside the steps (parse, plan, reflect, finish; or a ReAct model's turns) are
     sequential; inside a wave the slowest step (its own model and tool calls in a row) counts.
+    With `latency` (planloop), a first-wave lookup that the first model call's streamed plan
+    lists with its args starts when its step's text is written (`nodes.early_calls`): the
+    first wave ends when both that call and the wave's slowest step have.
     """
-    control = sum(op.seconds for op in meter.ops if op.tag == "")
+    control = [op for op in meter.ops if op.kind == "model" and op.tag == ""]
     waves = [*task.waves(), ["synth"]]
-    steps = sum(
-        max(sum(op.seconds for op in meter.ops if op.tag == key) for key in wave) for wave in waves
-    )
-    return control + steps
+
+    def step_seconds(key: str) -> float:
+        return sum(op.seconds for op in meter.ops if op.tag == key)
+
+    starts = streamed_starts(control[0], latency) if latency and control else {}
+    first_call = control[0].seconds if starts else 0.0
+    first_wave = max(starts.get(key, first_call) + step_seconds(key) for key in waves[0])
+    rest = sum(max(step_seconds(key) for key in wave) for wave in waves[1:])
+    return sum(op.seconds for op in control) - first_call + max(first_call, first_wave) + rest
+
+
+def streamed_starts(call: Op, latency: Latency) -> dict[str, float]:
+    """When each lookup a streamed plan lists with its args can start: the simulated time its
+    step's text is complete."""
+    from nodes.early_calls import StepScanner
+
+    scanner, starts = StepScanner(), {}
+    for position, char in enumerate(call.text, 1):
+        for step in scanner.feed(char):
+            args = step.get("args")
+            if isinstance(args, dict) and not step.get("depends_on") and "key" in args:
+                starts[str(args["key"])] = latency.call(position // CHARS_PER_TOKEN)
+    return starts
 
 
 def shared_tools(lookup: BaseTool, workspace: Path) -> list[BaseTool]:
@@ -100,7 +122,8 @@ async def run_planloop(task: Task, latency: Latency, workdir: Path, chars: int) 
     if outcome.status != "done":
         raise RuntimeError(f"planloop did not finish {task.name}: {outcome.stop_reason}")
     steps = len(await thread_history(task.name, db)) - 1
-    return Result("planloop", task.name, wall, meter, wave_critical_path(meter, task), steps)
+    critical = wave_critical_path(meter, task, latency)
+    return Result("planloop", task.name, wall, meter, critical, steps)
 
 
 # sequential plan-and-execute (langchain_experimental) ---------------------------------------

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import CHECKED
 from nodes.context import Context
+from nodes.early_calls import drop_early_calls
 from nodes.errors import PlanloopError
 from nodes.history import history_text
 from nodes.llm import FINISH, invoke
@@ -94,6 +95,7 @@ def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) ->
 async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Write the answer and the report; a stopped run gets its partial result, no model call."""
     watch = Stopwatch()
+    drop_early_calls(current_thread_id())  # reads a dropped plan started, nobody will take
     status = "failed" if state.status == "running" else state.status
     state = replace(state, status=status)
     reused = (verified_answer(state) or reviewed_answer(state)) if status == "done" else None

@@ -37,7 +37,7 @@ from nodes.model_factory import (
 )
 from nodes.prompts import REPAIR_PROMPT, REPEATING_PROMPT, TRUNCATED_PROMPT
 from nodes.state import Budget
-from nodes.streaming import CallProgress, progress_writer, stream_reply
+from nodes.streaming import CallProgress, ReplyObserver, progress_writer, stream_reply
 from nodes.structured import (
     Check,
     has_root_choice,
@@ -151,6 +151,7 @@ async def _call(
     tools: Sequence[BaseTool] = (),
     tool_choice: str | None = None,
     options: dict[str, Any] | None = None,
+    observer: ReplyObserver | None = None,
 ) -> AIMessage:
     """One streamed model call with the stage's cap, resent only when that is safe."""
     model = chat_model(context)
@@ -162,7 +163,7 @@ async def _call(
     for delay in (*RETRY_DELAYS, None):
         progress.start()
         try:
-            reply = await stream_reply(bound, messages, progress)
+            reply = await stream_reply(bound, messages, progress, observer)
         except asyncio.CancelledError as exc:
             progress.failed(exc)
             raise
@@ -200,18 +201,22 @@ async def invoke(
 
 
 async def _structured_call(
-    context: Context, conversation: Sequence[BaseMessage], schema: type[BaseModel], stage: Stage
+    context: Context,
+    conversation: Sequence[BaseMessage],
+    schema: type[BaseModel],
+    stage: Stage,
+    observer: ReplyObserver | None,
 ) -> AIMessage:
     """One call for a structured answer: in json_schema mode while the server honours it."""
     if not wants_json_schema(context):
-        return await _call(context, conversation, stage)
+        return await _call(context, conversation, stage, observer=observer)
     try:
-        reply = await _schema_call(context, conversation, schema, stage)
+        reply = await _schema_call(context, conversation, schema, stage, observer)
     except ModelRequestRejectedError as exc:
         if context.structured_output == "json_schema":
             raise
         note_json_schema(context, works=False, why=str(exc))
-        return await _call(context, conversation, stage)
+        return await _call(context, conversation, stage, observer=observer)
     if not was_truncated(reply):
         plain = is_plain_json(reply.text)
         note_json_schema(context, works=plain, why="" if plain else "the reply was not JSON")
@@ -219,18 +224,22 @@ async def _structured_call(
 
 
 async def _schema_call(
-    context: Context, conversation: Sequence[BaseMessage], schema: type[BaseModel], stage: Stage
+    context: Context,
+    conversation: Sequence[BaseMessage],
+    schema: type[BaseModel],
+    stage: Stage,
+    observer: ReplyObserver | None,
 ) -> AIMessage:
     """A call in json_schema mode; a schema whose root is a choice, refused, is sent again as
     one object (OpenAI's API refuses a choice at the root, llama.cpp's server enforces it)."""
     try:
         options = {"response_format": response_format(schema)}
-        return await _call(context, conversation, stage, options=options)
+        return await _call(context, conversation, stage, options=options, observer=observer)
     except ModelRequestRejectedError:
         if not has_root_choice(schema):
             raise
     options = {"response_format": response_format(schema, flat=True)}
-    return await _call(context, conversation, stage, options=options)
+    return await _call(context, conversation, stage, options=options, observer=observer)
 
 
 async def invoke_structured(
@@ -241,6 +250,7 @@ async def invoke_structured(
     stage: Stage,
     check: Check[SchemaT] | None = None,
     advice: Check[SchemaT] | None = None,
+    observer: ReplyObserver | None = None,
 ) -> tuple[SchemaT, Budget]:
     """Ask for JSON matching `schema`; feed validation errors back for repair, then give up.
 
@@ -248,13 +258,14 @@ async def invoke_structured(
     `advice` is a rule worth asking about once, in the same conversation (a server's prompt
     cache serves all of it but the question): the next valid answer is taken as it is, and
     if none comes, the answer advised about stands. A reply cut off by the stage's cap gets
-    one request for a shorter answer; cut off again, the call fails.
+    one request for a shorter answer; cut off again, the call fails. `observer` reads each
+    reply as it streams.
     """
     conversation = [*messages, HumanMessage(schema_prompt(schema))]
     spent = Budget()
     problem, cut_off, advised = "", False, None
     for _ in range(context.structured_retries + 1):
-        reply = await _structured_call(context, conversation, schema, stage)
+        reply = await _structured_call(context, conversation, schema, stage, observer)
         spent += usage_budget(reply, context)
         truncated = was_truncated(reply)
         answer, problem = read_answer(reply.text, schema, check, truncated=truncated)

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch
 from nodes.check_grounding import grounded_check, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
+from nodes.early_calls import EarlyCalls, early_calls
 from nodes.errors import StructuredOutputError
 from nodes.goal_files import output_checks
 from nodes.goal_plan import drafted_steps, drafting_memories, goal_plan_messages
@@ -19,7 +20,7 @@ from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalPlanSpec, GoalSpec
 from nodes.state import Budget, Check, Criterion, Effort, State
 from tools.confinement import Confinement
-from tools.runtime import in_confinement
+from tools.runtime import current_thread_id, in_confinement
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,13 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     if not state.goal.strip():
         return {"status": "failed", "stop_reason": "the goal is empty", "budget": watch.budget()}
     drafts, hits = await drafting_memories(state, runtime)
+    early = early_calls(current_thread_id(), state, runtime.context)
     try:
-        spec, spent = await _analysed(state, runtime.context, drafts)
+        spec, spent = await _analysed(state, runtime.context, drafts, early)
     except StructuredOutputError as exc:
-        return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(exc.spent)}
+        spent = exc.spent + early.spent()
+        return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(spent)}
+    spent += early.spent()
     runs_code = runtime.context.approval == "none"
     criteria, notes = await in_confinement(criteria_of, spec, state.goal, runs_code)
     for note in notes:
@@ -83,11 +87,16 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     }
 
 
-async def _analysed(state: State, context: Context, drafts: bool) -> tuple[GoalSpec, Budget]:
-    """One goal-analysis call; with `drafts`, it writes the first plan too."""
+async def _analysed(
+    state: State, context: Context, drafts: bool, early: EarlyCalls
+) -> tuple[GoalSpec, Budget]:
+    """One goal-analysis call; with `drafts`, it writes the first plan too, whose read-only
+    calls start as their steps stream in (`early`)."""
     if drafts:
         messages = await goal_plan_messages(state, context)
-        answer, spent = await invoke_structured(context, messages, GoalPlanSpec, stage=GOAL_PLAN)
+        answer, spent = await invoke_structured(
+            context, messages, GoalPlanSpec, stage=GOAL_PLAN, observer=early
+        )
         return answer.root, spent
     messages = [
         SystemMessage(PARSE_GOAL_SYSTEM),

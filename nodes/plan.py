@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.approve_plan import plan_diff
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.early_calls import early_calls
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
 from nodes.llm import PLAN, invoke_structured
@@ -25,6 +26,7 @@ from nodes.tool_list import tools_text
 from tools import BUILTIN, RISK_ORDER, tool_specs, tools_for, unavailable_tools
 from tools.confinement import state_folders
 from tools.interpreter import InterpreterGuard, interpreter_note
+from tools.runtime import current_thread_id
 
 PROMPT_RESULT_CHARS = 600
 
@@ -183,12 +185,21 @@ async def _with_memories(
 
 async def _proposed_plan(state: State, context: Context) -> tuple[PlanSpec, Budget]:
     """One planner call for a `PlanSpec` (a malformed answer is sent back by `invoke_structured`)
-    and what it cost."""
+    and what it cost, the read-only calls started while it streamed (`nodes.early_calls`)
+    included."""
     # The interpreter is probed once per process, in a thread (never on the event loop).
     guarded = InterpreterGuard.of(context.workspace, state_folders.get())
     note = await asyncio.to_thread(interpreter_note, context.python, guarded)
     messages = plan_messages(state, context, note)
-    return await invoke_structured(context, messages, PlanSpec, stage=PLAN)
+    early = early_calls(current_thread_id(), state, context)
+    try:
+        spec, spent = await invoke_structured(
+            context, messages, PlanSpec, stage=PLAN, observer=early
+        )
+    except StructuredOutputError as exc:
+        exc.spent += early.spent()
+        raise
+    return spec, spent + early.spent()
 
 
 def _accepted(state: State, spec: PlanSpec, context: Context) -> dict[str, object]:

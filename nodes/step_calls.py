@@ -57,10 +57,17 @@ class Execution:
     the model recovers, not a sign it is done)."""
 
     def record(
-        self, name: str, args: Mapping[str, object], outcome: ToolOutcome, context: Context
+        self,
+        name: str,
+        args: Mapping[str, object],
+        outcome: ToolOutcome,
+        context: Context,
+        *,
+        counted: bool = False,
     ) -> None:
-        """Count one tool call and what it left behind."""
-        self.calls += 1
+        """Count one tool call and what it left behind (`counted`: the call was counted when it
+        was made, as an early call is: `nodes.early_calls`)."""
+        self.calls += 0 if counted else 1
         self.errors += 0 if outcome.ok else 1
         self.artifacts += outcome.artifacts
         self.saw_web_content |= outcome.ok and has_untrusted_output(name, context)

@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool
 from nodes.budget import Stopwatch
 from nodes.checks import verify
 from nodes.context import Context
+from nodes.early_calls import take_early_call
 from nodes.errors import ModelRequestRejectedError
 from nodes.goal_files import named_files_text
 from nodes.llm import EXECUTE, FILL, completion_cap, invoke, repeated, was_truncated
@@ -36,16 +37,23 @@ from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, acts_outside, call_tool, checked_call
 from nodes.wave_budget import MODEL_CALL, TOOL_CALL, wave_budget
 from tools import ToolOutcome, action_fingerprint, risk_of, tools_for
-from tools.runtime import in_confinement
+from tools.runtime import current_thread_id, in_confinement
 from tools.sanitize import sanitize
 
 INPUT_RESULT_CHARS = 2000
 
 
 async def run_planned_call(task: StepTask, step: Step, context: Context) -> Execution:
-    """Run a step whose tool and args were planned: no model call."""
+    """Run a step whose tool and args were planned: no model call. A call that started while
+    the plan was written (`nodes.early_calls`) is taken, not made again."""
     args = step.args or {}
     run = Execution(step_id=step.id)
+    early = await take_early_call(current_thread_id(), step.tool or "", args)
+    if early is not None:
+        run.record(step.tool or "", args, early, context, counted=True)
+        run.actions[action_fingerprint(step.tool or "", args)] += 1
+        run.ok, run.output = early.ok, early.text
+        return run
     limit = wave_budget(task).claim(TOOL_CALL, context)
     if limit:
         run.ok, run.output = False, f"ERROR: not run: {limit} reached"

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -95,6 +95,16 @@ class CallProgress:
         self._emit("failed", error=type(error).__name__)
 
 
+class ReplyObserver(Protocol):
+    """Reads a reply's text while it streams (`nodes.early_calls` starts planned calls)."""
+
+    def begin(self) -> None:
+        """A new reply starts (a first attempt or a resend)."""
+
+    def feed(self, text: str) -> None:
+        """The reply's next piece of text."""
+
+
 RUNAWAY_CHARS = 480
 """A reply whose last this many characters repeat one unit is repeating itself."""
 RUNAWAY_MAX_UNIT = 160
@@ -136,12 +146,18 @@ def chunk_text(piece: AIMessageChunk) -> str:
 
 
 async def stream_reply(
-    runnable: Runnable[Any, Any], messages: Sequence[BaseMessage], progress: CallProgress
+    runnable: Runnable[Any, Any],
+    messages: Sequence[BaseMessage],
+    progress: CallProgress,
+    observer: ReplyObserver | None = None,
 ) -> AIMessage:
     """Stream one reply and return it whole. A model that cannot stream answers in one piece.
+    `observer` reads the reply's text as it arrives.
 
     A reply that starts repeating itself (`repeated_unit`) is stopped there and returned as
     cut off (`finish_reason` "length", the unit in `response_metadata["repeated"]`)."""
+    if observer is not None:
+        observer.begin()
     gathered: AIMessageChunk | None = None
     whole: AIMessage | None = None
     seen, pieces = "", 0
@@ -153,6 +169,8 @@ async def stream_reply(
                 gathered = piece if gathered is None else gathered + piece
                 if piece.content or piece.tool_call_chunks:
                     progress.token()
+                if observer is not None and isinstance(piece.content, str) and piece.content:
+                    observer.feed(piece.content)
                 seen, pieces = (seen + chunk_text(piece))[-2 * RUNAWAY_CHARS :], pieces + 1
                 unit = repeated_unit(seen) if pieces % RUNAWAY_CHECK_EVERY == 0 else None
                 if unit is not None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
 from nodes.llm import usage_metadata
@@ -132,6 +132,48 @@ class ScriptedChatModel(BaseChatModel):
         with self.script.lock:
             self.script.options.append(options)
         return ChatResult(generations=[ChatGeneration(message=self.script.reply(messages))])
+
+
+class StreamingScriptedModel(ScriptedChatModel):
+    """A `ScriptedChatModel` that streams its text replies in pieces of `piece_chars`, awaiting
+    `between(text so far, role)` after each piece (the last included): a test can hold a reply
+    mid-stream until what it expects has happened."""
+
+    piece_chars: int = 8
+    between: Callable[[str, str], Awaitable[None]] | None = None
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        reply = self.script.reply(messages)
+        if reply.tool_calls or not isinstance(reply.content, str):
+            calls = [
+                {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": n}
+                for n, c in enumerate(reply.tool_calls)
+            ]
+            whole = AIMessageChunk(
+                content=reply.content,
+                tool_call_chunks=calls,  # type: ignore[arg-type]
+                usage_metadata=reply.usage_metadata,
+            )
+            yield ChatGenerationChunk(message=whole)
+            return
+        text, role = reply.content, role_of(messages)
+        for start in range(0, len(text), self.piece_chars):
+            piece = text[start : start + self.piece_chars]
+            last = start + self.piece_chars >= len(text)
+            chunk = AIMessageChunk(
+                content=piece,
+                usage_metadata=reply.usage_metadata if last else None,
+                response_metadata={"finish_reason": "stop"} if last else {},
+            )
+            yield ChatGenerationChunk(message=chunk)
+            if self.between is not None:
+                await self.between(text[: start + len(piece)], role)
 
 
 # Replies for a small, typical run -------------------------------------------------------------
