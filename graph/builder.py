@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
 
 from graph.routing import (
     route_after_approve_plan,
@@ -60,3 +62,11 @@ graph: CompiledStateGraph[State, Context, InputState, OutputState] = build_graph
     name="planloop"
 )
 """The compiled graph without a checkpointer, as served by `langgraph dev` (langgraph.json)."""
+
+
+def with_storage(
+    checkpointer: BaseCheckpointSaver[str], store: BaseStore | None = None
+) -> CompiledStateGraph[State, Context, InputState, OutputState]:
+    """The compiled `graph` bound to a checkpointer (and store), without compiling it again:
+    compiling inspects every node's code, tens of milliseconds each run would pay."""
+    return graph.copy(update={"checkpointer": checkpointer, "store": store})

@@ -16,7 +16,7 @@ from langgraph.types import Command, StateSnapshot, StreamMode
 from checkpoints import Storage, open_storage
 from checkpoints.backend import OWNED_SUBFOLDERS
 from checkpoints.journal import Journal, active_journal
-from graph.builder import build_graph
+from graph.builder import with_storage
 from graph.integrity import (
     GRAPH_NODES_KEY,
     PlanloopApp,
@@ -108,7 +108,7 @@ async def _compiled_graph(
     ):
         if extra_tools.problems and on_update is not None:
             on_update("tools", {"problems": dict(extra_tools.problems)})
-        yield build_graph().compile(checkpointer=saver, store=store, name="planloop")
+        yield with_storage(saver, store)
 
 
 async def _stream(

@@ -9,7 +9,7 @@ from datetime import datetime
 from langgraph.types import StateSnapshot
 
 from checkpoints import RunRecord, open_storage
-from graph.builder import build_graph
+from graph.builder import with_storage
 from graph.integrity import checked_snapshot
 from graph.outcome import RunOutcome, get_record
 
@@ -54,7 +54,7 @@ class HistoryEntry:
 async def _snapshot(thread_id: str, db: str | os.PathLike[str] | None) -> StateSnapshot | None:
     storage = open_storage(db)
     async with storage.checkpointer() as saver:
-        compiled = build_graph().compile(checkpointer=saver)
+        compiled = with_storage(saver)
         snapshot = await checked_snapshot(compiled, thread_id, storage=storage)
     return snapshot if snapshot.created_at else None
 
@@ -83,7 +83,7 @@ async def list_threads(db: str | os.PathLike[str] | None) -> list[ThreadSummary]
         registry.close()
     summaries = []
     async with storage.checkpointer() as saver:
-        compiled = build_graph().compile(checkpointer=saver)
+        compiled = with_storage(saver)
         for record in records:
             snapshot = await checked_snapshot(compiled, record.thread_id, storage=storage)
             outcome = (
@@ -100,7 +100,7 @@ async def thread_history(thread_id: str, db: str | os.PathLike[str] | None) -> l
     get_record(thread_id, db)
     entries = []
     async with open_storage(db).checkpointer() as saver:
-        compiled = build_graph().compile(checkpointer=saver)
+        compiled = with_storage(saver)
         async for snapshot in compiled.aget_state_history(
             {"configurable": {"thread_id": thread_id}}
         ):
