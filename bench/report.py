@@ -21,7 +21,7 @@ tasks: wide = 8 independent lookups, then a synthesis; deep = 6 lookups in a cha
   data dependency: the next key is only known from the earlier result.
 every system: the same simulated model, the same tools (planloop's own + `lookup`), the same
   replies a capable model would give; tokens = characters / 4 of every message, tool call and
-  bound tool schema.
+  bound tool schema; text replies stream 4 tokens a piece (tool calls arrive whole).
 planloop = default settings (deferred reflection) with --parallel 8, --approve none, --no-memory.
 react = create_agent, one tool call per model turn (classic ReAct); react-parallel = the same
   agent with a model that emits every ready lookup in one turn (parallel tool calls): the
@@ -31,7 +31,9 @@ CRITICAL_PATH = """\
 critical path (crit) = the run's own simulated waits that cannot overlap, with zero framework
   overhead: planloop and react-parallel: their model calls outside the steps (parse, plan,
   reflect, finish; ReAct turns) + per wave of ready lookups the slowest step (its model and tool
-  calls); plan-and-execute and react, which make one call at a time: every model and tool call.
+  calls), where a planloop lookup its streamed plan lists with args starts once its step is
+  written (early calls); plan-and-execute and react, which make one call at a time: every model
+  and tool call.
   Each model call costs per_call + per_output_token x its completion tokens."""
 
 

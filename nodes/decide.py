@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from langgraph.runtime import Runtime
 
@@ -10,9 +11,12 @@ from nodes.approval import approval_reason
 from nodes.budget import exceeded_limit
 from nodes.context import Context
 from nodes.fill_args import fills_together
+from nodes.placeholders import result_value, substituted
 from nodes.plan_check import ready_steps
 from nodes.render import step_line
-from nodes.state import Budget, PendingApproval, State
+from nodes.state import Budget, PendingApproval, State, Step
+from tools import tools_for
+from tools.validation import validate_args
 
 
 def _finish(status: str, reason: str) -> dict[str, object]:
@@ -39,9 +43,12 @@ def _replan_reason(state: State) -> str | None:
 
 
 def _dispatch(state: State, context: Context) -> dict[str, object]:
-    """Choose the ready steps to run next and which of them wait for a human."""
+    """Choose the ready steps to run next and which of them wait for a human; args that only
+    wait for earlier results to be put in are filled in here, by code."""
     room = min(context.max_parallel_steps, context.max_steps - state.budget.steps)
-    chosen = ready_steps(state.plan, state.results)[:room]
+    ready = ready_steps(state.plan, state.results)[:room]
+    filled = code_filled_args(ready, state, context)
+    chosen = [replace(s, args=filled[s.id]) if s.id in filled else s for s in ready]
     pending = []
     for step in chosen:
         why = approval_reason(
@@ -55,7 +62,36 @@ def _dispatch(state: State, context: Context) -> dict[str, object]:
         "next_steps": [s.id for s in chosen],
         "pending_approvals": pending,
         "fill_first": fills_together(chosen, waiting, state, context),
+        **({"filled_args": filled} if filled else {}),
     }
+
+
+def code_filled_args(
+    steps: list[Step], state: State, context: Context
+) -> dict[str, dict[str, object]]:
+    """The args of each step whose planned args held `{{id}}` placeholders that code can fill
+    in from the results they name (no model call; LLMCompiler's `$1`), when they validate."""
+    templated = [s for s in steps if s.templated_args is not None and s.args is None]
+    tools = tools_for(context) if templated else {}
+    filled = {}
+    for step in templated:
+        template, tool = step.templated_args or {}, tools.get(step.tool or "")
+        if tool is None:
+            continue
+        values = {source: value for source in step.depends_on if (value := _value(source, state))}
+        args = substituted(template, values)
+        if args is not None and validate_args(tool, args) is None:
+            filled[step.id] = args
+    return filled
+
+
+def _value(step_id: str, state: State) -> str | None:
+    """What a placeholder for the result of `step_id` stands for, if it has a result."""
+    result, tool = (
+        state.results.get(step_id),
+        next((s.tool for s in state.plan if s.id == step_id), None),
+    )
+    return result_value(result, tool) if result is not None else None
 
 
 def unverifiable(state: State) -> list[str]:

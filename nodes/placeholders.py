@@ -9,6 +9,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from nodes.state import StepResult
+from tools.python_tool import program_stdout
+
 TEMPLATE = re.compile(r"\{\{[^{}\n]{0,200}\}\}")
 """Any `{{...}}` template placeholder."""
 ID_CHARS = r"A-Za-z0-9_\-"
@@ -100,3 +103,67 @@ def echoed_placeholders(args: Mapping[str, object], step_description: str) -> li
     model overwrote a finished limerick with those 12 characters)."""
     found = find_placeholders(args, []).found
     return [placeholder for placeholder in found if placeholder in step_description]
+
+
+EMBEDDED_VALUE_CHARS = 200
+"""The longest value put in place of a placeholder inside a longer text (one line only): a
+longer or multi-line result is only put in where it is the whole arg."""
+
+
+def result_value(result: StepResult, tool: str | None) -> str | None:
+    """The value a placeholder for `result` stands for: what its program printed (run_python)
+    or its output; None when it failed or its output was clipped (not the whole value)."""
+    if result.status != "done" or result.artifacts:
+        return None
+    value = program_stdout(result.output) if tool == "run_python" else result.output
+    if value is None or not value.strip():
+        return None
+    return value.strip() if "\n" not in value.strip() else value
+
+
+def substituted(args: Mapping[str, object], values: Mapping[str, str]) -> dict[str, object] | None:
+    """`args` with each `{{id}}` (`{{id.output}}`, ...) naming a step in `values` replaced by
+    that step's value; None when a placeholder would be left for a model to fill in (it names
+    no such step, is of another form, or its value is too long to put inside a text)."""
+    try:
+        filled = {key: _filled(value, values) for key, value in args.items()}
+    except _UnfillableError:
+        return None
+    return None if find_placeholders(filled, list(values)).found else filled
+
+
+class _UnfillableError(Exception):
+    """A placeholder code cannot fill in."""
+
+
+def _filled(value: object, values: Mapping[str, str]) -> object:
+    if isinstance(value, str):
+        return _filled_text(value, values)
+    if isinstance(value, Mapping):
+        return {key: _filled(item, values) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_filled(item, values) for item in value]
+    return value
+
+
+def _filled_text(text: str, values: Mapping[str, str]) -> str:
+    whole = TEMPLATE.fullmatch(text.strip())
+    if whole is not None and (step_id := _named_step(whole.group(), values)) is not None:
+        return values[step_id]
+
+    def one(match: re.Match[str]) -> str:
+        step_id = _named_step(match.group(), values)
+        if step_id is None:
+            return match.group()  # not a step's: `substituted` decides whether it may stay
+        value = values[step_id]
+        if "\n" in value or len(value) > EMBEDDED_VALUE_CHARS:
+            raise _UnfillableError(match.group())
+        return value
+
+    return TEMPLATE.sub(one, text)
+
+
+def _named_step(template: str, values: Mapping[str, str]) -> str | None:
+    """The step a `{{...}}` template stands for: its name, before any `.output`, `[0]`."""
+    name = re.split(r"[.\[]", template[2:-2].strip(), maxsplit=1)[0].strip()
+    return name if name in values else None

@@ -127,6 +127,7 @@ def to_steps(specs: list[StepSpec], context: Context | None = None) -> list[Step
                 args=dict(spec.args) if spec.tool and spec.args is not None else None,
                 depends_on=list(dict.fromkeys(spec.depends_on)),
                 risk=risk,
+                templated_args=spec.templated_args if spec.tool and spec.args is None else None,
             )
         )
     return steps

@@ -241,7 +241,7 @@ class _Repairer:
                 f"from the results of {sources} when the step runs",
             )
             hint = f"replace each placeholder by the real value from the results of {sources}"
-            return self._to_fill(spec, hint)
+            return self._to_fill(spec.model_copy(update={"templated_args": dict(args)}), hint)
         tool = self.tools[spec.tool or ""]
         problem = validate_args(tool, args)
         if problem is None:

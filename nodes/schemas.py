@@ -6,6 +6,7 @@ import functools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 from nodes.state import ModelCheckKind
 
@@ -49,6 +50,9 @@ class StepSpec(BaseModel):
     )
     depends_on: list[str] = Field(default_factory=list)
     risk: RiskName = "read_only"
+    templated_args: SkipJsonSchema[dict[str, object] | None] = Field(default=None, exclude=True)
+    """Set by `nodes.plan_repair`, never by the model (the schema it is shown leaves it out):
+    the planned args that held placeholders for earlier results, kept for code to fill in."""
 
 
 class PlanSpec(BaseModel):

@@ -110,6 +110,10 @@ class Step:
     """Ids of steps whose results this step needs."""
     risk: Risk = "read_only"
     """Side-effect class of the step, used by the approval policy."""
+    templated_args: dict[str, object] | None = None
+    """The planned args when they held placeholders for earlier results (`{{s1}}`): `args` is
+    then None, and code fills them in from those results when it can (`nodes.placeholders`),
+    else a model call does."""
 
 
 @dataclass(kw_only=True)

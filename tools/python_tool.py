@@ -16,6 +16,9 @@ from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
 
 MAX_LISTED_FILES = 50
 CREATED_PREFIX = "files created or changed: "
+STDOUT_HEAD = "--- stdout ---"
+STDERR_HEAD = "--- stderr ---"
+ISOLATION_PREFIX = "isolation: "
 
 
 def created_files(observation_text: str) -> list[str]:
@@ -37,15 +40,31 @@ def observation(result: SandboxResult, limits: SandboxLimits) -> str:
             head += f" (limit hit: {result.limit_hit})"
     parts = [head]
     if result.stdout.strip():
-        parts += ["--- stdout ---", result.stdout.rstrip()]
+        parts += [STDOUT_HEAD, result.stdout.rstrip()]
     if result.stderr.strip():
-        parts += ["--- stderr ---", result.stderr.rstrip()]
+        parts += [STDERR_HEAD, result.stderr.rstrip()]
     if result.created_files:
         names = result.created_files[:MAX_LISTED_FILES]
         more = len(result.created_files) - len(names)
         parts.append(CREATED_PREFIX + ", ".join(names) + (f" and {more} more" if more else ""))
-    parts.append(f"isolation: {result.isolation}")
+    parts.append(f"{ISOLATION_PREFIX}{result.isolation}")
     return "\n".join(parts)
+
+
+def program_stdout(observation_text: str) -> str | None:
+    """What the program printed, from an `observation` of a program that exited 0; None for
+    any other observation."""
+    lines = observation_text.split("\n")
+    if lines[0] != "exit status 0" or STDOUT_HEAD not in lines:
+        return None
+    start, end = lines.index(STDOUT_HEAD) + 1, len(lines)
+    if lines[-1].startswith(ISOLATION_PREFIX):  # the tail `observation` adds, from the end
+        end -= 1
+        if end > start and lines[end - 1].startswith(CREATED_PREFIX):
+            end -= 1
+        if STDERR_HEAD in lines[start:end]:
+            end = start + len(lines[start:end]) - 1 - lines[start:end][::-1].index(STDERR_HEAD)
+    return "\n".join(lines[start:end])
 
 
 def sandbox_limits(context: Context) -> SandboxLimits:
