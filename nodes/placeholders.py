@@ -6,7 +6,7 @@ filled in from those results when the step runs."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from nodes.state import StepResult
@@ -167,3 +167,33 @@ def _named_step(template: str, values: Mapping[str, str]) -> str | None:
     """The step a `{{...}}` template stands for: its name, before any `.output`, `[0]`."""
     name = re.split(r"[.\[]", template[2:-2].strip(), maxsplit=1)[0].strip()
     return name if name in values else None
+
+
+_PRINTED_NAME = re.compile(r"\bprint\(\s*([A-Za-z_]\w*)\s*\)")
+_NAME_ARG = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*)")
+NOT_NAMED = frozenset({"code", "path"})
+"""Args never read as a variable's name: code is code, and a path is a file's name."""
+
+
+def printed_names(programs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Variable name -> id of the (last) step whose program prints it, from (id, code) pairs."""
+    return {name: step_id for step_id, code in programs for name in _PRINTED_NAME.findall(code)}
+
+
+def named_values(
+    args: Mapping[str, object], printed: Mapping[str, str]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """`args` with each arg that is only the name of a value an earlier program prints
+    (`"content": "count"`, `"{{count}}"`, `"{count}"` after `print(count)`) replaced by a
+    placeholder for that step's result, and which args were (arg -> step id). A small planner
+    writes the variable where it means its value."""
+    replaced: dict[str, object] = dict(args)
+    named: dict[str, str] = {}
+    for key, value in args.items():
+        match = _NAME_ARG.fullmatch(value.strip()) if isinstance(value, str) else None
+        if key in NOT_NAMED or match is None:
+            continue
+        step_id = printed.get(next(group for group in match.groups() if group))
+        if step_id is not None:
+            replaced[key], named[key] = "{{" + step_id + "}}", step_id
+    return replaced, named

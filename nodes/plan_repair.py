@@ -10,9 +10,12 @@ What is repaired:
   own dependency on the executed step of its old id keeps pointing at the executed step);
 - a dependency on the step itself, on an unknown step or on an executed step that failed is
   dropped;
+- an arg that is only the name of a variable an earlier step's program prints (`"count"` after
+  `print(count)`) stands for that step's result;
 - args that refer to another step's result (`{{s1}}`, `{s1.output}`, `$s1`, `<output of s1>`,
-  `result of step s1`; any `{{...}}` at all) are dropped, so one model call fills them in from
-  the results when the step runs, and the steps referred to become dependencies;
+  `result of step s1`; any `{{...}}` at all) are left to be filled in from the results when the
+  step runs (by code when a placeholder names a step whose result is the value, else by one
+  model call), and the steps referred to become dependencies;
 - a tool that is not available makes the step an executor step (the executor uses the tools
   there are);
 - args that do not validate against the tool's schema are dropped (filled in at run time);
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.tools import BaseTool
 
-from nodes.placeholders import Placeholders, find_placeholders
+from nodes.placeholders import Placeholders, find_placeholders, named_values, printed_names
 from nodes.plan_check import usable
 from nodes.schemas import PlanSpec, StepSpec
 from nodes.state import StepResult
@@ -164,6 +167,7 @@ class _Repairer:
         return Repair(self.specs, self.notes)
 
     def _repaired_step(self, index: int, spec: StepSpec) -> StepSpec:
+        spec = self._named_values(index, spec)
         placeholders = Placeholders()
         if spec.args:
             known = list(dict.fromkeys([*self.planned, *self.finished]))
@@ -177,6 +181,24 @@ class _Repairer:
         elif spec.args is not None:
             spec = self._checked_args(index, spec, placeholders)
         return self._described(index, spec)
+
+    def _named_values(self, index: int, spec: StepSpec) -> StepSpec:
+        """Args that only name a value an earlier step's program prints stand for its result."""
+        if not spec.args:
+            return spec
+        programs = [
+            (self.ids[j], str(earlier.args["code"]))
+            for j, earlier in enumerate(self.specs[:index])
+            if earlier.tool == "run_python" and earlier.args and "code" in earlier.args
+        ]
+        args, named = named_values(spec.args, printed_names(programs))
+        for key, source in named.items():
+            self.note(
+                index,
+                f"arg {key}={_clipped(spec.args[key])} names the value step {source} prints; "
+                "it now stands for that result",
+            )
+        return spec.model_copy(update={"args": args}) if named else spec
 
     def _with_sources(self, index: int, spec: StepSpec, placeholders: Placeholders) -> StepSpec:
         """The step depends on the steps its placeholders name; naming none, and without

@@ -152,3 +152,48 @@ def test_a_program_observation_yields_its_stdout_only() -> None:
     assert program_stdout(created + "isolation: bwrap") == "isolation: x"
     assert program_stdout("exit status 0\nisolation: bwrap") is None
     assert program_stdout("killed: timeout after 5s\n--- stdout ---\n1\nisolation: b") is None
+
+
+def test_an_arg_naming_a_printed_variable_stands_for_that_steps_result() -> None:
+    from nodes.plan_repair import repair_plan
+    from nodes.schemas import StepSpec
+    from tools import tools_for
+
+    code = "lines = open('poem.txt').readlines()\ncount = sum(1 for l in lines if l.strip())\n"
+    specs = [
+        StepSpec(id="count_lines", tool="run_python", args={"code": code + "print(count)"}),
+        StepSpec(id="write_lines", tool="write_file", args={"path": "count", "content": "count"}),
+        StepSpec(id="write_word", tool="write_file", args={"path": "w.txt", "content": "total"}),
+    ]
+
+    fixed = repair_plan(specs, tools=tools_for(Context()), finished={})
+
+    _, write_lines, write_word = fixed.specs
+    assert write_lines.depends_on == ["count_lines"] and write_lines.args is None
+    assert write_lines.templated_args == {"path": "count", "content": "{{count_lines}}"}
+    assert write_word.args == {"path": "w.txt", "content": "total"}  # nothing prints `total`
+    assert any("names the value step count_lines prints" in note for note in fixed.notes)
+
+
+async def test_a_printed_variable_named_as_content_is_written_as_its_value(
+    script: Script, workspace: Path, db_path: Path
+) -> None:
+    context = Context(workspace=str(workspace), model="scripted", approval="none")
+    script.add("parse_goal", goal_reply("max.txt holds the largest number"))
+    script.add(
+        "plan",
+        plan_reply(
+            step("s1", tool="run_python", risk="executes_code",
+                 args={"code": "max_number = max([17, 93, 4])\nprint(max_number)"}),
+            step("s2", tool="write_file", args={"path": "max.txt", "content": "max_number"},
+                 risk="writes_workspace"),
+        ),
+    )  # fmt: skip
+    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s2 wrote 93"}))
+    script.add("finish", "93")
+
+    outcome = await arun("write the largest number", context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert (workspace / "max.txt").read_text() == "93"
+    assert "execute" not in _roles(script)
