@@ -151,7 +151,10 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "budget": watch.budget(exc.spent),
         }
     # What the system can fix itself costs no planner call (the fixes are logged).
-    spec = await asyncio.to_thread(repaired, spec, tools=tools_for(context), finished=state.results)
+    room = context.max_steps - state.budget.steps
+    spec = await asyncio.to_thread(
+        repaired, spec, tools=tools_for(context), finished=state.results, room=room
+    )
     errors = await asyncio.to_thread(  # MCP tools' schemas check args: outside content
         validate_plan,
         spec.steps,

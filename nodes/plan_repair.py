@@ -19,7 +19,9 @@ What is repaired:
 - a tool that is not available makes the step an executor step (the executor uses the tools
   there are);
 - args that do not validate against the tool's schema are dropped (filled in at run time);
-- args without a tool are dropped; missing descriptions and expected outcomes are derived.
+- args without a tool are dropped; missing descriptions and expected outcomes are derived;
+- a plan with more steps than the run's budget allows loses the reads its own programs make
+  again.
 
 `repair_plan` is pure (apart from the tools' own arg validation, as in `validate_plan`);
 `repaired` applies it to a `PlanSpec` and logs the notes.
@@ -160,11 +162,35 @@ class _Repairer:
         """Record one change made to the step at `index`."""
         self.notes.append(f"step {self.ids[index]}: {text}")
 
-    def repair(self) -> Repair:
-        """Every step repaired, in plan order."""
+    def repair(self, room: int | None = None) -> Repair:
+        """Every step repaired, in plan order; with more steps than the budget has `room` for,
+        reads that a program of the plan makes itself are dropped."""
         for index in range(len(self.specs)):
             self.specs[index] = self._repaired_step(index, self.specs[index])
+        if room is not None and len(self.specs) > room:
+            self._drop_redundant_reads(len(self.specs) - room)
         return Repair(self.specs, self.notes)
+
+    def _drop_redundant_reads(self, surplus: int) -> None:
+        """Drop up to `surplus` read_file steps nothing depends on whose file a run_python step
+        of the plan opens itself (a 1.5B planner wrote a read before each program that reads
+        its file again: nine steps for three parts, one more than the run's budget)."""
+        used = {dep for spec in self.specs for dep in spec.depends_on}
+        code = "\n".join(
+            str(spec.args.get("code", ""))
+            for spec in self.specs
+            if spec.tool == "run_python" and spec.args
+        )
+        for spec in list(self.specs):
+            path = str((spec.args or {}).get("path", "")).strip().removeprefix("./")
+            read_again = path and any(f"{q}{path}{q}" in code for q in "'\"")
+            if surplus and spec.tool == "read_file" and spec.id not in used and read_again:
+                self.specs.remove(spec)
+                surplus -= 1
+                self.notes.append(
+                    f"step {spec.id}: dropped: the plan has more steps than the budget allows, "
+                    f"and a program of the plan reads {path} itself"
+                )
 
     def _repaired_step(self, index: int, spec: StepSpec) -> StepSpec:
         spec = self._named_values(index, spec)
@@ -300,14 +326,16 @@ def repair_plan(
     *,
     tools: Mapping[str, BaseTool],
     finished: Mapping[str, StepResult],
+    room: int | None = None,
 ) -> Repair:
     """The proposed steps with every problem the system can fix fixed, and a note per fix.
 
-    `tools`: the tools available to this run; `finished`: the results so far, by step id. What
-    is left for `validate_plan` to reject needs the model (see the module docstring)."""
+    `tools`: the tools available to this run; `finished`: the results so far, by step id;
+    `room`: how many more steps the run's budget allows (None: no limit). What is left for
+    `validate_plan` to reject needs the model (see the module docstring)."""
     if not specs:
         return Repair(list(specs))
-    return _Repairer(list(specs), tools, finished).repair()
+    return _Repairer(list(specs), tools, finished).repair(room)
 
 
 def repaired(
@@ -315,9 +343,10 @@ def repaired(
     *,
     tools: Mapping[str, BaseTool],
     finished: Mapping[str, StepResult],
+    room: int | None = None,
 ) -> PlanSpec:
     """`spec` after `repair_plan`, with each note logged at INFO."""
-    repair = repair_plan(spec.steps, tools=tools, finished=finished)
+    repair = repair_plan(spec.steps, tools=tools, finished=finished, room=room)
     for note in repair.notes:
         logger.info("plan repaired: %s", note)
     return spec.model_copy(update={"steps": repair.specs}) if repair.notes else spec

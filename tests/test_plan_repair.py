@@ -509,3 +509,22 @@ def test_a_batch_fill_that_copies_a_placeholder_leaves_that_step_to_fill_itself(
         ],
     )
     assert matched_args(steps, reply) == {"b": {"path": "o.txt"}}
+
+
+def test_a_plan_over_the_budget_loses_the_reads_its_programs_make_again() -> None:
+    specs = [
+        StepSpec(id="read_poem", tool="read_file", args={"path": "poem.txt"}),
+        StepSpec(
+            id="count", tool="run_python", args={"code": "print(len(open('poem.txt').read()))"}
+        ),
+        StepSpec(id="read_word", tool="read_file", args={"path": "word.txt"}),
+        StepSpec(id="read_numbers", tool="read_file", args={"path": "numbers.txt"}),
+        StepSpec(id="big", tool="run_python", args={"code": 'print(max(open("numbers.txt")))'}),
+    ]
+
+    within = repair_plan(specs, tools=TOOLS, finished={}, room=5)
+    over = repair_plan(specs, tools=TOOLS, finished={}, room=3)
+
+    assert [s.id for s in within.specs] == [s.id for s in specs]
+    assert [s.id for s in over.specs] == ["count", "read_word", "big"]  # word.txt: nobody reads it
+    assert sum("reads poem.txt itself" in note for note in over.notes) == 1
