@@ -162,3 +162,25 @@ def test_the_scanner_yields_each_step_once_complete_whatever_the_pieces(piece: i
 def test_the_scanner_ignores_steps_outside_the_top_level_key() -> None:
     text = json.dumps({"note": {"steps": [{"id": "x"}]}, "other": '"steps": [{"id": "y"}]'})
     assert StepScanner().feed(text) == []
+
+
+async def test_early_calls_stay_within_the_tool_call_budget(workspace: Path) -> None:
+    from nodes.early_calls import drop_early_calls, early_calls, take_early_call
+    from nodes.state import Budget
+
+    (workspace / "a.txt").write_text("A")
+    (workspace / "b.txt").write_text("B")
+    context = Context(workspace=str(workspace), model="scripted", max_tool_calls=3)
+    state = State(goal="g", budget=Budget(tool_calls=2))  # room for one more call
+    calls = early_calls("budget-test", state, context)
+    plan = {"steps": [{"id": "s1", "tool": "read_file", "args": {"path": "a.txt"}},
+                      {"id": "s2", "tool": "read_file", "args": {"path": "b.txt"}}]}  # fmt: skip
+    calls.begin()
+    calls.feed(json.dumps(plan))
+
+    assert calls.spent().tool_calls == 1
+    # (outside a graph run the tool itself errs: only which calls started matters here)
+    assert await take_early_call("budget-test", "read_file", {"path": "a.txt"}) is not None
+    assert await take_early_call("budget-test", "read_file", {"path": "a.txt"}) is None  # once
+    assert await take_early_call("budget-test", "read_file", {"path": "b.txt"}) is None
+    drop_early_calls("budget-test")
