@@ -50,6 +50,9 @@ def plan_messages(
     steps_by_id = {s.id: s for s in state.plan}
     replanning = state.decision == "replan"
     user = PLAN_USER.format(
+        # The analyst's objective is a paraphrase, and a small one drops things: a 1.5B
+        # analyst left out the web page the goal named, and the planner never fetched it.
+        goal=" ".join(state.goal.split()),
         objective=state.objective,
         criteria=criteria_lines(state.criteria, with_status=True),
         constraints="\n".join(f"- {c}" for c in state.constraints) or "(none)",

@@ -57,7 +57,8 @@ objective and satisfies every criterion. For "short", leave `steps` out.
 """
 """Added to the goal analyst's prompt (with PLAN_RULES) when it may plan in the same call."""
 
-PLAN_USER = """Objective: {objective}
+PLAN_USER = """Goal, as the user wrote it: {goal}
+Objective: {objective}
 
 Done-criteria:
 {criteria}
