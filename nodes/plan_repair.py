@@ -39,6 +39,7 @@ from langchain_core.tools import BaseTool
 
 from nodes.placeholders import Placeholders, find_placeholders, named_values, printed_names
 from nodes.plan_check import usable
+from nodes.plan_trim import without_reads_made_again
 from nodes.schemas import PlanSpec, StepSpec
 from nodes.state import StepResult
 from tools import validate_args
@@ -168,29 +169,9 @@ class _Repairer:
         for index in range(len(self.specs)):
             self.specs[index] = self._repaired_step(index, self.specs[index])
         if room is not None and len(self.specs) > room:
-            self._drop_redundant_reads(len(self.specs) - room)
+            self.specs, dropped = without_reads_made_again(self.specs, len(self.specs) - room)
+            self.notes += dropped
         return Repair(self.specs, self.notes)
-
-    def _drop_redundant_reads(self, surplus: int) -> None:
-        """Drop up to `surplus` read_file steps nothing depends on whose file a run_python step
-        of the plan opens itself (a 1.5B planner wrote a read before each program that reads
-        its file again: nine steps for three parts, one more than the run's budget)."""
-        used = {dep for spec in self.specs for dep in spec.depends_on}
-        code = "\n".join(
-            str(spec.args.get("code", ""))
-            for spec in self.specs
-            if spec.tool == "run_python" and spec.args
-        )
-        for spec in list(self.specs):
-            path = str((spec.args or {}).get("path", "")).strip().removeprefix("./")
-            read_again = path and any(f"{q}{path}{q}" in code for q in "'\"")
-            if surplus and spec.tool == "read_file" and spec.id not in used and read_again:
-                self.specs.remove(spec)
-                surplus -= 1
-                self.notes.append(
-                    f"step {spec.id}: dropped: the plan has more steps than the budget allows, "
-                    f"and a program of the plan reads {path} itself"
-                )
 
     def _repaired_step(self, index: int, spec: StepSpec) -> StepSpec:
         spec = self._named_values(index, spec)
