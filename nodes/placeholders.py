@@ -169,31 +169,54 @@ def _named_step(template: str, values: Mapping[str, str]) -> str | None:
     return name if name in values else None
 
 
-_PRINTED_NAME = re.compile(r"\bprint\(\s*([A-Za-z_]\w*)\s*\)")
-_NAME_ARG = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}|\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*)")
+_PRINT_CALL = re.compile(r"\bprint\(")
+_WRAPPED = re.compile(r"\{\{(.*)\}\}|\{(.*)\}", re.DOTALL)
 NOT_NAMED = frozenset({"code", "path"})
-"""Args never read as a variable's name: code is code, and a path is a file's name."""
+"""Args never read as a printed expression: code is code, and a path is a file's name."""
 
 
 def printed_names(programs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Variable name -> id of the (last) step whose program prints it, from (id, code) pairs."""
-    return {name: step_id for step_id, code in programs for name in _PRINTED_NAME.findall(code)}
+    """What programs print -> id of the (last) step whose program prints it, from (id, code)
+    pairs: the expression inside each one-argument `print(...)`, without spaces."""
+    return {
+        _compact(expression): step_id
+        for step_id, code in programs
+        for expression in _print_arguments(code)
+    }
+
+
+def _print_arguments(code: str) -> Iterator[str]:
+    """The argument text of each `print(...)` call in `code` (balanced parentheses, outside
+    strings only as far as a one-line expression needs)."""
+    for match in _PRINT_CALL.finditer(code):
+        depth, start = 1, match.end()
+        for position in range(start, min(len(code), start + 200)):
+            depth += {"(": 1, ")": -1}.get(code[position], 0)
+            if depth == 0:
+                yield code[start:position]
+                break
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split())
 
 
 def named_values(
     args: Mapping[str, object], printed: Mapping[str, str]
 ) -> tuple[dict[str, object], dict[str, str]]:
-    """`args` with each arg that is only the name of a value an earlier program prints
-    (`"content": "count"`, `"{{count}}"`, `"{count}"` after `print(count)`) replaced by a
-    placeholder for that step's result, and which args were (arg -> step id). A small planner
-    writes the variable where it means its value."""
+    """`args` with each arg that is only what an earlier program prints (`"content": "count"`,
+    `"{{count}}"` or `"{count}"` after `print(count)`; `"json.dumps(rows)"` after
+    `print(json.dumps(rows))`) replaced by a placeholder for that step's result, and which
+    args were (arg -> step id). A small planner writes the variable or expression where it
+    means its value."""
     replaced: dict[str, object] = dict(args)
     named: dict[str, str] = {}
     for key, value in args.items():
-        match = _NAME_ARG.fullmatch(value.strip()) if isinstance(value, str) else None
-        if key in NOT_NAMED or match is None:
+        if key in NOT_NAMED or not isinstance(value, str) or not value.strip():
             continue
-        step_id = printed.get(next(group for group in match.groups() if group))
+        wrapped = _WRAPPED.fullmatch(value.strip())
+        inner = next((g for g in wrapped.groups() if g), "") if wrapped else value
+        step_id = printed.get(_compact(inner))
         if step_id is not None:
             replaced[key], named[key] = "{{" + step_id + "}}", step_id
     return replaced, named

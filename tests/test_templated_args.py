@@ -197,3 +197,15 @@ async def test_a_printed_variable_named_as_content_is_written_as_its_value(
     assert outcome.status == "done", outcome.stop_reason
     assert (workspace / "max.txt").read_text() == "93"
     assert "execute" not in _roles(script)
+
+
+def test_an_arg_that_is_the_expression_a_program_prints_stands_for_its_output() -> None:
+    from nodes.placeholders import named_values, printed_names
+
+    code = "import json\nrows = [r for r in json.load(open('u.json')) if r['age'] >= 18]\n"
+    printed = printed_names([("s2", code + "print(json.dumps(rows))")])
+    assert named_values({"path": "a.txt", "content": "json.dumps( rows )"}, printed) == (
+        {"path": "a.txt", "content": "{{s2}}"},
+        {"content": "s2"},
+    )
+    assert named_values({"content": "rows"}, printed) == ({"content": "rows"}, {})
