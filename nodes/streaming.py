@@ -105,6 +105,16 @@ class ReplyObserver(Protocol):
         """The reply's next piece of text."""
 
 
+class _Unobserved:
+    """The observer of a reply nobody reads while it streams."""
+
+    def begin(self) -> None:
+        """Nothing to reset."""
+
+    def feed(self, text: str) -> None:
+        """Nothing to read."""
+
+
 RUNAWAY_CHARS = 480
 """A reply whose last this many characters repeat one unit is repeating itself."""
 RUNAWAY_MAX_UNIT = 160
@@ -156,8 +166,8 @@ async def stream_reply(
 
     A reply that starts repeating itself (`repeated_unit`) is stopped there and returned as
     cut off (`finish_reason` "length", the unit in `response_metadata["repeated"]`)."""
-    if observer is not None:
-        observer.begin()
+    reader = observer or _Unobserved()
+    reader.begin()
     gathered: AIMessageChunk | None = None
     whole: AIMessage | None = None
     seen, pieces = "", 0
@@ -169,8 +179,7 @@ async def stream_reply(
                 gathered = piece if gathered is None else gathered + piece
                 if piece.content or piece.tool_call_chunks:
                     progress.token()
-                if observer is not None and isinstance(piece.content, str) and piece.content:
-                    observer.feed(piece.content)
+                reader.feed(piece.content if isinstance(piece.content, str) else "")
                 seen, pieces = (seen + chunk_text(piece))[-2 * RUNAWAY_CHARS :], pieces + 1
                 unit = repeated_unit(seen) if pieces % RUNAWAY_CHECK_EVERY == 0 else None
                 if unit is not None:
@@ -180,6 +189,7 @@ async def stream_reply(
             else:  # a model that returns another message type: keep its text
                 whole = AIMessage(content=str(getattr(piece, "content", piece)))
     if whole is not None:
+        reader.feed(whole.text)  # a model that cannot stream: its whole text at once
         return whole
     if gathered is None:
         raise ValueError("the model streamed no reply at all")
