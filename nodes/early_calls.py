@@ -132,7 +132,7 @@ class EarlyCalls:
     state: State
     context: Context
     room: int
-    """How many more tool calls the run's budget allows."""
+    """How many calls may start early: what the run's budget allows, but one."""
     calls: dict[str, asyncio.Task[ToolOutcome]] = field(default_factory=dict)
     scanner: StepScanner = field(default_factory=StepScanner)
 
@@ -167,7 +167,9 @@ def early_calls(thread_id: str, state: State, context: Context) -> EarlyCalls:
     """A new set of early calls for a planning call of this run (earlier ones nobody took are
     dropped: a new plan is being written)."""
     drop_early_calls(thread_id)
-    room = max(0, context.max_tool_calls - state.budget.tool_calls)
+    # One call is left unclaimed: calls counted ahead of their steps must never use up the
+    # budget, or decide_done would stop the run before the steps that take them ran.
+    room = max(0, context.max_tool_calls - state.budget.tool_calls - 1)
     calls = EarlyCalls(state, context, room)
     _RUNS[thread_id] = calls
     return calls

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import PurePosixPath
 
 from nodes.checks import normalised
 from nodes.state import Criterion
@@ -68,7 +69,7 @@ def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
     content = contents.get(path)
     if content is None:
         return f"{path} cannot be read"
-    if not quotes(evidence, content, criterion.text):
+    if not quotes(evidence, content, criterion.text, path):
         return f"the evidence quotes nothing of {path}"
     return ""
 
@@ -88,19 +89,23 @@ QUOTE_CHARS = 12
 """A run of the file this long in the evidence is a quote (a part of one long JSON line)."""
 
 
-def quotes(evidence: str, content: str, criterion: str = "") -> bool:
+def quotes(evidence: str, content: str, criterion: str = "", path: str = "") -> bool:
     """Whether `evidence` quotes `content`, ignoring case and runs of spaces: one of its
     non-empty lines as a whole word or phrase, or any run of `QUOTE_CHARS` characters. What
     the `criterion` itself says in prose is no quote (a 1.5B executor wrote the goal's
     sentence into the file, and the reviewer's evidence repeated that sentence); what it
     quotes ("contains 'hello world'") is content the file should have, and quoting it counts.
-    A size the evidence gives (`_SIZE`) is not read as a quote."""
-    said, text, claim = (
-        normalised(_SIZE.sub(" | ", evidence)),
-        normalised(content),
-        normalised(_QUOTED.sub(" | ", criterion)),
-    )
-    for line in content.splitlines():
+    A size the evidence gives (`_SIZE`) is not read as a quote, nor a line of the file that
+    names the file itself (`path`): it tells what was done to the file, not what was asked
+    for ("The sum of all prime numbers below 5000 is written to prime_sum.txt", the whole of a
+    prime_sum.txt a 1.5B reviewer quoted as the sum)."""
+    said, claim = normalised(_SIZE.sub(" | ", evidence)), normalised(_QUOTED.sub(" | ", criterion))
+    own_name = normalised(PurePosixPath(path.replace("\\", "/")).name) if path else ""
+    lines = [
+        line for line in content.splitlines() if not (own_name and own_name in normalised(line))
+    ]
+    text = normalised("\n".join(lines))
+    for line in lines:
         wanted = normalised(line)
         # A value the criterion names ("says hello") is quoted when it is said; a sentence
         # of the criterion's in the file is the criterion copied, not an output.

@@ -170,8 +170,8 @@ async def test_early_calls_stay_within_the_tool_call_budget(workspace: Path) -> 
 
     (workspace / "a.txt").write_text("A")
     (workspace / "b.txt").write_text("B")
-    context = Context(workspace=str(workspace), model="scripted", max_tool_calls=3)
-    state = State(goal="g", budget=Budget(tool_calls=2))  # room for one more call
+    context = Context(workspace=str(workspace), model="scripted", max_tool_calls=4)
+    state = State(goal="g", budget=Budget(tool_calls=2))  # one may start early, one is kept
     calls = early_calls("budget-test", state, context)
     plan = {"steps": [{"id": "s1", "tool": "read_file", "args": {"path": "a.txt"}},
                       {"id": "s2", "tool": "read_file", "args": {"path": "b.txt"}}]}  # fmt: skip

@@ -59,6 +59,20 @@ def test_a_size_a_tool_reported_is_no_quote_of_a_number_in_the_file() -> None:
     assert quotes("the essay has 70 words; wrote 3 bytes", "70\n", criterion)
 
 
+def test_a_line_naming_its_own_file_is_no_quote_of_its_content() -> None:
+    """A live run (prime_sum, 1.5B, pass 2 of the fifth measurement) ended a false "done":
+    prime_sum.txt held only "The sum of all prime numbers below 5000 is written to
+    prime_sum.txt", and the review quoted that line as the sum."""
+    criterion = "prime_sum.txt holds the sum of all prime numbers below the number in limit.txt"
+    told = "The sum of all prime numbers below 5000 is written to prime_sum.txt"
+    assert not quotes(told, told + "\n", criterion, "prime_sum.txt")
+    assert not quotes(told, told + "\n", criterion, "out/prime_sum.txt")
+    assert quotes(told, told + "\n", criterion)  # without the path, as before
+    assert quotes("prime_sum.txt holds 1548136", "1548136\n", criterion, "prime_sum.txt")
+    both = "1548136\nwritten to prime_sum.txt\n"
+    assert quotes("it holds 1548136", both, criterion, "prime_sum.txt")
+
+
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
     guard = Confinement.of(workspace.resolve(), "t", (), ())
     (workspace / "adults.txt").write_text("Ana\nBo\nChen\n")

@@ -310,6 +310,7 @@ def _check_paused_values(values: dict[str, Any]) -> None:
         "args": EDIT,
         "depends_on": [],
         "risk": "writes_workspace",
+        "templated_args": None,
     }
     assert values["results"] == {}
     budget = values["budget"]
