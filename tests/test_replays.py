@@ -31,11 +31,7 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
-SUPERSEDED: dict[str, str] = {
-    "planloop/word_count": "its replan wrote content 'len(words)' after print(len(words)); "
-    "code now writes what that program printed instead (nodes.placeholders.named_values), so "
-    "the run goes another way from there; to be re-recorded",
-}
+SUPERSEDED: dict[str, str] = {}
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 
