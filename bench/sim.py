@@ -23,6 +23,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
 
 from nodes.llm import usage_metadata
+from nodes.streaming import closing_piece
 
 CHARS_PER_TOKEN = 4
 STREAM_TOKENS = 4
@@ -171,17 +172,8 @@ class SimChatModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(content=text[done : done + step]))
             done += step
         await asyncio.sleep(max(0.0, started + delay - loop.time()))
-        calls = [
-            {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": n}
-            for n, c in enumerate(reply.tool_calls)
-        ]
-        last = AIMessageChunk(
-            content=text[done:] if text else reply.content,
-            tool_call_chunks=calls,  # type: ignore[arg-type]
-            usage_metadata=reply.usage_metadata,
-            response_metadata={"finish_reason": "stop"},
-        )
-        yield ChatGenerationChunk(message=last)
+        rest = text[done:] if text else reply.content
+        yield ChatGenerationChunk(message=closing_piece(reply, rest))
 
 
 def record(key: str, chars: int) -> str:

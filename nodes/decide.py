@@ -15,8 +15,7 @@ from nodes.placeholders import result_value, substituted
 from nodes.plan_check import ready_steps
 from nodes.render import step_line
 from nodes.state import Budget, PendingApproval, State, Step
-from tools import tools_for
-from tools.validation import validate_args
+from tools import tools_for, validate_args
 
 
 def _finish(status: str, reason: str) -> dict[str, object]:

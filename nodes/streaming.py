@@ -240,6 +240,22 @@ def finished_message(chunk: AIMessageChunk) -> AIMessage:
     )
 
 
+def closing_piece(reply: AIMessage, text: str | list[str | dict[Any, Any]]) -> AIMessageChunk:
+    """The last streamed piece of `reply`, as a server sends it: `text` (what is left of the
+    reply's text), every tool call whole, the usage and the finish reason (simulated and
+    scripted models stream through it; `finished_message` reads it back)."""
+    calls = [
+        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": n}
+        for n, c in enumerate(reply.tool_calls)
+    ]
+    return AIMessageChunk(
+        content=text,
+        tool_call_chunks=calls,  # type: ignore[arg-type]
+        usage_metadata=reply.usage_metadata,
+        response_metadata={"finish_reason": "tool_calls" if calls else "stop"},
+    )
+
+
 def estimated_usage(messages: Sequence[BaseMessage], pieces: int) -> UsageMetadata:
     """Usage of a reply stopped before the server sent its own: the pieces received, and the
     prompt at four characters a token."""

@@ -19,6 +19,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from nodes.llm import usage_metadata
+from nodes.streaming import closing_piece
 
 ROLE_MARKERS = {
     "goal analyst": "parse_goal",
@@ -151,16 +152,7 @@ class StreamingScriptedModel(ScriptedChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         reply = self.script.reply(messages)
         if reply.tool_calls or not isinstance(reply.content, str):
-            calls = [
-                {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": n}
-                for n, c in enumerate(reply.tool_calls)
-            ]
-            whole = AIMessageChunk(
-                content=reply.content,
-                tool_call_chunks=calls,  # type: ignore[arg-type]
-                usage_metadata=reply.usage_metadata,
-            )
-            yield ChatGenerationChunk(message=whole)
+            yield ChatGenerationChunk(message=closing_piece(reply, reply.content))
             return
         text, role = reply.content, role_of(messages)
         for start in range(0, len(text), self.piece_chars):

@@ -44,18 +44,25 @@ async def test_a_placeholder_for_a_result_is_filled_in_by_code_without_a_model_c
     assert _roles(script) == ["parse_goal", "plan", "reflect", "finish"]  # no fill call
 
 
+@pytest.mark.parametrize(
+    ("code", "content", "depends_on"),
+    [
+        ("print(max([17, 93, 4]))", "{{s1}}", ["s1"]),  # a placeholder for the whole arg
+        ("max_number = max([17, 93, 4])\nprint(max_number)", "max_number", []),  # its name
+    ],
+    ids=["placeholder", "printed-variable"],
+)
 async def test_what_a_program_printed_fills_a_whole_arg(
-    script: Script, workspace: Path, db_path: Path
+    script: Script, workspace: Path, db_path: Path, code: str, content: str, depends_on: list[str]
 ) -> None:
     context = Context(workspace=str(workspace), model="scripted", approval="none")
     script.add("parse_goal", goal_reply("max.txt holds the largest number"))
     script.add(
         "plan",
         plan_reply(
-            step("s1", tool="run_python", args={"code": "print(max([17, 93, 4]))"},
-                 risk="executes_code"),
-            step("s2", tool="write_file", args={"path": "max.txt", "content": "{{s1}}"},
-                 depends_on=["s1"], risk="writes_workspace"),
+            step("s1", tool="run_python", args={"code": code}, risk="executes_code"),
+            step("s2", tool="write_file", args={"path": "max.txt", "content": content},
+                 depends_on=depends_on, risk="writes_workspace"),
         ),
     )  # fmt: skip
     script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s2 wrote 93"}))
@@ -173,30 +180,6 @@ def test_an_arg_naming_a_printed_variable_stands_for_that_steps_result() -> None
     assert write_lines.templated_args == {"path": "count", "content": "{{count_lines}}"}
     assert write_word.args == {"path": "w.txt", "content": "total"}  # nothing prints `total`
     assert any("names the value step count_lines prints" in note for note in fixed.notes)
-
-
-async def test_a_printed_variable_named_as_content_is_written_as_its_value(
-    script: Script, workspace: Path, db_path: Path
-) -> None:
-    context = Context(workspace=str(workspace), model="scripted", approval="none")
-    script.add("parse_goal", goal_reply("max.txt holds the largest number"))
-    script.add(
-        "plan",
-        plan_reply(
-            step("s1", tool="run_python", risk="executes_code",
-                 args={"code": "max_number = max([17, 93, 4])\nprint(max_number)"}),
-            step("s2", tool="write_file", args={"path": "max.txt", "content": "max_number"},
-                 risk="writes_workspace"),
-        ),
-    )  # fmt: skip
-    script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "s2 wrote 93"}))
-    script.add("finish", "93")
-
-    outcome = await arun("write the largest number", context=context, db=db_path)
-
-    assert outcome.status == "done", outcome.stop_reason
-    assert (workspace / "max.txt").read_text() == "93"
-    assert "execute" not in _roles(script)
 
 
 def test_an_arg_that_is_the_expression_a_program_prints_stands_for_its_output() -> None:
