@@ -98,7 +98,10 @@ async def run_tool(
     tool = tools.get(name)
     if tool is None:
         return ToolOutcome(False, f"ERROR: unknown tool {name!r}; available: {', '.join(tools)}")
-    problem = await asyncio.to_thread(validate_args, tool, args)  # a schema is outside content
+    if isinstance(tool.args_schema, dict):  # an outside schema: its patterns may be slow
+        problem = await asyncio.to_thread(validate_args, tool, args)
+    else:  # a pydantic model of our own or the host's: microseconds, no thread hop
+        problem = validate_args(tool, args)
     if problem:
         return ToolOutcome(False, f"ERROR: {problem}")
     make = functools.partial(_invoke, tool, args, retries, backoff_seconds)
@@ -109,7 +112,10 @@ async def run_tool(
         ok, raw = await at_most_once(journal, action, make, rerun_after_crash=rerun_after_crash)
     else:
         ok, raw = await make()
+    text = sanitize(raw)
+    if len(text) <= limit:  # nothing to save: no file system, no thread hop
+        return ToolOutcome(ok, text)
     observation = await asyncio.to_thread(
-        clip, sanitize(raw), limit, workspace=workspace, thread_id=thread_id, label=name
+        clip, text, limit, workspace=workspace, thread_id=thread_id, label=name
     )
     return ToolOutcome(ok, observation.text, observation.artifacts)

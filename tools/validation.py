@@ -7,6 +7,7 @@ against it can never raise, fetch anything, or run for ever (`PATTERN_SECONDS`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
@@ -47,11 +48,19 @@ def input_model(tool: BaseTool) -> type[BaseModel]:
     return cast(type[BaseModel], tool.get_input_schema())
 
 
-def args_json_schema(tool: BaseTool) -> dict[str, Any]:
-    """The JSON schema of a tool's arguments: an MCP tool's own, or its pydantic model's."""
+def args_json_schema(tool: BaseTool) -> Mapping[str, Any]:
+    """The JSON schema of a tool's arguments: an MCP tool's own, or its pydantic model's (read
+    only: it is shared)."""
     if isinstance(tool.args_schema, dict):
         return tool.args_schema
-    return input_model(tool).model_json_schema()
+    return _model_json_schema(input_model(tool))
+
+
+@functools.lru_cache(maxsize=256)
+def _model_json_schema(model: type[BaseModel]) -> Mapping[str, Any]:
+    # pydantic builds a model's JSON schema anew on every call: about 2 ms for each of the
+    # seven built-in tools, on every planning prompt (the tool list shows their args).
+    return model.model_json_schema()
 
 
 def _search(pattern: str, text: str) -> bool:
