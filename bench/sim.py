@@ -3,7 +3,8 @@
 The model's latency is `per_call + per_output_token * completion_tokens` (asyncio.sleep: it
 simulates I/O); its replies come from a per-system responder so that every system does the same
 task. Token counts use one deterministic estimate (4 characters per token) for every system:
-the prompt is every message's text and tool calls plus the schemas of the tools bound to the call.
+the prompt is every message's text and tool calls plus the schemas of the tools bound to the call;
+the completion is the reply's text and the name and arguments of each tool call it makes.
 """
 
 from __future__ import annotations
@@ -76,9 +77,17 @@ def tokens(text: str) -> int:
 
 
 def message_text(message: BaseMessage) -> str:
-    """What a message costs as prompt: its text plus any tool calls it carries."""
+    """What a message costs as prompt: its text plus any tool calls it carries (ids included:
+    the API sends them back)."""
     calls = getattr(message, "tool_calls", None)
     return str(message.content) + (json.dumps(calls) if calls else "")
+
+
+def written_text(reply: AIMessage) -> str:
+    """What the model writes of a reply: its text, and each tool call's name and arguments
+    (the server adds the call ids; counting them would slow down every tool-calling turn)."""
+    calls = [{"name": c["name"], "arguments": c["args"]} for c in reply.tool_calls]
+    return str(reply.content) + (json.dumps(calls) if calls else "")
 
 
 _SCHEMA_TOKENS: dict[tuple[str, ...], int] = {}
@@ -120,7 +129,7 @@ class SimChatModel(BaseChatModel):
     def _reply(self, messages: Sequence[BaseMessage]) -> tuple[AIMessage, float]:
         reply, tag = self.responder(messages)
         prompt = tokens("".join(message_text(m) for m in messages)) + self.bound_schema_tokens
-        completion = tokens(message_text(reply))
+        completion = tokens(written_text(reply))
         reply.usage_metadata = usage_metadata(prompt, completion)
         delay = self.latency.call(completion)
         self.meter.llm_calls += 1
