@@ -22,6 +22,7 @@ from bench.report import (
     Extras,
     break_even,
     extras_lines,
+    fastest_lines,
     ratio_table,
     results_table,
     targets,
@@ -120,6 +121,8 @@ async def main(mode: Mode = FULL) -> dict[str, bool]:
     print("\n".join(results_table(results)))
     print()
     print("\n".join(ratio_table(by)))
+    print()
+    print("\n".join(fastest_lines(by, mode.latency)))
     print()
     print("\n".join(break_even(by, TASKS[0], mode.latency)))
     print()

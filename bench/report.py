@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.sim import TASKS, Latency, Task
+from bench.sim import TASKS, Latency, Task, fastest_possible
 from bench.systems import Result
 
 BASELINES = ("plan-and-execute", "react")
@@ -20,8 +20,9 @@ tasks: wide = 8 independent lookups, then a synthesis; deep = 6 lookups in a cha
   of 7 lookups (k2 after k1, k4 after k3, k7 after k2 and k5), then a synthesis. A dependency is a
   data dependency: the next key is only known from the earlier result.
 every system: the same simulated model, the same tools (planloop's own + `lookup`), the same
-  replies a capable model would give; tokens = characters / 4 of every message, tool call and
-  bound tool schema; text replies stream 4 tokens a piece (tool calls arrive whole).
+  replies a capable model would give; tokens = characters / 4: a prompt is every message, tool
+  call and bound tool schema, a completion the reply's text and each call's name and arguments;
+  text replies stream 4 tokens a piece (tool calls arrive whole).
 planloop = default settings (deferred reflection) with --parallel 8, --approve none, --no-memory.
 react = create_agent, one tool call per model turn (classic ReAct); react-parallel = the same
   agent with a model that emits every ready lookup in one turn (parallel tool calls): the
@@ -84,6 +85,25 @@ def ratio_table(by: dict[tuple[str, str], Result]) -> list[str]:
                 f"{ours.meter.prompt_tokens / theirs.meter.prompt_tokens:11.2f} "
                 f"{ours.meter.completion_tokens / theirs.meter.completion_tokens:10.2f}"
             )
+    return lines
+
+
+def fastest_lines(by: dict[tuple[str, str], Result], latency: Latency) -> list[str]:
+    """How fast any system could be against react-parallel (`sim.fastest_possible`), beside
+    the wall-clock target: a target below that floor is out of every system's reach."""
+    lines = [
+        "fastest possible: a system whose model writes only what react-parallel's writes, every "
+        "lookup started the moment its call is written, zero framework time:"
+    ]
+    for task in TASKS:
+        floor = fastest_possible(task, latency)
+        ratio = floor / by[(task.name, STRONGEST)].wall
+        target = WALL_VS_STRONGEST[task.name]
+        verdict = "within reach" if ratio <= target else "out of every system's reach"
+        lines.append(
+            f"  {task.name}: {floor:.2f}s = {ratio:.2f}x {STRONGEST}'s wall (target "
+            f"{target:.1f}x: {verdict})"
+        )
     return lines
 
 

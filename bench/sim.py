@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import StructuredTool
 from pydantic import ConfigDict
@@ -269,3 +269,30 @@ TASKS = (
         {"k1": [], "k2": ["k1"], "k3": [], "k4": ["k3"], "k5": [], "k6": [], "k7": ["k2", "k5"]},
     ),
 )
+
+
+def fastest_possible(task: Task, latency: Latency) -> float:
+    """The least wall time in which any system can do `task` when its model writes what
+    react-parallel's model writes (each lookup's call, then the summary) and each lookup starts
+    the moment its call is written, with zero framework time, no plan and no verdict.
+
+    The first reply lists the calls of the lookups that need no result; every other lookup
+    takes one model call as soon as the lookups it needs are done (its key is only known from
+    them); the summary takes one call once every lookup is done."""
+    first = [key for key, deps in task.deps.items() if not deps]
+    done: dict[str, float] = {}
+    for n, key in enumerate(first, 1):
+        written = written_text(AIMessage("", tool_calls=[_lookup_call(k) for k in first[:n]]))
+        done[key] = latency.call(tokens(written)) + latency.tool
+    reply = written_text(AIMessage("", tool_calls=[_lookup_call(k) for k in first]))
+    first_reply_ends = latency.call(tokens(reply))
+    for key, deps in task.deps.items():  # listed in dependency order
+        if deps:
+            call = written_text(AIMessage("", tool_calls=[_lookup_call(key)]))
+            done[key] = max(done[d] for d in deps) + latency.call(tokens(call)) + latency.tool
+    answer = latency.call(tokens(summary(list(task.deps))))
+    return max(first_reply_ends, *done.values()) + answer
+
+
+def _lookup_call(key: str) -> ToolCall:
+    return ToolCall(name="lookup", args={"key": key}, id=f"call_{key}")

@@ -8,14 +8,14 @@ model server, and no test may depend on an idle CPU."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.slow
 
 pytest.importorskip("langchain_experimental", reason="bench extra not installed")
 
 
+@pytest.mark.slow
 async def test_quick_bench_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.__main__ import QUICK, main
 
@@ -29,6 +29,7 @@ async def test_quick_bench_runs_and_reports(capsys: pytest.CaptureFixture[str]) 
     assert "critical path (crit)" in out and "planloop vs" in out
     assert "per super-step at zero latency" in out and "checkpoint bytes" in out
     assert "planloop --help start-up" in out
+    assert "fastest possible:" in out
     for name in targets:
         assert f"PASS  {name}" in out or f"MISS  {name}" in out
     for task in ("wide", "mixed"):  # a pure chain (deep) has nothing to run in parallel
@@ -40,3 +41,28 @@ async def test_quick_bench_runs_and_reports(capsys: pytest.CaptureFixture[str]) 
         assert targets[f"{task}: fewer tokens in all (prompt + completion) than both"]
         assert targets[f"{task}: fewer prompt tokens than react-parallel"]
     assert targets["checkpoint bytes N=40 / N=10 <= 4.5"]
+
+
+def test_fastest_possible_is_the_chain_of_calls_and_lookups() -> None:
+    from bench.sim import Latency, chain, fastest_possible
+
+    # Zero cost per token: each lookup of a chain of two waits for one call, then the answer.
+    assert fastest_possible(chain(2), Latency(per_call=1.0, tool=10.0)) == 23.0
+
+
+async def test_fastest_possible_is_below_react_parallels_critical_path(tmp_path: Path) -> None:
+    """react-parallel starts a turn's lookups once the whole turn is written and waits for a
+    whole wave; the floor starts each lookup the moment its call is written. (Simulated
+    seconds: computed from the calls, whatever the machine's load.)"""
+    from bench.sim import TASKS, Latency, fastest_possible
+    from bench.systems import run_react
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    latency = Latency(per_call=0.03, per_output_token=0.0005, tool=0.1)
+    floors = {}
+    for task in TASKS:
+        theirs = await run_react(task, latency, tmp_path / task.name, 800, parallel=True)
+        floors[task.name] = fastest_possible(task, latency) / theirs.critical_path
+    assert all(ratio <= 1.0 + 1e-9 for ratio in floors.values()), floors
+    # In mixed, k2's lookup can start before the first turn's last call is written.
+    assert floors["mixed"] < 1.0, floors
