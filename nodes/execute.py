@@ -71,7 +71,7 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
     else:
         run = await run_tool_loop(task, step, context)
     spent = run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)
-    return {
+    update: dict[str, object] = {
         "results": {step.id: run.result()},
         "action_counts": dict(run.actions),
         "approvals": decisions,
@@ -79,3 +79,5 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
         "files_written": run.written,
         "budget": watch.budget(spent),
     }
+    # An empty write changes nothing these channels hold but costs a checkpoint row.
+    return {key: value for key, value in update.items() if value or key == "results"}

@@ -262,7 +262,10 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     model calls, tokens, cost or time has been reached."""
     watch = Stopwatch()
     pending = [r for r in state.results.values() if r.verdict == "pending"]
-    cleared: dict[str, object] = {"pending_approvals": [], "next_steps": []}
+    # Only what is not empty yet: every write is a checkpoint row and a channel update.
+    cleared: dict[str, object] = {
+        key: [] for key in ("pending_approvals", "next_steps") if getattr(state, key)
+    }
     if not judgement_due(state, pending, runtime.context):
         # No budget update: decide_done must see the very budget this check saw, or a time
         # limit crossed in between would end the run with these results unjudged.
