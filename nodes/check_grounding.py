@@ -146,6 +146,8 @@ def _written(check: Check) -> str:
     the goal asks for)."""
     if check.kind == "program_output":
         return f"running {check.path} prints {check.text!r}"
+    if check.kind == "file_changed":
+        return f"{check.path} is changed"
     if check.kind != "file_lines":
         return f"{check.path} is written"
     wanted = " and ".join(

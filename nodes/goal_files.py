@@ -4,12 +4,13 @@ inputs an executor is shown, read from the workspace by code rather than by a mo
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from nodes.checks import run_check
+from nodes.checks import checked_text, run_check
 from nodes.state import Check
 from tools.confinement import Confinement
 from tools.sanitize import sanitize
-from tools.workspace import WorkspaceError, read_text
+from tools.workspace import WorkspaceError, digest, read_text
 
 FILE_EXTENSIONS = (
     "txt", "md", "markdown", "json", "jsonl", "csv", "tsv", "ini", "cfg", "conf", "toml", "yaml",
@@ -78,16 +79,41 @@ def named_files_text(text: str, guard: Confinement, *, numbered: bool = False) -
 
 
 def output_checks(goal: str, runs_code: bool, guard: Confinement) -> list[Check]:
-    """A `file_exists` check for each file the goal asks to write: named after "to", "into",
+    """The checks of what a goal asks for that code derives from its words. A `file_exists`
+    check for each file the goal asks to write: named after "to", "into",
     "as", "create" and the like in a goal that writes something, and missing from the
     workspace (a file that is there is an input, or one to edit). For a goal with one such
     file whose words ask for its lines in alphabetical order or without duplicates, a
     `file_lines` check of those properties instead. When the run may execute code without
     asking (`runs_code`), a `program_output` check for each script the goal says prints a
-    given value (`program_checks`), in place of the script's own."""
+    given value (`program_checks`), in place of the script's own. A `file_changed` check for
+    each file a goal that edits in place names (`_edit_checks`)."""
     programs = {check.path: check for check in program_checks(goal)} if runs_code else {}
     files = [programs.pop(check.path, check) for check in _file_checks(goal, guard)]
-    return files + list(programs.values())
+    return files + list(programs.values()) + _edit_checks(goal, guard)
+
+
+_EDITS = re.compile(
+    r"\b(?:change|edit|update|modify|replace|fix|correct|rename|bump|increase|decrease)\b",
+    re.IGNORECASE,
+)
+
+
+def _edit_checks(goal: str, guard: Confinement) -> list[Check]:
+    """A `file_changed` check for each existing file a goal names that edits in place (a verb
+    such as "change" or "fix", and nothing to write): the goal is not done while the file is
+    as it was (a 1.5B reviewer judged "port = 9090" met in a config.ini no edit had changed)."""
+    if _WRITES.search(goal.casefold()) or not _EDITS.search(goal):
+        return []
+    checks = []
+    for name in named_files(goal):
+        check = Check(kind="file_changed", path=name)
+        try:
+            before = checked_text(check, guard)
+        except (OSError, WorkspaceError):
+            continue  # not there: nothing to edit
+        checks.append(replace(check, baseline=digest(before)))
+    return checks
 
 
 def _file_checks(goal: str, guard: Confinement) -> list[Check]:

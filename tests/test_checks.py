@@ -16,7 +16,7 @@ from nodes.goal_files import line_properties, output_checks
 from nodes.parse_goal import criteria_of
 from nodes.schemas import GoalSpec
 from nodes.state import Check, CheckKind, Criterion
-from tests.fakes import Script, plan_reply, reflect_reply, step, tool_call
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tools.confinement import Confinement
 from tools.workspace import digest
 
@@ -155,6 +155,43 @@ def test_output_files_are_the_missing_ones_the_goal_writes(
     assert [c.path for c in output_checks(goal, False, guard)] == ["count.txt", "notes/page.md"]
     # An input the goal names but the workspace lacks is not an output.
     assert output_checks("summarise notes.txt", False, guard) == []
+
+
+def test_a_goal_that_edits_a_file_in_place_needs_it_changed(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace / "config.ini").write_text("port = 8080\n")
+    edit = "In config.ini change the server port from 8080 to 9090."
+    (check,) = output_checks(edit, False, guard)
+    assert check.kind == "file_changed" and check.baseline == digest("port = 8080\n")
+    assert not run_check(check, guard).passed
+    # A goal that writes elsewhere reads the file; a file that is not there is no edit.
+    assert [c.kind for c in output_checks("Fix config.ini, write the port to port.txt", False,
+                                          guard)] == ["file_exists"]  # fmt: skip
+    assert output_checks("In missing.ini change the port", False, guard) == []
+
+
+async def test_an_edit_that_changed_nothing_is_not_done_whatever_the_review_cites(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """A 1.5B run of config_port ended a false "done": both edits failed (no such text), and
+    the reviewer answered "line 2" for the two criteria it had invented, neither with a check."""
+    context.max_replans = 0
+    (workspace / "config.ini").write_text("[server]\nhost = 0.0.0.0\nport = 8080\n")
+    script.add("parse_goal", goal_reply("config.ini contains the line 'server_port = 9090'"))
+    edit = {"path": "config.ini", "old_text": "server_port = 8080", "new_text": "x"}
+    script.add("plan", plan_reply(step("s1", tool="edit_file", args=edit, risk="writes_workspace")))
+    script.defaults["reflect"] = reflect_reply({"s1": True}, {"c1": "line 2"})
+    script.defaults["plan"] = plan_reply()
+    script.defaults["finish"] = "could not finish"
+
+    outcome = await arun("In config.ini change the server port from 8080 to 9090.",
+                         context=context, db=db_path)  # fmt: skip
+
+    assert outcome.status != "done"
+    assert not outcome.criteria[0].met
+    assert outcome.criteria[0].check is not None
+    assert outcome.criteria[0].check.kind == "file_changed"
 
 
 def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(

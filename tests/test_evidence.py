@@ -10,7 +10,14 @@ import pytest
 
 from graph.api import arun
 from nodes.context import Context
-from nodes.evidence import checked_files, founded, quotes, restates, with_cited_lines
+from nodes.evidence import (
+    checked_files,
+    founded,
+    quotes,
+    restates,
+    unfounded,
+    with_cited_lines,
+)
 from nodes.state import Check, Criterion
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
 from tools.confinement import Confinement
@@ -90,6 +97,14 @@ def test_a_cited_line_number_quotes_that_line(evidence: str, quoted: list[str]) 
     assert cited == (f"{evidence} ({'; '.join(quoted)})" if quoted else evidence)
     criterion = "todo.md holds a Markdown checklist of the tasks"
     assert quotes(cited, content, criterion, "todo.md") is bool(quoted)
+
+
+def test_a_line_number_alone_is_no_evidence_without_a_file_to_cite() -> None:
+    bare = Criterion(id="c1", text="config.ini holds port 9090", met=True, evidence="line 2")
+    assert "only restates" in unfounded(bare, {})
+    said = Criterion(id="c1", text="the answer names the port", met=True,
+                     evidence="line 2 says port = 9090")  # fmt: skip
+    assert unfounded(said, {}) == ""
 
 
 def test_a_cited_line_is_judged_as_a_copied_one() -> None:

@@ -19,7 +19,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from bench.live.goals import GOALS_BY_NAME
-from bench.live.runner import Recording, run_goal
+from bench.live.runner import Recording, Row, run_goal
 from bench.live.site import DEFAULT_PORT, serve_site
 from bench.live.systems import SYSTEMS, RunSettings
 from nodes.context import Context
@@ -52,19 +52,20 @@ def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
     }
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=_name)
-async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
-    if _name(path) in SUPERSEDED:
-        pytest.skip(SUPERSEDED[_name(path)])
+FALSE_DONE = sorted((REPLAYS / "false_done").glob("*/*.json"))
+"""Recorded runs that ended a false "done" (the checker said not passed), whose cause was fixed
+since: replayed, none may end "done"."""
+
+
+async def _replayed(recorded: Recording) -> Row:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    recorded = Recording.load(path)
     goal = GOALS_BY_NAME[recorded.meta["goal"]]
     settings = RunSettings(**recorded.meta["settings"])
     with ExitStack() as stack:
         site_url = f"http://127.0.0.1:{DEFAULT_PORT}"
         if goal.uses_site:  # the recorded replies name the site's fixed address
             site_url = stack.enter_context(serve_site(DEFAULT_PORT)).base_url
-        row = await run_goal(
+        return await run_goal(
             goal,
             SYSTEMS[recorded.meta["system"]],
             settings,
@@ -72,6 +73,14 @@ async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
             wall_cap=600,
             replay=recorded,
         )
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=_name)
+async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
+    if _name(path) in SUPERSEDED:
+        pytest.skip(SUPERSEDED[_name(path)])
+    recorded = Recording.load(path)
+    row = await _replayed(recorded)
     expected = recorded.row
     context = f"{path.name}: divergences {row.divergences}; stop reason {row.stop_reason!r}"
     assert row.status == expected["status"], context
@@ -81,6 +90,14 @@ async def test_recorded_run_replays_to_the_same_end(path: Path) -> None:
     assert row.tool_calls == expected["tool_calls"], context
     if row.divergences:
         print(context)
+
+
+@pytest.mark.parametrize("path", FALSE_DONE, ids=_name)
+async def test_a_recorded_false_done_no_longer_ends_done(path: Path) -> None:
+    recorded = Recording.load(path)
+    assert recorded.row["status"] == "done" and not recorded.row["passed"]
+    row = await _replayed(recorded)
+    assert row.status != "done", f"{path.name}: stop reason {row.stop_reason!r}"
 
 
 # the record/replay seam itself ------------------------------------------------------------------
