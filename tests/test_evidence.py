@@ -204,7 +204,7 @@ async def test_a_reviewer_may_cite_a_line_by_its_number(
     assert outcome.criteria[0].evidence == "line 2 (line 2: '- [ ] book dentist')"
     first, second = script.calls_for("reflect")
     assert any("1: - [ ] buy milk\n2: - [ ] book dentist" in m.text for m in first)
-    assert 'as "line 3"' in second[-1].text
+    assert '"line N", where N is the number shown' in second[-1].text
 
 
 async def test_evidence_still_showing_nothing_after_the_question_leaves_the_criterion_unmet(
