@@ -128,9 +128,33 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
             checks.append(Check(kind="file_exists", path=name))
     # With several outputs, which one the words describe is unclear.
     properties = line_properties(goal, checks[0].path) if len(checks) == 1 else []
+    if len(checks) == 1 and not any(p.startswith("lines=") for p in properties):
+        properties += _line_per_input_line(goal, checks[0].path, guard)
     if properties:
         return [Check(kind="file_lines", path=checks[0].path, text=" ".join(properties))]
     return checks
+
+
+_LINE_PER = re.compile(r"\bone\b[^.;:]{0,30}?\blines?\s+(?:per|for each|for every)\b", re.I)
+
+
+def _line_per_input_line(goal: str, output: str, guard: Confinement) -> list[str]:
+    """`lines=N` for a goal that asks for one line of `output` per item of its one input, a
+    plain text file of N non-empty lines ("Turn the tasks in tasks.txt into a checklist in
+    todo.md: one '- [ ] task' line per task"): a 1.5B reviewer judged a todo.md holding every
+    task twice met, quoting its first line."""
+    inputs = [name for name in named_files(goal) if name != output]
+    if not _LINE_PER.search(goal) or len(inputs) != 1:
+        return []
+    name = inputs[0]
+    if name.rsplit(".", 1)[-1].lower() not in ("txt", "md", "list"):
+        return []  # a table or data file: its header or structure is no item
+    try:
+        content = read_text(str(guard.root), name, FILE_CHARS * 100, guard=guard)
+    except (OSError, WorkspaceError):
+        return []
+    items = sum(1 for line in content.splitlines() if line.strip())
+    return [f"lines={items}"] if items else []
 
 
 _PRINTS = re.compile(

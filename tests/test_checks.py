@@ -171,6 +171,24 @@ def test_a_goal_that_edits_a_file_in_place_needs_it_changed(
     assert output_checks("In missing.ini change the port", False, guard) == []
 
 
+def test_one_line_per_item_of_the_input_is_a_line_count(
+    guard: Confinement, workspace: Path
+) -> None:
+    (workspace / "tasks.txt").write_text("buy milk\n\ncall the plumber\nbook dentist\n")
+    goal = "Turn the tasks in tasks.txt into a checklist in todo.md: one '- [ ] task' line per task"
+    (check,) = output_checks(goal, False, guard)
+    assert (check.kind, check.path, check.text) == ("file_lines", "todo.md", "lines=3")
+    (workspace / "todo.md").write_text("- [ ] buy milk\n- [ ] call the plumber\n" * 2)
+    assert "4 non-empty lines, not 3" in run_check(check, guard).detail
+    # Without "one line per", or with a data file as the input, there is no count to keep.
+    assert output_checks("Turn tasks.txt into a checklist in done.md", False, guard)[0].kind == (
+        "file_exists"
+    )
+    (workspace / "rows.csv").write_text("a,b\n1,2\n")
+    table = "Convert rows.csv into table.md, one line per row."
+    assert output_checks(table, False, guard)[0].kind == "file_exists"
+
+
 async def test_an_edit_that_changed_nothing_is_not_done_whatever_the_review_cites(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
