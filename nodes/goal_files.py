@@ -135,6 +135,8 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
     return checks
 
 
+LIST_CHARS = 200_000
+"""Longest input whose lines are counted for a line-per-item check."""
 _LINE_PER = re.compile(r"\bone\b[^.;:]{0,30}?\blines?\s+(?:per|for each|for every)\b", re.I)
 
 
@@ -150,9 +152,11 @@ def _line_per_input_line(goal: str, output: str, guard: Confinement) -> list[str
     if name.rsplit(".", 1)[-1].lower() not in ("txt", "md", "list"):
         return []  # a table or data file: its header or structure is no item
     try:
-        content = read_text(str(guard.root), name, FILE_CHARS * 100, guard=guard)
+        content = read_text(str(guard.root), name, LIST_CHARS + 1, guard=guard)
     except (OSError, WorkspaceError):
         return []
+    if len(content) > LIST_CHARS:
+        return []  # clipped: its lines cannot be counted, and a wrong count blocks a right run
     items = sum(1 for line in content.splitlines() if line.strip())
     return [f"lines={items}"] if items else []
 
