@@ -99,6 +99,9 @@ _EDITS = re.compile(
 )
 
 
+_SOURCE = re.compile(r"\b(?:from|using|per|according to|based on|given in|listed in)\b")
+
+
 def _edit_checks(goal: str, guard: Confinement) -> list[Check]:
     """A `file_changed` check for each existing file a goal names that edits in place (a verb
     such as "change" or "fix", and nothing to write): the goal is not done while the file is
@@ -106,13 +109,15 @@ def _edit_checks(goal: str, guard: Confinement) -> list[Check]:
     if _WRITES.search(goal.casefold()) or not _EDITS.search(goal):
         return []
     checks = []
-    for name in named_files(goal):
+    for name, lead in _mentions(goal):
+        if _SOURCE.search(lead):
+            continue  # "with the totals from sales.csv": what the edit reads, not what it edits
         check = Check(kind="file_changed", path=name)
         try:
-            before = checked_text(check, guard)
+            content = checked_text(check, guard)
         except (OSError, WorkspaceError):
             continue  # not there: nothing to edit
-        checks.append(replace(check, baseline=digest(before)))
+        checks.append(replace(check, baseline=digest(content)))
     return checks
 
 

@@ -169,6 +169,10 @@ def test_a_goal_that_edits_a_file_in_place_needs_it_changed(
     assert [c.kind for c in output_checks("Fix config.ini, write the port to port.txt", False,
                                           guard)] == ["file_exists"]  # fmt: skip
     assert output_checks("In missing.ini change the port", False, guard) == []
+    (workspace / "sales.csv").write_text("region,amount\n")
+    (workspace / "report.md").write_text("# Report\n")
+    update = "Update report.md with the totals from sales.csv"
+    assert [c.path for c in output_checks(update, False, guard)] == ["report.md"]
 
 
 def test_one_line_per_item_of_the_input_is_a_line_count(
