@@ -71,13 +71,16 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
     else:
         run = await run_tool_loop(task, step, context)
     spent = run.spent + Budget(steps=1, tool_calls=run.calls, tool_errors=run.errors)
-    update: dict[str, object] = {
-        "results": {step.id: run.result()},
+    added: dict[str, object] = {
         "action_counts": dict(run.actions),
         "approvals": decisions,
         "web_content_seen": run.saw_web_content,
         "files_written": run.written,
-        "budget": watch.budget(spent),
     }
-    # An empty write changes nothing these channels hold but costs a checkpoint row.
-    return {key: value for key, value in update.items() if value or key == "results"}
+    return {
+        "results": {step.id: run.result()},
+        "budget": watch.budget(spent),
+        # These channels add what they are given: an empty write changes nothing in them but
+        # costs a checkpoint row and a channel update.
+        **{key: value for key, value in added.items() if value},
+    }
