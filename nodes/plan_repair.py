@@ -43,6 +43,7 @@ from nodes.plan_trim import without_reads_made_again
 from nodes.schemas import PlanSpec, StepSpec
 from nodes.state import StepResult
 from tools import validate_args
+from tools.runner import args_json_schema
 
 __all__ = ["Repair", "find_placeholders", "repair_plan", "repaired"]  # (from nodes.placeholders)
 
@@ -65,6 +66,12 @@ class Repair:
 
     specs: list[StepSpec]
     notes: list[str] = field(default_factory=list)
+
+
+def accepted(tool: BaseTool) -> set[str]:
+    """The names of the arguments `tool` takes."""
+    properties = args_json_schema(tool).get("properties")
+    return set(properties) if isinstance(properties, dict) else set()
 
 
 def _clipped(value: object) -> str:
@@ -97,10 +104,28 @@ class _Repairer:
         self.notes: list[str] = []
         self.planned = [spec.id for spec in specs]
         self.ids = self._unique_ids()
+        hoisted = [self._hoisted(spec) for spec in specs]
         self.specs = [
             spec.model_copy(update={"id": new, "depends_on": self._dependencies(index, spec)})
-            for index, (spec, new) in enumerate(zip(specs, self.ids, strict=True))
+            for index, (spec, new) in enumerate(zip(hoisted, self.ids, strict=True))
         ]
+
+    def _hoisted(self, spec: StepSpec) -> StepSpec:
+        """`depends_on` written inside the args (where the tool takes no such argument) is the
+        step's dependencies: a 1.5B planner wrote `"tool": null, "args": {"depends_on":
+        ["read_values"]}`, and its executor, shown no earlier result, read the file ten times."""
+        args = spec.args or {}
+        tool = self.tools.get(spec.tool or "")
+        if "depends_on" not in args or (tool is not None and "depends_on" in accepted(tool)):
+            return spec
+        refs = args["depends_on"]
+        listed = [refs] if isinstance(refs, str) else refs if isinstance(refs, list) else []
+        added = [r for r in listed if isinstance(r, str) and r not in spec.depends_on]
+        self.notes.append(f"step {spec.id}: depends_on taken out of its args")
+        rest = {key: value for key, value in args.items() if key != "depends_on"}
+        return spec.model_copy(
+            update={"args": rest or None, "depends_on": [*spec.depends_on, *added]}
+        )
 
     def _unique_ids(self) -> list[str]:
         """The plan's ids with every reused or repeated one replaced by a fresh id."""

@@ -52,6 +52,19 @@ def test_a_sound_plan_is_left_as_it_is() -> None:
     assert fixed.specs == specs and fixed.notes == []
 
 
+def test_depends_on_written_in_the_args_is_the_steps_dependencies() -> None:
+    """A 1.5B planner put `depends_on` inside args, so its executor step saw no earlier result."""
+    fixed = repair(
+        step("read", tool="read_file", args={"path": "m.csv"}),
+        {"id": "values", "description": "extract", "args": {"depends_on": ["read"]}},
+        {"id": "list", "tool": "list_files", "args": {"path": ".", "depends_on": "values"}},
+    )
+    steps = by_id(fixed)
+    assert steps["values"].depends_on == ["read"] and steps["values"].args is None
+    assert steps["list"].depends_on == ["values"] and steps["list"].args == {"path": "."}
+    assert "step values: depends_on taken out of its args" in fixed.notes
+
+
 # ids ------------------------------------------------------------------------------------------
 
 
