@@ -27,6 +27,7 @@ clean = frame.dropna()
 clean.plot(x="month", y="sales", kind="bar")
 plt.savefig("sales.png")
 print("rows kept:", len(clean))
+print(clean.to_markdown(index=False))  # pandas' Markdown tables need tabulate (data extra)
 """
 
 
@@ -184,6 +185,7 @@ async def test_a_data_goal_plots_with_pandas_and_matplotlib(
 
     assert outcome.status == "done", outcome.results["s1"].output
     assert "rows kept: 2" in outcome.results["s1"].output
+    assert "| month   |   sales |" in outcome.results["s1"].output
     assert (workspace / "sales.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (workspace / outcome.report_path).read_text()
     assert "## Files" in report and "- `sales.png`" in report
