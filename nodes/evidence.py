@@ -62,8 +62,8 @@ def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
     files the criteria's checks name (`checked_files`)."""
     evidence = criterion.evidence.strip()
     if restates(_CITED.sub(" ", evidence), criterion.text):
-        # A line number alone shows nothing, and only a file's check can have it quoted (a
-        # 1.5B reviewer answered "line 2" for two criteria of an unchanged config.ini).
+        # A line number alone shows nothing (a 1.5B reviewer answered "line 2" for two
+        # criteria of an unchanged config.ini).
         return "the evidence only restates the criterion"
     if criterion.check is None:
         return ""
@@ -79,35 +79,7 @@ def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
 _CITED = re.compile(
     r"\blines?\s*#?\s*(\d+(?:\s*(?:-|\u2013|to|through|and|,|&)\s*\d+)*)", re.IGNORECASE
 )
-_LIST = re.compile(r"\s*(?:and|,|&)\s*")
-_RANGE = re.compile(r"\s*(?:-|\u2013|to|through)\s*")
-CITED_LINES = 10
-"""Most lines one evidence quotes by citing their numbers."""
-
-
-def with_cited_lines(evidence: str, content: str | None) -> str:
-    """`evidence` with the lines of `content` it cites by number ("line 2", "lines 1-5", as the
-    review shows them) quoted after it, so that a reviewer may point at a line rather than copy
-    it (a 1.5B reviewer restated its criterion twice for a right file, though asked to copy a
-    line). A number with no line in the file cites nothing; the quotes are then judged as any."""
-    if content is None:
-        return evidence
-    lines = content.splitlines()
-    cited: list[int] = []
-    for match in _CITED.finditer(evidence):
-        for part in _LIST.split(match.group(1)):
-            ends = [int(n) for n in _RANGE.split(part) if n.isdigit()]
-            if ends:
-                cited += range(ends[0], min(ends[-1], ends[0] + CITED_LINES - 1) + 1)
-    chosen = [n for n in dict.fromkeys(cited) if 1 <= n <= len(lines) and lines[n - 1].strip()]
-    quoted = [f"line {n}: {lines[n - 1].strip()!r}" for n in chosen[:CITED_LINES]]
-    return f"{evidence} ({'; '.join(quoted)})" if quoted else evidence
-
-
-def cite_lines(criterion: Criterion, evidence: str, contents: Mapping[str, str | None]) -> str:
-    """`evidence` given for `criterion`, with the lines of its check's file it cites quoted."""
-    path = criterion.check.path if criterion.check is not None else None
-    return with_cited_lines(evidence, contents.get(path)) if path is not None else evidence
+"""A reference to lines by number ("line 2", "lines 1-5"): it shows nothing of what they say."""
 
 
 def restates(evidence: str, criterion: str) -> bool:

@@ -54,11 +54,9 @@ FILE_CHARS = 1500
 FILES_CHARS = 4000
 
 
-def named_files_text(text: str, guard: Confinement, *, numbered: bool = False) -> str:
+def named_files_text(text: str, guard: Confinement) -> str:
     """The workspace files `text` names that exist, each in a `<file>` block (clipped): an
-    executor sees its inputs at once instead of spending a turn (and a guess) to read them.
-    `numbered`: each line after its number, which a reviewer's evidence may cite
-    (`nodes.evidence.with_cited_lines`)."""
+    executor sees its inputs at once instead of spending a turn (and a guess) to read them."""
     blocks, room = [], FILES_CHARS
     for name in named_files(text):
         if name.rsplit(".", 1)[-1].lower() in BINARY_EXTENSIONS:
@@ -69,8 +67,6 @@ def named_files_text(text: str, guard: Confinement, *, numbered: bool = False) -
             continue  # not there (yet): an output, or a name that is no file
         # A file cannot close its own block: whatever it says stays data.
         body = _FILE_TAG.sub("[tag removed]", sanitize(content))
-        if numbered:
-            body = "\n".join(f"{n}: {line}" for n, line in enumerate(body.splitlines(), 1))
         blocks.append(f'<file path="{name}">\n{body}\n</file>')
         room -= len(content)
         if room <= 0:

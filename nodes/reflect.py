@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -14,7 +13,7 @@ from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
-from nodes.evidence import checked_files, cite_lines, founded, needs_evidence, unfounded
+from nodes.evidence import checked_files, founded, needs_evidence, unfounded
 from nodes.goal_files import named_files_text
 from nodes.history import history_text
 from nodes.llm import REFLECT, invoke_structured
@@ -54,20 +53,6 @@ def answerable_only(spec: ReflectionSpec, pending: list[StepResult], shown: int)
     return spec.model_copy(update={"answer_step": None})
 
 
-def with_citations(
-    spec: ReflectionSpec, criteria: list[Criterion], contents: Mapping[str, str | None]
-) -> ReflectionSpec:
-    """`spec` with the file lines each criterion's evidence cites by number quoted in it."""
-    by_id = {c.id: c for c in criteria}
-    updates = [
-        u.model_copy(update={"evidence": cite_lines(by_id[u.id], u.evidence, contents)})
-        if u.id in by_id
-        else u
-        for u in spec.criteria
-    ]
-    return spec.model_copy(update={"criteria": updates})
-
-
 def _advice(
     pending: list[StepResult], criteria: list[Criterion], contents: Mapping[str, str | None]
 ) -> Callable[[ReflectionSpec], str | None]:
@@ -89,9 +74,7 @@ def _advice(
             criterion = by_id.get(update.id)
             if criterion is None or not update.met or _code_says(criterion):
                 continue  # code's word stands, whatever the evidence
-            said = replace(
-                criterion, met=True, evidence=cite_lines(criterion, update.evidence, contents)
-            )
+            said = replace(criterion, met=True, evidence=update.evidence)
             why = unfounded(said, contents) if needs_evidence(said) else ""
             if why:
                 problems.append(f"{update.id}: {why}")
@@ -282,7 +265,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     state = replace(state, criteria=checked)
     shown = new_result_chars(pending)
     named = " ".join(c.check.path for c in checked if c.check is not None)
-    files = await in_confinement(functools.partial(named_files_text, numbered=True), named)
+    files = await in_confinement(named_files_text, named)
     contents = await in_confinement(checked_files, checked)
     messages = reflect_messages(state, pending, shown, runtime.context, files)
     try:
@@ -302,6 +285,6 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             "stop_reason": str(exc),
             "budget": watch.budget(exc.spent),
         }
-    spec = with_citations(answerable_only(spec, pending, shown), state.criteria, contents)
+    spec = answerable_only(spec, pending, shown)
     judged = judged_by_model(state, pending, spec, failures, contents)
     return {**cleared, **judged, "budget": watch.budget(spent)}

@@ -466,7 +466,7 @@ async def test_a_partial_check_leaves_the_content_to_the_review(
 
     assert outcome.status == "done" and (workspace / "count.txt").read_text() == "2"
     first_review = "\n".join(m.text for m in script.calls_for("reflect")[0])
-    assert '<file path="count.txt">\n1: 7\n</file>' in first_review  # judged on the content
+    assert '<file path="count.txt">\n7\n</file>' in first_review  # judged on the content
     assert outcome.criteria[0].evidence == "count.txt says 2"
 
 

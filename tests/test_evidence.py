@@ -16,7 +16,6 @@ from nodes.evidence import (
     quotes,
     restates,
     unfounded,
-    with_cited_lines,
 )
 from nodes.state import Check, Criterion
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
@@ -80,40 +79,12 @@ def test_a_line_naming_its_own_file_is_no_quote_of_its_content() -> None:
     assert quotes("it holds 1548136", both, criterion, "prime_sum.txt")
 
 
-@pytest.mark.parametrize(
-    ("evidence", "quoted"),
-    [
-        ("todo.md line 2", ["line 2: '- [ ] call the plumber'"]),
-        ("lines 1-2", ["line 1: '- [ ] buy milk'", "line 2: '- [ ] call the plumber'"]),
-        ("Lines 3 and 1", ["line 3: '- [ ] renew passport'", "line 1: '- [ ] buy milk'"]),
-        ("line 9", []),  # no such line: nothing cited
-        ("line 4", []),  # an empty line shows nothing
-        ("the checklist is in the same order", []),
-    ],
-)
-def test_a_cited_line_number_quotes_that_line(evidence: str, quoted: list[str]) -> None:
-    content = "- [ ] buy milk\n- [ ] call the plumber\n- [ ] renew passport\n\n"
-    cited = with_cited_lines(evidence, content)
-    assert cited == (f"{evidence} ({'; '.join(quoted)})" if quoted else evidence)
-    criterion = "todo.md holds a Markdown checklist of the tasks"
-    assert quotes(cited, content, criterion, "todo.md") is bool(quoted)
-
-
 def test_a_line_number_alone_is_no_evidence_without_a_file_to_cite() -> None:
     bare = Criterion(id="c1", text="config.ini holds port 9090", met=True, evidence="line 2")
     assert "only restates" in unfounded(bare, {})
     said = Criterion(id="c1", text="the answer names the port", met=True,
                      evidence="line 2 says port = 9090")  # fmt: skip
     assert unfounded(said, {}) == ""
-
-
-def test_a_cited_line_is_judged_as_a_copied_one() -> None:
-    """Pointing is no way around the quote rules: a line naming its own file still shows
-    nothing of its content."""
-    told = "The sum of all prime numbers below 5000 is written to prime_sum.txt"
-    cited = with_cited_lines("line 1", told + "\n")
-    criterion = "prime_sum.txt holds the sum of the primes below 5000"
-    assert told in cited and not quotes(cited, told + "\n", criterion, "prime_sum.txt")
 
 
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
@@ -181,30 +152,6 @@ async def test_evidence_that_shows_nothing_is_asked_about_once_in_the_same_conve
     assert second[len(first)].text == json.dumps(restated)
     question = second[len(first) + 1].text
     assert "c1: the evidence only restates the criterion" in question
-
-
-async def test_a_reviewer_may_cite_a_line_by_its_number(
-    script: Script, context: Context, workspace: Path, db_path: Path
-) -> None:
-    """A 1.5B reviewer restated its criterion twice for a right todo.md, though asked to copy a
-    line, and the run replanned over the right file. The review shows each file line after its
-    number, and asked again, the reviewer can name one."""
-    script.add("parse_goal", goal_reply("todo.md holds the tasks as a Markdown checklist"))
-    write = {"path": "todo.md", "content": "- [ ] buy milk\n- [ ] book dentist\n"}
-    script.add(
-        "plan", plan_reply(step("s1", tool="write_file", args=write, risk="writes_workspace"))
-    )
-    restated = reflect_reply({"s1": True}, {"c1": "todo.md holds the tasks as a checklist"})
-    script.add("reflect", restated, reflect_reply({"s1": True}, {"c1": "line 2"}))
-    script.defaults["finish"] = "todo.md holds the checklist"
-
-    outcome = await arun("turn the tasks into todo.md", context=context, db=db_path)
-
-    assert outcome.status == "done"
-    assert outcome.criteria[0].evidence == "line 2 (line 2: '- [ ] book dentist')"
-    first, second = script.calls_for("reflect")
-    assert any("1: - [ ] buy milk\n2: - [ ] book dentist" in m.text for m in first)
-    assert '"line N", where N is the number shown' in second[-1].text
 
 
 async def test_evidence_still_showing_nothing_after_the_question_leaves_the_criterion_unmet(
