@@ -116,6 +116,11 @@ def merge_checks(
     merged = list(criteria)
     notes = []
     for check in outputs:
+        if check.kind == "file_kept":  # a criterion of its own, whatever else names the file
+            merged.append(
+                Criterion(id="", text=_written(check), check=replace(check, decides=True))
+            )
+            continue
         if any(c.check is not None and c.check.path == check.path for c in merged):
             merged = [_sharpened(c, check) for c in merged]
             continue
@@ -148,6 +153,8 @@ def _written(check: Check) -> str:
         return f"running {check.path} prints {check.text!r}"
     if check.kind == "file_changed":
         return f"{check.path} is changed"
+    if check.kind == "file_kept":
+        return f"{check.path} keeps every line the goal does not change"
     if check.kind != "file_lines":
         return f"{check.path} is written"
     wanted = " and ".join(

@@ -147,6 +147,19 @@ def _lines(check: Check, content: str) -> Outcome:
     return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({check.text})")
 
 
+def _kept(check: Check, content: str) -> Outcome:
+    """The file's lines are the ones it had, but for those the goal may change (null in
+    `text`); trailing spaces aside."""
+    before: list[str | None] = json.loads(check.text)
+    lines = content.splitlines()
+    if len(lines) != len(before):
+        return Outcome(False, f"{check.path} has {len(lines)} lines, not {len(before)} as before")
+    for number, (old, new) in enumerate(zip(before, lines, strict=True), 1):
+        if old is not None and old.rstrip() != new.rstrip():
+            return Outcome(False, f"{check.path} line {number} was {old!r}, now {new!r}")
+    return Outcome(True, f"{check.path} keeps its other lines")
+
+
 def _prints(check: Check, printed: str) -> Outcome:
     found = normalised(check.text) in normalised(printed)
     shown = repr(printed.strip()[-200:])
@@ -162,6 +175,7 @@ JUDGES: dict[CheckKind, Callable[[Check, str], Outcome]] = {
     "file_matches": _matches,
     "json_has_key": _has_key,
     "file_changed": _changed,
+    "file_kept": _kept,
     "file_lines": _lines,
     "program_output": _prints,
 }

@@ -3,6 +3,7 @@ inputs an executor is shown, read from the workspace by code rather than by a mo
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 
@@ -114,7 +115,32 @@ def _edit_checks(goal: str, guard: Confinement) -> list[Check]:
         except (OSError, WorkspaceError):
             continue  # not there: nothing to edit
         checks.append(replace(check, baseline=digest(content)))
+        checks += _kept_lines_check(goal, name, content)
     return checks
+
+
+_KEEP_REST = re.compile(
+    r"\b(?:leave|keep)\b[^.;]{0,40}\b(?:other|rest|else)\b|\bnothing else\b|\bonly (?:change|edit)",
+    re.IGNORECASE,
+)
+_VALUE = re.compile(r"'[^'\n]+'|\"[^\"\n]+\"|`[^`\n]+`|\b\d+(?:\.\d+)?\b")
+KEPT_CHARS = 4000
+"""Longest file whose lines a `file_kept` check holds (it is part of the run's state)."""
+
+
+def _kept_lines_check(goal: str, path: str, content: str) -> list[Check]:
+    """A `file_kept` check when the goal says to leave the rest of `path` as it is ("Leave every
+    other line as it is"): only the lines holding a value the goal names (a number, a quoted
+    text) may change. A 1.5B executor replaced config.ini's whole `[server]` section with
+    `server_port = 9090`, and the run ended "done"."""
+    if not _KEEP_REST.search(goal) or len(content) > KEPT_CHARS:
+        return []
+    values = [match.group().strip("'\"`") for match in _VALUE.finditer(goal)]
+    values = [value for value in values if value not in path]
+    before = [None if any(v in line for v in values) else line for line in content.splitlines()]
+    if not values or None not in before or all(line is None for line in before):
+        return []  # no line the goal changes, or no line it keeps: nothing to hold it to
+    return [Check(kind="file_kept", path=path, text=json.dumps(before))]
 
 
 def _file_checks(goal: str, guard: Confinement) -> list[Check]:

@@ -35,9 +35,9 @@ ModelCheckKind = Literal[
     "file_changed",
 ]
 """The kinds of check the goal analysis may write."""
-CheckKind = Literal[ModelCheckKind, "file_lines", "program_output"]
-"""Every kind of check (`file_lines` and `program_output` only code derives, from the goal's
-words)."""
+CheckKind = Literal[ModelCheckKind, "file_lines", "program_output", "file_kept"]
+"""Every kind of check (`file_lines`, `program_output` and `file_kept` only code derives, from
+the goal's words)."""
 
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 """Pydantic reads each field's docstring as its description (the schemas Studio shows)."""
@@ -56,8 +56,10 @@ class Check:
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
     and end, not lines), `json_has_key` (a JSON object with key `text`), `file_changed` (its
     content differs from when the run began), `file_lines` (its non-empty lines have the
-    properties `text` lists: `sorted` in alphabetical order, `unique`, `lines=N`) or
-    `program_output` (the Python script `path`, run in the sandbox, prints `text`)."""
+    properties `text` lists: `sorted` in alphabetical order, `unique`, `lines=N`),
+    `program_output` (the Python script `path`, run in the sandbox, prints `text`) or
+    `file_kept` (its lines are the ones `text` lists, a JSON list of the file's lines when the
+    goal was analysed with null for each line the goal may change)."""
     path: str
     """The workspace-relative file the check reads."""
     text: str = ""

@@ -175,6 +175,29 @@ def test_a_goal_that_edits_a_file_in_place_needs_it_changed(
     assert [c.path for c in output_checks(update, False, guard)] == ["report.md"]
 
 
+def test_an_edit_that_must_leave_the_other_lines_keeps_them(
+    guard: Confinement, workspace: Path
+) -> None:
+    """A 1.5B executor wrote `server_port = 9090` over config.ini's whole [server] section."""
+    config = "[server]\nhost = 0.0.0.0\nport = 8080\n\n[log]\nlevel = info\n"
+    (workspace / "config.ini").write_text(config)
+    edit = "In config.ini change the server port from 8080 to 9090."
+    goal = f"{edit} Leave every other line as it is."
+    changed, kept = output_checks(goal, False, guard)
+    assert (changed.kind, kept.kind) == ("file_changed", "file_kept")
+    (workspace / "config.ini").write_text("server_port = 9090\n[log]\nlevel = info")
+    assert "has 3 lines, not 6 as before" in run_check(kept, guard).detail
+    (workspace / "config.ini").write_text(config.replace("host = 0.0.0.0", "host = x"))
+    assert "line 2 was 'host = 0.0.0.0'" in run_check(kept, guard).detail
+    (workspace / "config.ini").write_text(config.replace("8080", "9090"))
+    assert run_check(kept, guard).passed and run_check(changed, guard).passed
+    # Without words that keep the rest, or without a value to change, nothing is held.
+    (workspace / "config.ini").write_text(config)
+    assert [c.kind for c in output_checks(edit, False, guard)] == ["file_changed"]
+    no_value = "In config.ini change the port. Leave every other line as it is."
+    assert [c.kind for c in output_checks(no_value, False, guard)] == ["file_changed"]
+
+
 def test_one_line_per_item_of_the_input_is_a_line_count(
     guard: Confinement, workspace: Path
 ) -> None:
