@@ -57,6 +57,10 @@ def needs_evidence(criterion: Criterion) -> bool:
     return criterion.met and not (criterion.check is not None and criterion.check.decides)
 
 
+_CITED = re.compile(r"\blines?\s*#?\s*\d+(?:\s*(?:-|\u2013|to|through|and|,|&)\s*\d+)*", re.I)
+"""A reference to lines by number ("line 2", "lines 1-5"): it shows nothing of what they say."""
+
+
 def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
     """Why `criterion`'s evidence does not show it met ("" when it may), given `contents`, the
     files the criteria's checks name (`checked_files`)."""
@@ -74,12 +78,6 @@ def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
     if not quotes(evidence, content, criterion.text, path):
         return f"the evidence quotes nothing of {path}"
     return ""
-
-
-_CITED = re.compile(
-    r"\blines?\s*#?\s*(\d+(?:\s*(?:-|\u2013|to|through|and|,|&)\s*\d+)*)", re.IGNORECASE
-)
-"""A reference to lines by number ("line 2", "lines 1-5"): it shows nothing of what they say."""
 
 
 def restates(evidence: str, criterion: str) -> bool:
