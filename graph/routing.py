@@ -9,6 +9,7 @@ from typing import Literal
 from langgraph.types import Send
 
 from nodes.checks import decided_by_code
+from nodes.program import is_whole_goal_program
 from nodes.state import Criterion, State, Step, StepTask
 
 
@@ -45,12 +46,25 @@ def dispatch_ready_steps(state: State) -> list[Send]:
                 approval_reason=waiting.get(step_id, ""),
                 remaining_steps=remaining,
                 files_written=list(state.files_written),
-                checks=checked_criteria(state) if steps[step_id].tool is None else [],
+                checks=_checks_for(steps[step_id], state),
             ),
         )
         for step_id in state.next_steps
         if step_id in steps and step_id not in state.results
     ]
+
+
+def _checks_for(step: Step, state: State) -> list[Criterion]:
+    """The criteria a step stops on, or is sent back on: an executor's stop when code decides
+    them all and they pass; a program step that does the whole goal is sent back while any code
+    check fails (a partial check too: its failure fails its criterion). A planned step's
+    program is not: checks that wait on other steps' work would send it back for fixes it
+    cannot make."""
+    if step.tool is None:
+        return checked_criteria(state)
+    if is_whole_goal_program(step, state.goal):
+        return [c for c in state.criteria if c.check is not None]
+    return []
 
 
 def checked_criteria(state: State) -> list[Criterion]:

@@ -12,9 +12,11 @@ Nodes (each an async function `(state, runtime) -> update`, wired in `graph.buil
   validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
 - `execute_step`: `nodes.execute` (planned calls, filled calls and the executor loop:
-  `nodes.step_runs`; a step's tool calls and which the model may make: `nodes.step_calls`;
-  the step approval interrupt: `nodes.approval`)
-- `reflect`: `nodes.reflect` (runs the criteria's code checks; a model judges the rest)
+  `nodes.step_runs`; program steps, whose code the model writes as code: `nodes.program`,
+  run by `nodes.program_runs`; a step's tool calls and which the model may make:
+  `nodes.step_calls`; the step approval interrupt: `nodes.approval`)
+- `reflect`: `nodes.reflect` (runs the criteria's code checks; a checker program the model
+  writes, `nodes.checker`, and then a model judge the rest)
 - `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
 - `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)
 

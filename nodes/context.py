@@ -112,6 +112,23 @@ class Context:
             Flag("--effort"),
         ),
     )
+    programs: bool = field(
+        default=True,
+        metadata=_describe(
+            "Let the model write a step's Python program as code (CodeAct): the short path's "
+            "step is one program when the goal needs only the workspace (off: --no-programs).",
+            Flag("--no-programs", negates=True),
+        ),
+    )
+    checker_programs: bool = field(
+        default=False,
+        metadata=_describe(
+            "Under --approve none, on a goal a program step does, let the model write a "
+            "program that checks the criteria only a model could judge, run on copies of the "
+            "workspace (nodes.checker). Off by default: a 1.5B model's checkers decided nothing.",
+            Flag("--checker-programs"),
+        ),
+    )
     memory: bool = field(
         default=True,
         metadata=_describe(

@@ -13,6 +13,8 @@ from langgraph.runtime import Runtime
 from nodes.approval import ask_approval
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.program import is_program_step
+from nodes.program_runs import run_program, write_program
 from nodes.state import ApprovalDecision, Budget, Step, StepResult, StepTask
 from nodes.step_runs import fill_args, run_filled_call, run_planned_call, run_tool_loop
 
@@ -34,7 +36,8 @@ async def _fill_for_approval(
     """Fill the args of a step that waits for approval and checkpoint them; the step is then
     dispatched again as a planned call, so the human approves exactly that call, its cost is
     counted, and a resumed run never fills the args anew."""
-    filled = await fill_args(task, step, context)
+    filler = write_program if is_program_step(step.tool) else fill_args
+    filled = await filler(task, step, context)
     if filled.args is not None:
         return {"filled_args": {step.id: filled.args}, "budget": watch.budget(filled.cost)}
     problem = filled.problem
@@ -66,6 +69,8 @@ async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, o
             step = replace(step, args=decision.args)
     if step.tool and step.args is not None:
         run = await run_planned_call(task, step, context)
+    elif is_program_step(step.tool):
+        run = await run_program(task, step, context)
     elif step.tool:
         run = await run_filled_call(task, step, context)
     else:

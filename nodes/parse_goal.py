@@ -16,6 +16,7 @@ from nodes.errors import StructuredOutputError
 from nodes.goal_files import output_checks
 from nodes.goal_plan import drafted_steps, drafting_memories, goal_plan_messages
 from nodes.llm import GOAL_PLAN, PARSE_GOAL, invoke_structured
+from nodes.program import programs_apply
 from nodes.prompts import PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import CriterionSpec, GoalPlanSpec, GoalSpec
 from nodes.state import Budget, Check, Criterion, Effort, State
@@ -61,7 +62,11 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     watch = Stopwatch()
     if not state.goal.strip():
         return {"status": "failed", "stop_reason": "the goal is empty", "budget": watch.budget()}
+    # A goal one program can do takes the short path (its program is written in the executor's
+    # prompt, not drafted here); the user's own choice of effort still wins.
+    program_path = runtime.context.effort == "auto" and programs_apply(state.goal, runtime.context)
     drafts, hits = await drafting_memories(state, runtime)
+    drafts = drafts and not program_path
     early = early_calls(current_thread_id(), state, runtime.context)
     try:
         spec, spent = await _analysed(state, runtime.context, drafts, early)
@@ -73,7 +78,7 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     criteria, notes = await in_confinement(criteria_of, spec, state.goal, runs_code)
     for note in notes:
         logger.info("goal analysis: %s", note)
-    effort = effort_of(spec, runtime.context.effort)
+    effort: Effort = "short" if program_path else effort_of(spec, runtime.context.effort)
     return {
         "status": "running",  # written, so the thread's values (and Studio) show it from here on
         "objective": spec.objective,

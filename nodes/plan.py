@@ -18,12 +18,19 @@ from nodes.llm import PLAN, invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
 from nodes.plan_repair import repaired
+from nodes.program import (
+    FAILURE_CHARS,
+    PROGRAM_TOOL,
+    is_whole_goal_program,
+    programs_apply,
+    whole_goal,
+)
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_RULES, PLAN_SYSTEM_HEAD, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
 from nodes.state import Budget, MemoryHit, Risk, State, Step
 from nodes.tool_list import tools_text
-from tools import BUILTIN, RISK_ORDER, tool_specs, tools_for, unavailable_tools
+from tools import BUILTIN, RISK_ORDER, risk_of, tool_specs, tools_for, unavailable_tools
 from tools.confinement import state_folders
 from tools.interpreter import InterpreterGuard, interpreter_note
 from tools.runtime import current_thread_id
@@ -113,7 +120,8 @@ def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, ob
 
 
 def whole_goal_step(state: State, context: Context) -> Step:
-    """The short path's plan: one executor step that does the whole goal with the tools.
+    """The short path's plan: one executor step that does the whole goal with the tools, or
+    one program step (`nodes.program`) when the goal needs nothing but the workspace.
 
     Its risk is the riskiest available tool the executor is offered, so the approval policy
     asks before anything runs whenever any of them would need it. (A change to a file that
@@ -125,12 +133,39 @@ def whole_goal_step(state: State, context: Context) -> Step:
         if (spec.source == BUILTIN or not spec.side_effects) and not spec.why_unavailable()
     ]
     risk: Risk = max(offered, key=RISK_ORDER.index) if offered else "read_only"
+    program = programs_apply(state.goal, context)
     return Step(
         id="s1",
-        description=f"Do the whole goal: {state.goal.strip()}",
+        description=whole_goal(state.goal),
         expected="; ".join(c.text for c in state.criteria),
-        risk=risk,
+        tool=PROGRAM_TOOL if program else None,
+        risk=risk_of(PROGRAM_TOOL, context) if program else risk,
     )
+
+
+def retries_program(state: State, context: Context) -> bool:
+    """Whether a replan writes the goal's program again rather than planning tool calls: the
+    plan so far was whole-goal program steps (the short path's), and programs still apply.
+    A 1.5B planner, handed a program step's failure, planned tool calls that overwrote a right
+    file with a placeholder; the same model fixes its own program far more often."""
+    whole = [s for s in state.plan if is_whole_goal_program(s, state.goal)]
+    return bool(whole) and len(whole) == len(state.plan) and programs_apply(state.goal, context)
+
+
+def program_retry(state: State) -> Step:
+    """The next whole-goal program step, told why the last one fell short."""
+    first = state.plan[0]
+    taken = {s.id for s in state.plan} | set(state.results)
+    number = len(taken) + 1
+    while f"s{number}" in taken:
+        number += 1
+    reason = state.replan_reason.strip() or "the criteria were not met"
+    last = state.results.get(state.plan[-1].id)
+    if last is not None and last.status == "error":
+        reason += f"; it ended: {last.output.strip()[-FAILURE_CHARS // 3 :]}"
+    return replace(first, id=f"s{number}", args=None, depends_on=[], expected=(
+        f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}"
+    ))  # fmt: skip
 
 
 async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -140,6 +175,9 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if state.effort == "short" and not state.plan and not state.results:
         first = whole_goal_step(state, context)
         return {"plan": [first], "plan_errors": [], "plan_attempts": 0, "budget": watch.budget()}
+    if state.decision == "replan" and retries_program(state, context):
+        again = program_retry(state)
+        return {**_accepted_steps(state, [again]), "budget": watch.budget()}
     draft = drafted(state)
     recalled: dict[str, object] = {"drafted_plan": []}  # a draft is used once
     if draft is None:
@@ -209,12 +247,16 @@ async def _proposed_plan(state: State, context: Context) -> tuple[PlanSpec, Budg
 
 
 def _accepted(state: State, spec: PlanSpec, context: Context) -> dict[str, object]:
-    """The update that adopts a valid plan: executed steps that passed stay, the new steps
+    """The update that adopts a valid plan (`_accepted_steps`)."""
+    return _accepted_steps(state, to_steps(spec.steps, context))
+
+
+def _accepted_steps(state: State, new_steps: list[Step]) -> dict[str, object]:
+    """The update that adopts new steps: executed steps that passed stay, the new steps
     follow, and a replan records what changed."""
     kept = [
         s for s in state.plan if s.id in state.results and state.results[s.id].verdict == "pass"
     ]
-    new_steps = to_steps(spec.steps, context)
     dropped = [s for s in state.plan if s not in kept]
     return {
         "plan": kept + new_steps,

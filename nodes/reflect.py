@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import cast
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch, model_call_limit
+from nodes.checker import checker_applies, judged_by_checker
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.decide import goes_on
@@ -27,7 +29,7 @@ from nodes.prompts import (
 )
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
-from nodes.state import Criterion, State, Step, StepResult
+from nodes.state import Budget, Criterion, State, Step, StepResult
 from tools.runtime import in_confinement
 
 NEW_RESULT_CHARS = 3000
@@ -263,6 +265,16 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # that limit.
         return {**cleared, "criteria": checked, "budget": watch.budget()}
     state = replace(state, criteria=checked)
+    by_checker: list[Criterion] = []
+    checker_cost = Budget()
+    if checker_applies(state, runtime.context):
+        criteria, checker_cost, decided = await judged_by_checker(state, runtime.context)
+        by_checker = [c for c in criteria if c.id in decided]
+        state = replace(state, criteria=criteria)
+        if decided and not needs_review([c for c in criteria if c.id not in decided]):
+            unmet = [c.evidence for c in by_checker if not c.met]
+            judged = judged_by_code(state, pending, [*failures, *unmet])
+            return {**cleared, **judged, "criteria": criteria, "budget": watch.budget(checker_cost)}
     shown = new_result_chars(pending)
     named = " ".join(c.check.path for c in checked if c.check is not None)
     files = await in_confinement(named_files_text, named)
@@ -287,4 +299,11 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         }
     spec = answerable_only(spec, pending, shown)
     judged = judged_by_model(state, pending, spec, failures, contents)
-    return {**cleared, **judged, "budget": watch.budget(spent)}
+    if by_checker:  # the checker program's verdicts stand, whatever the review says of them
+        judged["criteria"] = _with(cast(list[Criterion], judged["criteria"]), by_checker)
+    return {**cleared, **judged, "budget": watch.budget(spent + checker_cost)}
+
+
+def _with(criteria: list[Criterion], decided: list[Criterion]) -> list[Criterion]:
+    by_id = {c.id: c for c in decided}
+    return [by_id.get(c.id, c) for c in criteria]

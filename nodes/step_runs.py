@@ -89,7 +89,7 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
         return Filled(None, f"{limit} reached")
     messages: list[BaseMessage] = [
         SystemMessage(FILL_SYSTEM.format(tool=name)),
-        HumanMessage(await _step_prompt(task, step)),
+        HumanMessage(await step_prompt(task, step)),
     ]
     try:
         reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
@@ -124,7 +124,8 @@ async def run_filled_call(task: StepTask, step: Step, context: Context) -> Execu
     return run
 
 
-async def _step_prompt(task: StepTask, step: Step) -> str:
+async def step_prompt(task: StepTask, step: Step) -> str:
+    """The executor's prompt for one step: objective, the step, its inputs, the files it names."""
     named = " ".join([task.objective, step.description, step.expected])
     files = await in_confinement(named_files_text, named)
     return EXECUTE_USER.format(
@@ -137,7 +138,7 @@ async def _step_prompt(task: StepTask, step: Step) -> str:
     )
 
 
-async def _check_failures(task: StepTask, observations: list[ToolOutcome]) -> list[str] | None:
+async def check_failures(task: StepTask, observations: list[ToolOutcome]) -> list[str] | None:
     """The criteria's code checks after calls of which one succeeded, one failure per line
     (empty: every check passes, and the step has done what the run needs; asking the model
     to say so would only cost a turn); None when there is nothing to check."""
@@ -156,7 +157,7 @@ async def run_tool_loop(
     cost (it counts against the limits)."""
     messages: list[BaseMessage] = [
         SystemMessage(EXECUTE_SYSTEM),
-        HumanMessage(await _step_prompt(task, step)),
+        HumanMessage(await step_prompt(task, step)),
     ]
     run = Execution(step_id=step.id, spent=spent or Budget())
     offered = _offered_tools(step, context)
@@ -216,7 +217,7 @@ async def _take_turn(
         tool_call_id = call["id"] or action_fingerprint(call["name"], call["args"])
         messages.append(ToolMessage(outcome.text, tool_call_id=tool_call_id, name=call["name"]))
         observations.append(outcome)
-    failures = await _check_failures(task, observations)
+    failures = await check_failures(task, observations)
     if failures == []:
         run.output = next(o.text for o in reversed(observations) if o.ok).strip()[:500]
         return True

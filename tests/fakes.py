@@ -26,6 +26,7 @@ ROLE_MARKERS = {
     "planner": "plan",
     "step executor": "execute",
     "reviewer": "reflect",
+    "checker": "check",
     "reporter": "finish",
 }
 

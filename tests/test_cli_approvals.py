@@ -41,6 +41,7 @@ def _run(workspace: Path, db: Path) -> int:
             str(db),
             "--thread-id",
             "h1",
+            "--no-programs",  # the script plans an edit_file call
         ]
     )
 

@@ -300,7 +300,9 @@ async def test_the_fill_call_offers_only_its_tool_and_forces_it(
         finish=["b.txt says found it"],
     )
     with OpenAIStandIn(script) as server:
-        context = Context(workspace=str(workspace), model="stand-in", base_url=server.base_url)
+        context = Context(
+            workspace=str(workspace), model="stand-in", base_url=server.base_url, programs=False
+        )
         outcome = await arun("read what pointer.txt names", context=context, db=tmp_path / "x.db")
 
     assert outcome.status == "done" and outcome.results["s2"].output == "found it"
@@ -519,7 +521,9 @@ async def test_a_server_without_named_tool_choice_gets_the_executor_loop(
         finish=["found it"],
     )
     with OpenAIStandIn(script, named_tool_choice=False) as server:
-        context = Context(workspace=str(workspace), model="stand-in", base_url=server.base_url)
+        context = Context(
+            workspace=str(workspace), model="stand-in", base_url=server.base_url, programs=False
+        )
         outcome = await arun("read b.txt", context=context, db=tmp_path / "x.db")
 
     assert outcome.status == "done", outcome.stop_reason

@@ -130,26 +130,28 @@ def test_bad_flags_are_one_line_errors(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("system", ["planloop", "planloop-tools"])
 def test_a_recorded_run_replays_through_the_command_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    system: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     recorded = next(
         path
-        for path in sorted((Path(__file__).parent / "replays").glob("planloop/*.json"))
+        for path in sorted((Path(__file__).parent / "replays").glob(f"{system}/*.json"))
         if not GOALS_BY_NAME[path.stem].uses_site
     )
-    replays = tmp_path / "replays" / "planloop"
+    replays = tmp_path / "replays" / system
     replays.mkdir(parents=True)
     (replays / recorded.name).write_bytes(recorded.read_bytes())
     goal = recorded.stem
     table = tmp_path / "table.json"
     argv = ["--replay", str(replays.parent), "--goals", goal, "--json", str(table)]
+    argv += ["--systems", system]
     assert main([*argv, "--site-port", "0"]) == 0
     out = capsys.readouterr().out
-    assert f"{goal:<16} planloop" in out and "totals:" in out
+    assert f"{goal:<16} {system}" in out and "totals:" in out
     data = json.loads(table.read_text())
     assert [run["goal"] for run in data["runs"]] == [goal]
-    assert data["totals"][0]["system"] == "planloop" and data["totals"][0]["runs"] == 1
+    assert data["totals"][0]["system"] == system and data["totals"][0]["runs"] == 1
     assert main(["--markdown", str(table)]) == 0
     markdown = capsys.readouterr().out
-    assert f"| {goal} | planloop |" in markdown and "| planloop | " in markdown
+    assert f"| {goal} | {system} |" in markdown and f"| {system} | " in markdown

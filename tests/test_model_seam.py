@@ -45,6 +45,7 @@ EXECUTOR = SystemMessage("You are the step executor of planloop.")
 
 
 def _http(server: OpenAIStandIn, workspace: Path, **settings: Any) -> Context:
+    settings = {"programs": False, **settings}  # the scripts plan tool calls
     return Context(workspace=str(workspace), model="stand-in", base_url=server.base_url, **settings)
 
 
@@ -533,6 +534,7 @@ def test_the_cli_shows_a_status_line_on_a_terminal_unless_quiet(
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     argv = ["run", "write hello.txt", "--workspace", str(workspace), "--db", str(db_path)]
+    argv.append("--no-programs")  # the script plans a tool call
     assert main([*argv, "--quiet"] if quiet else argv) == 0
     if quiet:
         assert terminal.text == ""
@@ -551,6 +553,7 @@ def test_no_status_line_without_a_terminal(
     for role, replies in _hello_script().queues.items():
         script.add(role, *replies)
     argv = ["run", "write hello.txt", "--workspace", str(workspace), "--db", str(db_path)]
+    argv.append("--no-programs")  # the script plans a tool call
     assert main(argv) == 0
     assert capsys.readouterr().err == ""
 

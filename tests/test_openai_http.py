@@ -55,7 +55,10 @@ async def test_goal_runs_over_http_with_an_executor_tool_loop(
     )
     with OpenAIStandIn(script) as server:
         context = Context(
-            workspace=str(workspace), model="stand-in-model", base_url=server.base_url
+            workspace=str(workspace),
+            model="stand-in-model",
+            base_url=server.base_url,
+            programs=False,  # the script's executor calls tools
         )
         outcome = await arun(
             "write hello world to hello.txt", context=context, db=tmp_path / "x.db"

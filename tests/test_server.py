@@ -221,6 +221,7 @@ def _context(workspace: Path, project: str) -> dict[str, Any]:
         "model": "stand-in",
         "memory_user": MEMORY_USER,
         "project": project,
+        "programs": False,  # the script plans tool calls
     }
 
 

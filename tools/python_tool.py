@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from langchain_core.tools import tool
 
@@ -97,6 +98,14 @@ async def run_script(path: str, confinement: Confinement) -> SandboxResult:
     return await run_python_code(
         code, context.workspace, limits, confinement=confinement, python=python
     )
+
+
+async def run_in_folder(code: str, folder: Path) -> SandboxResult:
+    """Run `code` in the sandbox with the run's limits and interpreter, as run_python runs
+    code, but in `folder` (a copy of the workspace that code made) instead of the workspace."""
+    context = current_context()
+    python = await _interpreter(context)
+    return await run_python_code(laid_out(code), folder, sandbox_limits(context), python=python)
 
 
 @tool

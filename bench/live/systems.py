@@ -269,6 +269,11 @@ SYSTEMS: dict[str, System] = {
             planloop_variant(effort="full"),
         ),
         System(
+            "planloop-tools",
+            "ablation: no program steps; executors call tools (programs=False)",
+            planloop_variant(programs=False),
+        ),
+        System(
             "planloop-serial",
             "ablation: one step at a time (max_parallel_steps=1)",
             planloop_variant(max_parallel_steps=1),

@@ -1,0 +1,124 @@
+"""Program steps: the model writes a step's Python program as code, not as a JSON tool call.
+
+A step planned as a `run_python` call whose args are left to fill (and the short path's
+whole-goal step, when the goal needs nothing but the workspace) is done CodeAct-style: the
+model replies with one program in a ```python block, it runs in the sandbox, and a program that
+fails, or leaves a code check failing, goes back with what went wrong for a fixed one. Code
+written as code needs no JSON escaping (a 1.5B model broke a regex's backslash in every JSON
+plan that held one), and on the live suite's file goals a 1.5B model wrote a correct program
+in one reply for 8 of 10, where its tool-calling loop passed 2.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from nodes.context import Context
+from nodes.goal_files import named_files
+from nodes.prompts import (
+    PROGRAM_CHECKS_NOTE,
+    PROGRAM_CUT_OFF_NOTE,
+    PROGRAM_FAILED_NOTE,
+    PROGRAM_MISSING_NOTE,
+    PROGRAM_SYSTEM,
+)
+from nodes.state import Step
+from tools import BUILTIN_TOOLS, spec_of, tool_specs
+
+PROGRAM_TOOL = "run_python"
+"""The tool a program step calls; its one argument is `code`."""
+PROGRAM_ATTEMPTS = 3
+"""Programs one step may write: the first, and two fixes of what went wrong."""
+FAILURE_CHARS = 1500
+"""The end of a failed program's output that goes back to the model (the traceback's end)."""
+
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.I)
+_NEEDS_MORE_THAN_FILES = re.compile(
+    r"://|\{site\}|\bwww\.|\b(?:web|website|internet|online|search|google|url|http|https|"
+    r"download|browse|fetch|api|latest|news|today'?s)\b",
+    re.IGNORECASE,
+)
+
+
+def whole_goal(goal: str) -> str:
+    """The description of the short path's step, which does the whole goal."""
+    return f"Do the whole goal: {goal.strip()}"
+
+
+def is_program_step(tool: str | None) -> bool:
+    """Whether a step's tool is the one whose args a program step writes as code."""
+    return tool == PROGRAM_TOOL
+
+
+def is_whole_goal_program(step: Step, goal: str) -> bool:
+    """Whether `step` is a program step that does the whole goal (the short path's, or its
+    retry): code checks on the goal's outputs are its to meet."""
+    return is_program_step(step.tool) and step.description == whole_goal(goal)
+
+
+def programs_apply(goal: str, context: Context) -> bool:
+    """Whether the short path does the goal with one program: programs are on, run_python can
+    run, the run has no tool beyond planloop's own (a program cannot call it), and the goal is
+    about workspace files: it names one, and its words need nothing beyond the workspace (no
+    address, no web, no search)."""
+    spec = spec_of(PROGRAM_TOOL, context)
+    if not context.programs or spec is None or spec.why_unavailable():
+        return False
+    own = {spec.name for spec in BUILTIN_TOOLS}
+    if any(name not in own for name in tool_specs(context)):
+        return False  # an MCP server's tool, or one offered through the Python API
+    return bool(named_files(goal)) and not _NEEDS_MORE_THAN_FILES.search(goal)
+
+
+def program_in(text: str) -> str | None:
+    """The program a reply holds: its last fenced block that parses (an unclosed fence, cut
+    off, counts up to the end), else the whole reply when it parses as Python that does
+    something; None when there is none."""
+    blocks: list[str] = [block.strip() for block in _FENCE.findall(text)]
+    for block in reversed(blocks):
+        if block and _parses(block):
+            return block
+    if blocks:
+        return blocks[-1] or None  # it does not parse: running it shows the model why
+    bare = text.strip()
+    if bare and _parses(bare) and _acts(bare):
+        return bare
+    return None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _acts(code: str) -> bool:
+    """Whether parsed code calls, assigns or imports something (a word of prose parses too)."""
+    acting = (ast.Call, ast.Assign, ast.AugAssign, ast.Import, ast.ImportFrom, ast.With)
+    return any(isinstance(node, acting) for node in ast.walk(ast.parse(code)))
+
+
+def program_messages(step_prompt: str, interpreter: str) -> list[BaseMessage]:
+    """The first prompt of a program step: the executor's step prompt, asked for code."""
+    system = PROGRAM_SYSTEM.format(interpreter=interpreter or "Python 3, standard library.")
+    return [SystemMessage(system), HumanMessage(step_prompt)]
+
+
+def retry_note(program: str | None, error: str, cut_off: bool) -> str:
+    """What the model is told after a reply whose program did not do the step: it was cut off,
+    it held none, or it failed with `error`."""
+    if cut_off:
+        return PROGRAM_CUT_OFF_NOTE
+    if program is None:
+        return PROGRAM_MISSING_NOTE
+    return PROGRAM_FAILED_NOTE.format(error=error[-FAILURE_CHARS:])
+
+
+def checks_note(failures: list[str]) -> str:
+    """What the model is told when its program ran but code checks still fail."""
+    return PROGRAM_CHECKS_NOTE.format(failures="; ".join(failures))

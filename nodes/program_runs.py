@@ -1,0 +1,96 @@
+"""Running a program step (`nodes.program`): the model writes the program, the sandbox runs it,
+and what went wrong goes back for a fixed one, within the step's attempts and the run's limits."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from nodes.context import Context
+from nodes.llm import EXECUTE, invoke, was_truncated
+from nodes.program import (
+    PROGRAM_ATTEMPTS,
+    PROGRAM_TOOL,
+    checks_note,
+    program_in,
+    program_messages,
+    retry_note,
+)
+from nodes.state import Budget, Step, StepTask
+from nodes.step_calls import Execution, checked_call
+from nodes.step_runs import Filled, check_failures, step_prompt
+from nodes.wave_budget import MODEL_CALL, wave_budget
+from tools import action_fingerprint
+from tools.confinement import state_folders
+from tools.interpreter import InterpreterGuard, interpreter_note
+from tools.sanitize import sanitize
+
+
+@dataclass
+class Written:
+    """One model reply asked for a program, and the program it holds (None: no usable one)."""
+
+    reply: AIMessage
+    program: str | None
+    cut_off: bool
+    cost: Budget
+
+
+async def _first_messages(task: StepTask, step: Step, context: Context) -> list[BaseMessage]:
+    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+    note = await asyncio.to_thread(interpreter_note, context.python, guarded)
+    return program_messages(await step_prompt(task, step), note)
+
+
+async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:
+    reply, cost = await invoke(context, messages, stage=EXECUTE)
+    wave_budget(task).model_call_cost(cost)
+    cut_off = was_truncated(reply)
+    return Written(reply, None if cut_off else program_in(reply.text), cut_off, cost)
+
+
+async def write_program(task: StepTask, step: Step, context: Context) -> Filled:
+    """The step's program from one model call, not run: the args a human approves."""
+    limit = wave_budget(task).claim(MODEL_CALL, context)
+    if limit:
+        return Filled(None, f"{limit} reached")
+    written = await _write(task, await _first_messages(task, step, context), context)
+    if written.program is None:
+        why = "it was cut off" if written.cut_off else sanitize(written.reply.text)[:300]
+        return Filled(None, f"no program was written: {why}", written.cost)
+    return Filled({"code": written.program}, cost=written.cost)
+
+
+async def run_program(task: StepTask, step: Step, context: Context) -> Execution:
+    """Ask for the step's program and run it; a program that fails, or after which a code check
+    fails, goes back with the error for a fixed one (at most `PROGRAM_ATTEMPTS` programs). The
+    step ends when a program ran and nothing checked fails, or when a fix repeats a program."""
+    messages = await _first_messages(task, step, context)
+    run = Execution(step_id=step.id)
+    run.ok, run.output = False, "ERROR: no program was written"
+    for _ in range(PROGRAM_ATTEMPTS):
+        limit = wave_budget(task).claim(MODEL_CALL, context)
+        if limit:
+            run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
+            return run
+        written = await _write(task, messages, context)
+        run.spent += written.cost
+        messages.append(AIMessage(written.reply.text))
+        if written.program is None:
+            messages.append(HumanMessage(retry_note(written.program, "", written.cut_off)))
+            continue
+        args = {"code": written.program}
+        if run.actions[action_fingerprint(PROGRAM_TOOL, args)]:
+            return run  # the same program again: the model has no other fix
+        outcome = await checked_call(task, PROGRAM_TOOL, args, run, context)
+        run.ok, run.output = outcome.ok, outcome.text
+        if not outcome.ok:
+            messages.append(HumanMessage(retry_note(written.program, outcome.text, False)))
+            continue
+        failures = await check_failures(task, [outcome])
+        if not failures:  # nothing to check, or every check passes
+            return run
+        messages.append(HumanMessage(checks_note(failures)))
+    return run

@@ -1,0 +1,358 @@
+"""Program steps: the model writes a step's program as code, the real sandbox runs it, and what
+went wrong goes back for a fix; the short path does a goal that needs only the workspace so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.api import aresume, arun
+from nodes.checker import CheckerVerdict, verdicts_in
+from nodes.context import Context
+from nodes.program import program_in, programs_apply
+from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
+
+COUNT = """with open('a.txt') as f:
+    n = len(f.read().splitlines())
+open('n.txt', 'w').write(f'{n}\\n')
+print(n)"""
+WRITE_PLAN = plan_reply(step("s2", tool="write_file", args={"path": "n.txt", "content": "3"}))
+GOAL = "Count the lines of a.txt and write the count to n.txt (it should be 3)"
+
+
+def fenced(code: str, before: str = "Here is the program:") -> str:
+    return f"{before}\n```python\n{code}\n```\nIt writes the count."
+
+
+def _goal(effort: str = "full") -> dict[str, Any]:
+    check = {"kind": "file_contains", "path": "n.txt", "text": "3"}  # a value the goal gives
+    criterion = {"text": "n.txt holds 3", "check": check}
+    return {**goal_reply(criterion), "effort": effort}  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _programs_on(context: Context) -> None:
+    context.programs = True  # as shipped (the shared fixture turns them off)
+
+
+@pytest.fixture
+def lines(workspace: Path) -> Path:
+    (workspace / "a.txt").write_text("one\ntwo\nthree\n")
+    return workspace
+
+
+@pytest.mark.parametrize(
+    ("reply", "program"),
+    [
+        (fenced("print(1)"), "print(1)"),
+        ("```py\nx = 1\n```\n```python\nprint(2)\n```", "print(2)"),  # the last block
+        ("```python\nprint(3)\n```\n```\nnot python (\n```", "print(3)"),  # the last that parses
+        ("```python\nimport os\nprint(os.getcwd())", "import os\nprint(os.getcwd())"),  # cut off
+        ("import sys\nprint(sys.argv)", "import sys\nprint(sys.argv)"),  # no fence, still code
+        ("Done", None),  # a word of prose parses, and does nothing
+        ("I could not write it.", None),
+        ("```python\n```", None),
+    ],
+)
+def test_the_program_a_reply_holds(reply: str, program: str | None) -> None:
+    assert program_in(reply) == program
+
+
+@pytest.mark.parametrize(
+    ("goal", "applies"),
+    [
+        (GOAL, True),
+        ("Sum the amounts in sales.csv per region into totals.json", True),
+        ("Fetch https://example.org/a.txt and count its lines", False),
+        ("Search the web for the tallest building and write it to t.txt", False),
+        ("The page {site}/team.html lists our team; write their names to t.txt", False),
+        ("What is the 20th prime number?", False),  # no file: the tool loop answers it
+    ],
+)
+def test_programs_apply_to_goals_that_need_only_the_workspace(
+    context: Context, goal: str, applies: bool
+) -> None:
+    assert programs_apply(goal, context) is applies
+    context.programs = False
+    assert programs_apply(goal, context) is False
+
+
+async def test_a_workspace_goal_is_done_by_one_program_in_the_sandbox(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal(effort="full"))  # the analyst's "full" gives way to a program
+    script.add("execute", fenced(COUNT))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert (lines / "n.txt").read_text() == "3\n"
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute"]
+    analyst = script.calls_for("parse_goal")[0][0].text
+    assert "also write `steps`" not in analyst  # no plan drafted for a program to replace
+    asked = script.calls_for("execute")[0]
+    assert "```python block" in asked[0].text
+    assert '<file path="a.txt">\none\ntwo\nthree\n' in asked[1].text  # the input, shown
+    assert outcome.budget.llm_calls == 2 and outcome.budget.tool_calls == 1
+
+
+async def test_a_failing_program_goes_back_with_its_error_for_a_fix(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    script.add("execute", fenced("open('missing.txt').read()"), fenced(COUNT))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    second = script.calls_for("execute")[1]
+    told = second[-1].text
+    assert told.startswith("The program failed:") and "FileNotFoundError" in told
+    assert "missing.txt" in second[-2].text  # the failed program is in the conversation
+    assert (lines / "n.txt").read_text() == "3\n"
+
+
+async def test_a_program_that_leaves_a_check_failing_is_sent_back(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    script.add("execute", fenced("open('n.txt', 'w').write('three')"), fenced(COUNT))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    told = script.calls_for("execute")[1][-1].text
+    assert told.startswith("The program ran, but checked in the workspace: c1")
+
+
+async def test_a_reply_without_a_program_is_asked_again_and_attempts_are_bounded(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval, context.max_replans = "none", 0
+    script.add("parse_goal", _goal())
+    script.add("execute", "I cannot.", fenced("raise SystemExit(3)"), fenced("raise SystemExit(4)"))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    # Three programs at most in a step; with no replan left the run ends, and says why.
+    assert script.calls_for("execute")[1][-1].text.startswith("Your reply held no program")
+    assert [role for role, _ in script.calls] == ["parse_goal", *["execute"] * 3]
+    assert outcome.status != "done" and not (lines / "n.txt").exists()
+
+
+async def test_a_repeated_program_ends_the_step_and_a_replan_writes_a_new_one(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    script.add("execute", fenced("raise SystemExit(3)"), fenced("raise SystemExit(3)"))
+    script.add("execute", fenced(COUNT))  # the replan: the goal's program, written anew
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert [role for role, _ in script.calls] == ["parse_goal", *["execute"] * 3]
+    retry = script.calls_for("execute")[2][1].text
+    assert "Step s2: Do the whole goal" in retry
+    assert "The last program fell short:" in retry and "exit status 3" in retry
+    assert outcome.budget.replans == 1
+
+
+async def test_the_human_approves_the_program_itself_before_it_runs(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _goal())
+    script.add("execute", fenced(COUNT))
+
+    paused = await arun(GOAL, context=context, db=db_path, thread_id="p")
+
+    ((interrupt_id, payload),) = paused.pending.items()
+    assert payload["tool"] == "run_python" and payload["args"] == {"code": COUNT}
+    assert payload["risk"] == "executes_code"
+    assert not (lines / "n.txt").exists()  # written, shown, not run
+    answer = {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
+    done = await aresume("p", db=db_path, answers={interrupt_id: answer})
+    assert done.status == "done", done.stop_reason
+    assert (lines / "n.txt").read_text() == "3\n"
+    assert len(script.calls_for("execute")) == 1  # the approved program ran; none was rewritten
+
+
+async def test_without_programs_the_short_path_is_the_tool_loop(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval, context.programs = "none", False
+    script.add("parse_goal", _goal(effort="short"))
+    script.add("execute", "nothing done")
+    script.add("plan", WRITE_PLAN)
+
+    await arun(GOAL, context=context, db=db_path)
+
+    assert "```python block" not in script.calls_for("execute")[0][0].text
+    assert "call" in script.calls_for("execute")[0][0].text  # the executor's tool prompt
+
+
+async def test_a_goal_that_needs_the_web_is_planned_with_tools(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    goal = "Search the web for the tallest building and write its name to t.txt"
+    script.add("parse_goal", {**goal_reply("t.txt is written"), "effort": "full"})
+    write = step("s1", tool="write_file", args={"path": "t.txt", "content": "x"})
+    script.add("plan", plan_reply(write))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "s1 wrote t.txt"}))
+    script.add("finish", "done")
+
+    await arun(goal, context=context, db=db_path)
+
+    assert "execute" not in [role for role, _ in script.calls]
+    assert "also write `steps`" in script.calls_for("parse_goal")[0][0].text
+
+
+async def test_a_partial_check_that_fails_sends_the_program_back(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    goal = "Write a five-line poem about cats to poem.md"
+    criterion = "poem.md holds a five-line poem about cats"
+    script.add("parse_goal", {**goal_reply(criterion), "effort": "short"})
+    verse = ["Cats nap in the sun", "and purr", "at noon", "then hunt", "the moon"]
+    four = f"open('poem.md', 'w').write({chr(10).join(verse[:4])!r})"
+    five = f"open('poem.md', 'w').write({chr(10).join(verse) + chr(10)!r})"
+    script.add("execute", fenced(four), fenced(five))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "Cats nap in the sun"}))
+    script.add("finish", "poem.md holds the poem")
+
+    await arun(goal, context=context, db=db_path)
+
+    # The line count is code's to check, the poem the reviewer's: a four-line poem is sent
+    # back before any review, and the five-line one goes to the review.
+    told = script.calls_for("execute")[1][-1].text
+    assert told.startswith("The program ran, but checked in the workspace: c1") and "5" in told
+    assert (workspace / "poem.md").read_text().splitlines() == verse
+    roles = [role for role, _ in script.calls]
+    assert roles[:4] == ["parse_goal", "execute", "execute", "reflect"]
+
+
+# checker programs ------------------------------------------------------------------------------
+
+WORDS = "Count the words in e.txt and write just the number to n.txt"
+COUNT_WORDS = "open('n.txt', 'w').write(str(len(open('e.txt').read().split())))"
+CHECK_WORDS = """want = len(open('e.txt').read().split())
+got = open('n.txt').read().strip()
+print(f"c1: {'PASS' if got == str(want) else 'FAIL'} n.txt holds {got!r}, expected {want}")"""
+
+
+@pytest.fixture
+def essay(workspace: Path, context: Context) -> Path:
+    context.checker_programs = True
+    (workspace / "e.txt").write_text("one two three\nfour five\n")
+    return workspace
+
+
+def _words_goal() -> dict[str, Any]:
+    criterion = {"text": "n.txt holds the number of words in e.txt",
+                 "check": {"kind": "file_number", "path": "n.txt"}}  # fmt: skip
+    return {**goal_reply(criterion), "effort": "short"}  # type: ignore[arg-type]
+
+
+def test_a_checker_prints_one_verdict_per_criterion() -> None:
+    printed = "checking...\nc1: PASS n.txt holds 5\n- c2 FAIL: missing\nc1: FAIL again\n"
+    assert verdicts_in(printed) == {
+        "c1": CheckerVerdict(True, "c1: PASS n.txt holds 5"),
+        "c2": CheckerVerdict(False, "- c2 FAIL: missing"),
+    }
+
+
+async def test_a_checker_program_decides_what_the_reviewer_would_have_judged(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("check", fenced(CHECK_WORDS))
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute", "check"]
+    (criterion,) = outcome.criteria
+    assert criterion.met and "c1: PASS n.txt holds '5', expected 5" in criterion.evidence
+    asked = script.calls_for("check")[0][1].text
+    assert "- c1: n.txt holds the number of words in e.txt" in asked
+    assert '<file path="e.txt">' in asked and '<file path="n.txt">\n5\n' in asked
+
+
+async def test_a_checker_that_passes_an_empty_file_decides_nothing(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    # A lax checker that also changes the file: it passes on the emptied copy too, and the
+    # workspace never sees its write (it runs on copies).
+    script.add("check", fenced("open('n.txt', 'w').write('999')\nprint('c1: PASS')"))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "n.txt holds 5"}))
+    script.add("finish", "n.txt holds 5")
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert [role for role, _ in script.calls][:4] == ["parse_goal", "execute", "check", "reflect"]
+    assert (essay / "n.txt").read_text() == "5"
+    assert "checker program" not in outcome.criteria[0].evidence
+
+
+async def test_a_checker_fail_sends_the_program_back_with_its_line(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced("open('n.txt', 'w').write('4')"), fenced(COUNT_WORDS))
+    script.add("check", fenced(CHECK_WORDS), fenced(CHECK_WORDS))
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert [role for role, _ in script.calls] == [
+        "parse_goal", "execute", "check", "execute", "check"
+    ]  # fmt: skip
+    retry = script.calls_for("execute")[1][1].text
+    assert "c1: FAIL n.txt holds '4', expected 5" in retry
+    assert outcome.status == "done", outcome.stop_reason
+    assert (essay / "n.txt").read_text() == "5"
+
+
+async def test_with_approvals_on_no_checker_program_runs(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.approval = "risky"
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "5"}))
+    script.add("finish", "n.txt holds 5")
+
+    paused = await arun(WORDS, context=context, db=db_path, thread_id="a")
+    ((interrupt_id, payload),) = paused.pending.items()
+    answer = {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
+    done = await aresume("a", db=db_path, answers={interrupt_id: answer})
+
+    assert done.status == "done", done.stop_reason
+    assert "check" not in [role for role, _ in script.calls]
+
+
+async def test_checker_programs_are_off_by_default(
+    script: Script, workspace: Path, db_path: Path
+) -> None:
+    (workspace / "e.txt").write_text("one two\n")
+    context = Context(workspace=str(workspace), model="scripted", approval="none")
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "2"}))
+    script.add("finish", "n.txt holds 2")
+
+    await arun(WORDS, context=context, db=db_path)
+
+    assert [role for role, _ in script.calls][:3] == ["parse_goal", "execute", "reflect"]
