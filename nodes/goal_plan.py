@@ -9,8 +9,6 @@ the goal (the planner sees them; the analyst does not).
 
 from __future__ import annotations
 
-import asyncio
-
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
@@ -20,8 +18,7 @@ from nodes.plan import plan_rules
 from nodes.prompts import GOAL_PLAN_NOTE, PARSE_GOAL_SYSTEM, PARSE_GOAL_USER
 from nodes.schemas import DraftedGoalSpec, GoalSpec
 from nodes.state import Effort, MemoryHit, State
-from tools.confinement import state_folders
-from tools.interpreter import InterpreterGuard, interpreter_note
+from tools.python_tool import describe_interpreter
 
 
 async def drafting_memories(
@@ -37,8 +34,7 @@ async def drafting_memories(
 
 async def goal_plan_messages(state: State, context: Context) -> list[BaseMessage]:
     """The goal analyst's prompt with the planner's rules and tools after it."""
-    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
-    note = await asyncio.to_thread(interpreter_note, context.python, guarded)
+    note = await describe_interpreter(context)
     system = PARSE_GOAL_SYSTEM + GOAL_PLAN_NOTE + plan_rules(state, context, note)
     return [SystemMessage(system), HumanMessage(PARSE_GOAL_USER.format(goal=state.goal.strip()))]
 

@@ -17,7 +17,7 @@ from nodes.history import history_text
 from nodes.llm import PLAN, invoke_structured
 from nodes.memory import recall
 from nodes.plan_check import to_steps, validate_plan
-from nodes.plan_repair import repaired
+from nodes.plan_repair import fresh_id, repaired
 from nodes.program import (
     FAILURE_CHARS,
     PROGRAM_TOOL,
@@ -31,8 +31,7 @@ from nodes.schemas import PlanSpec
 from nodes.state import Budget, MemoryHit, Risk, State, Step
 from nodes.tool_list import tools_text
 from tools import BUILTIN, RISK_ORDER, risk_of, tool_specs, tools_for, unavailable_tools
-from tools.confinement import state_folders
-from tools.interpreter import InterpreterGuard, interpreter_note
+from tools.python_tool import describe_interpreter
 from tools.runtime import current_thread_id
 
 PROMPT_RESULT_CHARS = 600
@@ -53,7 +52,7 @@ def plan_messages(
 ) -> list[SystemMessage | HumanMessage]:
     """The planner's prompt: objective, criteria status, finished work, tools, and feedback.
 
-    `python_note`: what run_python's interpreter can import (see `interpreter_note`)."""
+    `python_note`: what run_python's interpreter can import (`describe_interpreter`)."""
     steps_by_id = {s.id: s for s in state.plan}
     replanning = state.decision == "replan"
     user = PLAN_USER.format(
@@ -155,15 +154,12 @@ def retries_program(state: State, context: Context) -> bool:
 def program_retry(state: State) -> Step:
     """The next whole-goal program step, told why the last one fell short."""
     first = state.plan[0]
-    taken = {s.id for s in state.plan} | set(state.results)
-    number = len(taken) + 1
-    while f"s{number}" in taken:
-        number += 1
+    new_id = fresh_id(first.id, {s.id for s in state.plan} | set(state.results))
     reason = state.replan_reason.strip() or "the criteria were not met"
     last = state.results.get(state.plan[-1].id)
     if last is not None and last.status == "error":
         reason += f"; it ended: {last.output.strip()[-FAILURE_CHARS // 3 :]}"
-    return replace(first, id=f"s{number}", args=None, depends_on=[], expected=(
+    return replace(first, id=new_id, args=None, depends_on=[], expected=(
         f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}"
     ))  # fmt: skip
 
@@ -231,10 +227,7 @@ async def _proposed_plan(state: State, context: Context) -> tuple[PlanSpec, Budg
     """One planner call for a `PlanSpec` (a malformed answer is sent back by `invoke_structured`)
     and what it cost, the read-only calls started while it streamed (`nodes.early_calls`)
     included."""
-    # The interpreter is probed once per process, in a thread (never on the event loop).
-    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
-    note = await asyncio.to_thread(interpreter_note, context.python, guarded)
-    messages = plan_messages(state, context, note)
+    messages = plan_messages(state, context, await describe_interpreter(context))
     early = early_calls(current_thread_id(), state, context)
     try:
         spec, spent = await invoke_structured(

@@ -79,7 +79,7 @@ def _clipped(value: object) -> str:
     return text if len(text) <= ARG_CHARS else text[: ARG_CHARS - 1] + "…"
 
 
-def _fresh_id(old: str, taken: set[str]) -> str:
+def fresh_id(old: str, taken: set[str]) -> str:
     """The next free id like `old`: `s1` -> `s2`, `s3`, ...; `read` -> `read_2`, `read_3`, ..."""
     numbered = re.fullmatch(r"(.*?)(\d+)", old)
     prefix, sep, number = (numbered[1], "", int(numbered[2])) if numbered else (old, "_", 1)
@@ -135,7 +135,7 @@ class _Repairer:
         for old in self.planned:
             new = old
             if old in self.finished or old in seen:
-                new = _fresh_id(old, taken)
+                new = fresh_id(old, taken)
                 taken.add(new)
                 why = "an executed step" if old in self.finished else "an earlier step of this plan"
                 self.notes.append(f"step {old} renamed to {new}: {old} is already the id of {why}")

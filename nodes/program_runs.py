@@ -3,7 +3,6 @@ and what went wrong goes back for a fixed one, within the step's attempts and th
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -23,8 +22,7 @@ from nodes.step_calls import Execution, checked_call
 from nodes.step_runs import Filled, check_failures, step_prompt
 from nodes.wave_budget import MODEL_CALL, wave_budget
 from tools import action_fingerprint
-from tools.confinement import state_folders
-from tools.interpreter import InterpreterGuard, interpreter_note
+from tools.python_tool import describe_interpreter
 from tools.sanitize import sanitize
 
 
@@ -39,9 +37,7 @@ class Written:
 
 
 async def _first_messages(task: StepTask, step: Step, context: Context) -> list[BaseMessage]:
-    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
-    note = await asyncio.to_thread(interpreter_note, context.python, guarded)
-    return program_messages(await step_prompt(task, step), note)
+    return program_messages(await step_prompt(task, step), await describe_interpreter(context))
 
 
 async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:

@@ -10,7 +10,7 @@ from langchain_core.tools import tool
 from nodes.context import Context
 from tools.code_layout import laid_out
 from tools.confinement import Confinement, state_folders
-from tools.interpreter import Interpreter, InterpreterGuard, load_interpreter
+from tools.interpreter import Interpreter, InterpreterGuard, interpreter_note, load_interpreter
 from tools.receipts import action_receipt, save_outcome
 from tools.runtime import current_confinement, current_context
 from tools.sandbox import SandboxLimits, SandboxResult, run_python_code
@@ -85,6 +85,14 @@ async def _interpreter(context: Context) -> Interpreter | None:
         return None
     guarded = InterpreterGuard.of(context.workspace, state_folders.get())
     return await asyncio.to_thread(load_interpreter, context.python, guarded)
+
+
+async def describe_interpreter(context: Context) -> str:
+    """What a prompt says of run_python's interpreter (its Python, what it can import), or why
+    it cannot run; the interpreter is probed once per process, in a thread (never on the event
+    loop)."""
+    guarded = InterpreterGuard.of(context.workspace, state_folders.get())
+    return await asyncio.to_thread(interpreter_note, context.python, guarded)
 
 
 async def run_script(path: str, confinement: Confinement) -> SandboxResult:
