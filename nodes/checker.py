@@ -114,7 +114,7 @@ def _evidence(verdict: CheckerVerdict) -> str:
 async def _decide(program: str, judged: list[Criterion]) -> dict[str, CheckerVerdict]:
     """The verdicts that count: a FAIL, and a PASS the program withdraws when the criterion's
     file is emptied."""
-    as_is = await in_confinement(_workspace_copy)
+    as_is = await in_confinement(workspace_copy)
     if as_is is None:
         return {}
     emptied = await asyncio.to_thread(_emptied_copy, as_is, judged)
@@ -136,7 +136,7 @@ def _still_passes(verdict: CheckerVerdict | None) -> bool:
     return verdict is not None and verdict.passed
 
 
-def _workspace_copy(guard: Confinement) -> Path | None:
+def workspace_copy(guard: Confinement) -> Path | None:
     """A copy of what the run's tools may see of the workspace (planloop's state folders left
     out), under a new temporary folder's `ws/`; None when the workspace is too large."""
     left_out = (*guard.state, *guard.read_only)

@@ -10,9 +10,9 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch, model_call_limit
-from nodes.checker import checker_applies, judged_by_checker
 from nodes.checks import verify
 from nodes.context import Context
+from nodes.cross_check import CrossCheck, judged_by_programs
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.evidence import checked_files, founded, needs_evidence, unfounded
@@ -29,7 +29,7 @@ from nodes.prompts import (
 )
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
-from nodes.state import Budget, Criterion, State, Step, StepResult
+from nodes.state import Criterion, State, Step, StepResult
 from tools.runtime import in_confinement
 
 NEW_RESULT_CHARS = 3000
@@ -264,17 +264,15 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # unjudged (its steps pending, never passed unseen), and decide_done ends the run on
         # that limit.
         return {**cleared, "criteria": checked, "budget": watch.budget()}
-    state = replace(state, criteria=checked)
-    by_checker: list[Criterion] = []
-    checker_cost = Budget()
-    if checker_applies(state, runtime.context):
-        criteria, checker_cost, decided = await judged_by_checker(state, runtime.context)
-        by_checker = [c for c in criteria if c.id in decided]
-        state = replace(state, criteria=criteria)
-        if decided and not needs_review([c for c in criteria if c.id not in decided]):
-            unmet = [c.evidence for c in by_checker if not c.met]
-            judged = judged_by_code(state, pending, [*failures, *unmet])
-            return {**cleared, **judged, "criteria": criteria, "budget": watch.budget(checker_cost)}
+    state, settled, cross = await judged_by_programs(
+        replace(state, criteria=checked), pending, runtime.context
+    )
+    settled_ids = {c.id for c in settled}
+    if settled and not needs_review([c for c in state.criteria if c.id not in settled_ids]):
+        unmet = [c.evidence for c in settled if not c.met]
+        judged = judged_by_code(state, pending, [*failures, *unmet])
+        budget = watch.budget(cross.cost)
+        return {**cleared, **judged, "criteria": state.criteria, "budget": budget}
     shown = new_result_chars(pending)
     named = " ".join(c.check.path for c in checked if c.check is not None)
     files = await in_confinement(named_files_text, named)
@@ -295,13 +293,29 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             **cleared,
             "status": "failed",
             "stop_reason": str(exc),
-            "budget": watch.budget(exc.spent),
+            "budget": watch.budget(exc.spent + cross.cost),
         }
     spec = answerable_only(spec, pending, shown)
     judged = judged_by_model(state, pending, spec, failures, contents)
-    if by_checker:  # the checker program's verdicts stand, whatever the review says of them
-        judged["criteria"] = _with(cast(list[Criterion], judged["criteria"]), by_checker)
-    return {**cleared, **judged, "budget": watch.budget(spent + checker_cost)}
+    if settled:  # what programs settled stands, whatever the review says of it
+        judged["criteria"] = _with(cast(list[Criterion], judged["criteria"]), settled)
+    return {**cleared, **told_of(judged, cross), "budget": watch.budget(spent + cross.cost)}
+
+
+def told_of(judged: dict[str, object], cross: CrossCheck) -> dict[str, object]:
+    """The review with what a cross-check showed: the run stops when every criterion still
+    unmet is about an output two programs wrote alike (a rewrite would write it again), and a
+    replan is told of each output the second program wrote otherwise."""
+    criteria = cast(list[Criterion], judged["criteria"])
+    stop = cross.stop_reason(criteria)
+    if stop:
+        return {**judged, "status": "stalled", "stop_reason": stop}
+    note = cross.retry_note()
+    unmet = [c.id for c in criteria if not c.met]
+    if not note or not unmet:
+        return judged
+    reason = cast(str, judged["replan_reason"]) or f"criteria {', '.join(unmet)} are not met"
+    return {**judged, "replan_reason": f"{reason}. {note}"}
 
 
 def _with(criteria: list[Criterion], decided: list[Criterion]) -> list[Criterion]:

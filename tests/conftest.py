@@ -86,4 +86,4 @@ def db_path(tmp_path: Path) -> Path:
 def context(workspace: Path) -> Context:
     """Run settings pointing at the test workspace. Program steps are off: most tests script
     plans and tool calls; tests/test_programs.py turns them on."""
-    return Context(workspace=str(workspace), model="scripted", programs=False)
+    return Context(workspace=str(workspace), model="scripted", programs=False, cross_check=False)

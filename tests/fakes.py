@@ -27,6 +27,7 @@ ROLE_MARKERS = {
     "step executor": "execute",
     "reviewer": "reflect",
     "checker": "check",
+    "second programmer": "cross_check",
     "reporter": "finish",
 }
 

@@ -350,9 +350,12 @@ async def test_checker_programs_are_off_by_default(
     context = Context(workspace=str(workspace), model="scripted", approval="none")
     script.add("parse_goal", _words_goal())
     script.add("execute", fenced(COUNT_WORDS))
+    script.add("cross_check", fenced("open('n.txt', 'w').write('3')"))  # it disagrees
     script.add("reflect", reflect_reply({"s1": True}, {"c1": "2"}))
     script.add("finish", "n.txt holds 2")
 
     await arun(WORDS, context=context, db=db_path)
 
-    assert [role for role, _ in script.calls][:3] == ["parse_goal", "execute", "reflect"]
+    assert [role for role, _ in script.calls][:4] == [
+        "parse_goal", "execute", "cross_check", "reflect"
+    ]  # fmt: skip

@@ -64,20 +64,25 @@ def test_the_prompt_matches_its_snapshot(role: str, prompts: dict[str, str]) -> 
     assert prompts[role] == snapshot.read_text(encoding="utf-8")
 
 
-async def test_the_program_and_checker_prompts_match_their_snapshots(
+async def test_the_program_cross_check_and_checker_prompts_match_their_snapshots(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
     context.memory, context.approval, context.programs = False, "none", True
-    context.checker_programs = True
+    context.checker_programs = context.cross_check = True
     (workspace / "a.txt").write_text("one\ntwo\n")
     script.add("parse_goal", goal_reply("n.txt holds the line count of a.txt"))
     script.add("execute", "```python\nopen('n.txt', 'w').write('2')\n```")
+    script.add("cross_check", "```python\nopen('n.txt', 'w').write('2\\n')\n```")
     script.add(
         "check", "```python\nprint('c1: PASS' if open('n.txt').read() == '2' else 'c1: FAIL')\n```"
     )
     script.add("finish", "n.txt holds 2")
     await arun("Count the lines of a.txt and write the count to n.txt", context=context, db=db_path)
-    for role, name in (("execute", "program"), ("check", "checker")):
+    for role, name in (
+        ("execute", "program"),
+        ("cross_check", "cross_check"),
+        ("check", "checker"),
+    ):
         prompt = _rendered(script.calls_for(role)[0], workspace)
         snapshot = SNAPSHOTS / f"{name}.txt"
         if os.environ.get("PLANLOOP_UPDATE_SNAPSHOTS"):

@@ -274,6 +274,16 @@ SYSTEMS: dict[str, System] = {
             planloop_variant(programs=False),
         ),
         System(
+            "planloop-no-cross-check",
+            "ablation: no second program settles criteria; the reviewer judges (cross_check=False)",
+            planloop_variant(cross_check=False),
+        ),
+        System(
+            "planloop-settles",
+            "variant: outputs two programs wrote alike settle criteria (cross_check_settles)",
+            planloop_variant(cross_check_settles=True),
+        ),
+        System(
             "planloop-serial",
             "ablation: one step at a time (max_parallel_steps=1)",
             planloop_variant(max_parallel_steps=1),

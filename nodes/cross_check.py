@@ -1,0 +1,282 @@
+"""Cross-checks: a second program, written apart from the first, does a whole-goal program step's
+goal again on a copy of the workspace; an output file both programs wrote alike settles the
+criteria about it that only a model could otherwise judge.
+
+Why: in pass 11 the 1.5B reviewer judged 10 of 11 right program-step runs unmet, with evidence
+that only negated the criterion ("word_count.txt does not hold the number of words", for a file
+holding 70), and each replan rewrote a right program until the budget ran out. A Coder model
+writes programs far better than it judges prose: two programs from different prompts that write
+the same content are evidence code can weigh. When they differ, nothing is decided and the
+reviewer judges as before; a creative output (a poem) never matches, so it always goes there.
+
+It runs only under `--approve none` (it runs code no human approved), in a copy of the
+workspace (never the workspace itself) from which the first program's outputs are removed, so
+the second program cannot copy them and an edit made in place cannot be checked against itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from nodes.checker import checker_applies, judged_by_checker, workspace_copy
+from nodes.context import Context
+from nodes.goal_files import named_files, named_files_text
+from nodes.llm import REFLECT, invoke, was_truncated
+from nodes.program import is_whole_goal_program, program_in
+from nodes.prompts import CROSS_CHECK_DIFFERS, CROSS_CHECK_SYSTEM, CROSS_CHECK_USER
+from nodes.state import Budget, Criterion, State, StepResult
+from tools.confinement import Confinement
+from tools.python_tool import created_files, describe_interpreter, run_in_folder
+from tools.runtime import in_confinement
+from tools.workspace import WorkspaceError, read_text
+
+COMPARED_CHARS = 200_000
+"""Most characters of an output file compared (a longer file is not settled)."""
+QUOTE_CHARS = 80
+SHOWN_CHARS = 300
+"""Most characters of each version of a differing output a retry is shown."""
+
+
+def cross_check_applies(state: State, pending: list[StepResult], context: Context) -> bool:
+    """Whether a second program may settle criteria: on, no approvals to ask, and a whole-goal
+    program step among the new results wrote files."""
+    return context.cross_check and context.approval == "none" and bool(outputs_of(state, pending))
+
+
+def outputs_of(state: State, pending: list[StepResult]) -> list[str]:
+    """The files the new results' whole-goal program steps created or changed."""
+    steps = {s.id: s for s in state.plan}
+    outputs: list[str] = []
+    for result in pending:
+        step = steps.get(result.step_id)
+        if result.status == "done" and step and is_whole_goal_program(step, state.goal):
+            outputs += [f for f in created_files(result.output) if f not in outputs]
+    return outputs
+
+
+def settled_path(criterion: Criterion, outputs: list[str]) -> str | None:
+    """The output a criterion left to a model is about: its check's file, else the one output
+    its words name; None when it is not left to a model or names no single output."""
+    check = criterion.check
+    if criterion.met or (check is not None and (check.decides or not criterion.check_passed)):
+        return None
+    if check is not None:
+        return check.path if check.path in outputs else None
+    named = [f for f in named_files(criterion.text) if f in outputs]
+    return named[0] if len(named) == 1 else None
+
+
+def same_output(first: str, second: str) -> bool:
+    """Whether two programs wrote the same content, up to layout: the same non-empty lines
+    (runs of spaces, and spaces around a table's `|`, aside), the same JSON value, or the same
+    number. Empty content matches nothing: two empty files show no work."""
+    if not first.strip() or not second.strip():
+        return False
+    if _lines(first) == _lines(second):
+        return True
+    for parse in (_json, _number):
+        one, other = parse(first), parse(second)
+        if one is not None and other is not None:
+            return _equal(one, other)
+    return False
+
+
+def _lines(text: str) -> list[str]:
+    squeezed = (" ".join(line.split()) for line in text.splitlines())
+    return [re.sub(r" ?\| ?", "|", line) for line in squeezed if line]
+
+
+def _json(text: str) -> object | None:
+    try:
+        return json.loads(text)  # type: ignore[no-any-return]
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _equal(one: object, other: object) -> bool:
+    if isinstance(one, bool) or isinstance(other, bool):
+        return one is other  # true is not 1
+    if isinstance(one, int | float) and isinstance(other, int | float):
+        return math.isclose(one, other, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(one, list) and isinstance(other, list):
+        return len(one) == len(other) and all(map(_equal, one, other))
+    if isinstance(one, dict) and isinstance(other, dict):
+        return one.keys() == other.keys() and all(_equal(one[k], other[k]) for k in one)
+    return one == other
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """What a second program showed of the first one's outputs."""
+
+    outputs: list[str] = field(default_factory=list)
+    """The files the first program created or changed."""
+    agreed: dict[str, str] = field(default_factory=dict)
+    """Outputs the second program wrote alike (path -> the workspace's content)."""
+    differing: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Outputs it wrote otherwise (path -> the workspace's content, the second program's)."""
+    cost: Budget = field(default_factory=Budget)
+
+    def settled(self, criteria: list[Criterion]) -> list[Criterion]:
+        """`criteria` with each one left to a model that is about an agreed output set met."""
+        return [
+            replace(c, met=True, evidence=_evidence(path, self.agreed[path]))
+            if (path := settled_path(c, self.outputs)) in self.agreed and path is not None
+            else c
+            for c in criteria
+        ]
+
+    def stop_reason(self, criteria: list[Criterion]) -> str:
+        """Why another program would not help ("" when it might): every criterion still unmet
+        is about an output two programs wrote alike, so a rewrite would write it again."""
+        unmet = [c for c in criteria if not c.met]
+        about = {c.id: settled_path(c, self.outputs) for c in unmet}
+        if not unmet or not all(path in self.agreed for path in about.values()):
+            return ""
+        paths = ", ".join(sorted({p for p in about.values() if p}))
+        ids = ", ".join(c.id for c in unmet)
+        return (
+            f"two programs written apart wrote the same {paths}, and the review still judged "
+            f"{ids} unmet: another program would write it again"
+        )
+
+    def retry_note(self) -> str:
+        """What a rewrite of the first program is told of the outputs the second wrote
+        otherwise ("" when none)."""
+        notes = [
+            CROSS_CHECK_DIFFERS.format(path=path, theirs=_clip(theirs), ours=_clip(ours))
+            for path, (ours, theirs) in sorted(self.differing.items())
+        ]
+        return " ".join(notes)
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
+
+
+async def cross_checked(state: State, pending: list[StepResult], context: Context) -> CrossCheck:
+    """A second program's run on a copy of the workspace, compared with the outputs of the new
+    results' whole-goal program steps that criteria left to a model are about."""
+    outputs = outputs_of(state, pending)
+    compared = sorted({p for c in state.criteria if (p := settled_path(c, outputs))})
+    if not compared:
+        return CrossCheck(outputs)
+    inputs = " ".join(f for f in named_files(state.goal) if f not in outputs)
+    files = await in_confinement(named_files_text, inputs)
+    interpreter = await describe_interpreter(context)
+    messages = [
+        SystemMessage(CROSS_CHECK_SYSTEM.format(interpreter=interpreter)),
+        HumanMessage(CROSS_CHECK_USER.format(goal=state.goal.strip(), files=files)),
+    ]
+    reply, cost = await invoke(context, messages, stage=REFLECT)
+    program = None if was_truncated(reply) else program_in(reply.text)
+    if program is None:
+        return CrossCheck(outputs, cost=cost)
+    ours, theirs = await _run_apart(program, outputs, compared)
+    agreed, differing = {}, {}
+    for path in compared:
+        mine, other = ours.get(path), theirs.get(path)
+        if mine is None or other is None or not other.strip():
+            continue  # a second program that wrote nothing shows nothing
+        if same_output(mine, other):
+            agreed[path] = mine
+        else:
+            differing[path] = (mine, other)
+    return CrossCheck(outputs, agreed, differing, cost)
+
+
+def _evidence(path: str, content: str) -> str:
+    quote = next((line.strip() for line in content.splitlines() if line.strip()), "")
+    return (
+        f"met: a second program, written apart from the first, wrote the same {path} "
+        f"(it begins {quote[:QUOTE_CHARS]!r})"
+    )
+
+
+async def _run_apart(
+    program: str, outputs: list[str], compared: list[str]
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """The `compared` files as the workspace holds them, and as `program` wrote them in a copy
+    of the workspace without the first program's `outputs` (None: missing or unreadable)."""
+    folder = await in_confinement(workspace_copy)
+    if folder is None:
+        return {}, {}
+    try:
+        await asyncio.to_thread(_remove, folder / "ws", outputs)
+        await run_in_folder(program, folder / "ws")
+        theirs = await asyncio.to_thread(_contents, folder / "ws", compared)
+        ours = await in_confinement(_workspace_contents, compared)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+    return ours, theirs
+
+
+def _remove(copy: Path, outputs: list[str]) -> None:
+    root = copy.resolve()
+    for path in outputs:
+        target = copy / path
+        # The names come from a program's run: only a regular file inside the copy goes.
+        if target.is_file() and not target.is_symlink() and target.resolve().is_relative_to(root):
+            target.unlink()
+
+
+def _contents(copy: Path, paths: list[str]) -> dict[str, str | None]:
+    root = copy.resolve()
+    found: dict[str, str | None] = {}
+    for path in paths:
+        target = copy / path
+        inside = target.resolve().is_relative_to(root) and not target.is_symlink()
+        try:
+            text = target.read_text(encoding="utf-8") if inside else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        found[path] = text if text is not None and len(text) <= COMPARED_CHARS else None
+    return found
+
+
+def _workspace_contents(paths: list[str], guard: Confinement) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for path in paths:
+        try:
+            text: str | None = read_text(str(guard.root), path, COMPARED_CHARS + 1, guard=guard)
+        except (OSError, WorkspaceError):
+            text = None
+        found[path] = text if text is not None and len(text) <= COMPARED_CHARS else None
+    return found
+
+
+async def judged_by_programs(
+    state: State, pending: list[StepResult], context: Context
+) -> tuple[State, list[Criterion], CrossCheck]:
+    """`state` with the criteria programs settled before any review: (opt-in) a cross-check's
+    agreements and a checker program's verdicts; those criteria; and the cross-check, whose
+    cost includes the checker's."""
+    cross = CrossCheck()
+    if cross_check_applies(state, pending, context):
+        cross = await cross_checked(state, pending, context)
+    settled: list[Criterion] = []
+    if context.cross_check_settles and cross.agreed:
+        criteria = cross.settled(state.criteria)
+        settled += [new for new, old in zip(criteria, state.criteria, strict=True) if new != old]
+        state = replace(state, criteria=criteria)
+    if checker_applies(state, context):
+        criteria, spent, decided = await judged_by_checker(state, context)
+        settled += [c for c in criteria if c.id in decided]
+        state, cross = replace(state, criteria=criteria), replace(cross, cost=cross.cost + spent)
+    return state, settled, cross

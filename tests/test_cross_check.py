@@ -1,0 +1,174 @@
+"""Cross-checks: a second program, written apart from the first, does the goal again on a copy of
+the workspace (the real sandbox), and an output both wrote alike settles the criteria about it
+that a reviewer would otherwise judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.api import aresume, arun
+from nodes.context import Context
+from nodes.cross_check import same_output
+from tests.fakes import Script, goal_reply, reflect_reply
+
+WORDS = "Count the words in e.txt and write just the number to n.txt"
+COUNT_WORDS = "open('n.txt', 'w').write(str(len(open('e.txt').read().split())))"
+COUNT_WORDS_AGAIN = """words = 0
+with open('e.txt') as essay:
+    for line in essay:
+        words += len(line.split())
+with open('n.txt', 'w') as out:
+    out.write(f'{words}\\n')"""
+
+
+def fenced(code: str) -> str:
+    return f"Here it is:\n```python\n{code}\n```"
+
+
+@pytest.fixture(autouse=True)
+def _as_shipped(context: Context) -> None:
+    # The shared fixture turns programs and cross-checks off; a user's run has both, and the
+    # live suite runs with no approvals.
+    context.programs, context.cross_check, context.approval = True, True, "none"
+
+
+@pytest.fixture
+def essay(workspace: Path) -> Path:
+    (workspace / "e.txt").write_text("one two three\nfour five\n")
+    return workspace
+
+
+def _words_goal() -> dict[str, Any]:
+    criterion = {"text": "n.txt holds the number of words in e.txt",
+                 "check": {"kind": "file_number", "path": "n.txt"}}  # fmt: skip
+    return {**goal_reply(criterion), "effort": "short"}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("70", "70\n", True),
+        ("3", "3.0", True),
+        ("- [ ] a\n- [ ] b\n", "- [ ]  a\n\n- [ ] b", True),  # spacing and blank lines aside
+        ("|a|b|\n|---|---|\n|1|2|\n", "| a | b |\n| --- | --- |\n| 1 | 2 |", True),
+        ('{"north": 1.5, "south": 2}', '{\n  "south": 2.0,\n  "north": 1.5\n}', True),
+        ("70", "71", False),
+        ("a\nb\n", "b\na\n", False),  # order matters
+        ("Alice\nbob\n", "alice\nbob\n", False),  # so does case
+        ('[{"north": 1.5}]', '{"north": 1.5}', False),  # a list of records is not one object
+        ('{"ok": true}', '{"ok": 1}', False),
+        ("", "", False),  # two empty files show no work
+        ("\n", "  \n", False),
+    ],
+)
+def test_two_outputs_are_the_same_up_to_layout(first: str, second: str, same: bool) -> None:
+    assert same_output(first, second) is same
+    assert same_output(second, first) is same
+
+
+async def test_an_output_two_programs_wrote_alike_and_judged_unmet_ends_the_run(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN))  # "5\n" beside the first's "5"
+    script.add("reflect", reflect_reply({"s1": True}))  # the 1.5B reviewer's "not met"
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    # A rewrite would write the same file again: the run ends, and does not claim it is done.
+    assert [role for role, _ in script.calls] == [
+        "parse_goal", "execute", "cross_check", "reflect"
+    ]  # fmt: skip
+    assert outcome.status == "stalled"
+    assert "two programs written apart wrote the same n.txt" in outcome.stop_reason
+    assert not outcome.criteria[0].met
+    assert (essay / "n.txt").read_text() == "5"  # the first program's file, untouched
+    asked = script.calls_for("cross_check")[0]
+    assert f"Goal: {WORDS}" in asked[1].text
+    assert '<file path="e.txt">' in asked[1].text
+    assert "n.txt" not in asked[1].text.split("Input files", 1)[1]  # not shown the output
+
+
+async def test_with_settling_on_an_output_two_programs_wrote_alike_settles_the_criterion(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.cross_check_settles = True
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN))
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute", "cross_check"]
+    (criterion,) = outcome.criteria
+    assert criterion.met and "a second program" in criterion.evidence
+    assert "'5'" in criterion.evidence  # it quotes the file
+
+
+async def test_a_retry_is_told_what_the_second_program_wrote_otherwise(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced("open('n.txt', 'w').write('4')"))
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN))
+    script.add("reflect", reflect_reply({"s1": True}))  # not met
+    script.add("execute", fenced(COUNT_WORDS))  # the retry
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN))
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "n.txt holds 5"}))
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    retry = script.calls_for("execute")[1][1].text
+    assert "A second program, written apart from yours, wrote n.txt as '5'" in retry
+    assert "where yours wrote '4'" in retry
+    assert outcome.status == "done", outcome.stop_reason
+    assert (essay / "n.txt").read_text() == "5"
+    # The second program's write stayed in its copy: the workspace only ever saw the first's.
+    assert [role for role, _ in script.calls].count("cross_check") == 2
+
+
+async def test_a_second_program_cannot_copy_the_first_programs_output(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.max_replans = 0
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    # It would agree by copying: n.txt is not in its copy of the workspace.
+    copier = "open('x.txt', 'w')\ntext = open('n.txt').read()\nopen('n.txt', 'w').write(text)"
+    script.add("cross_check", fenced(copier))
+    script.add("reflect", reflect_reply({"s1": True}))  # no criterion met
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert "reflect" in [role for role, _ in script.calls]
+    assert outcome.status == "budget_exhausted"  # no agreement ended it
+    assert "two programs" not in outcome.stop_reason
+    assert not (essay / "x.txt").exists()  # nothing it wrote reached the workspace
+
+
+@pytest.mark.parametrize("setting", ["approval", "cross_check"])
+async def test_no_second_program_runs_with_approvals_on_or_cross_checks_off(
+    script: Script, context: Context, essay: Path, db_path: Path, setting: str
+) -> None:
+    if setting == "approval":
+        context.approval = "risky"  # it would run code no human approved
+    else:
+        context.cross_check = False
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS))
+    script.add("reflect", reflect_reply({"s1": True}, {"c1": "n.txt holds 5"}))
+    script.add("finish", "n.txt holds 5")
+
+    outcome = await arun(WORDS, context=context, db=db_path, thread_id="t")
+    if outcome.pending:  # approvals on: the program waits for a human first
+        ((interrupt_id, payload),) = outcome.pending.items()
+        answer = {"action": "approve", "step_id": "s1", "args_hash": payload["args_hash"]}
+        outcome = await aresume("t", db=db_path, answers={interrupt_id: answer})
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert "cross_check" not in [role for role, _ in script.calls]
