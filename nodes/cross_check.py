@@ -23,6 +23,7 @@ import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -141,12 +142,14 @@ class CrossCheck:
             for c in criteria
         ]
 
-    def stop_reason(self, criteria: list[Criterion]) -> str:
+    def stop_reason(self, criteria: list[Criterion], said_met: set[str]) -> str:
         """Why another program would not help ("" when it might): every criterion still unmet
-        is about an output two programs wrote alike, so a rewrite would write it again."""
+        is about an output two programs wrote alike, and the review judged it unmet itself. A
+        "met" only its evidence failed (`said_met`) may be evidenced by the next review: a
+        1.5B reviewer quoted the right file at its second try."""
         unmet = [c for c in criteria if not c.met]
         about = {c.id: settled_path(c, self.outputs) for c in unmet}
-        if not unmet or not all(path in self.agreed for path in about.values()):
+        if not unmet or said_met & set(about) or not all(p in self.agreed for p in about.values()):
             return ""
         paths = ", ".join(sorted({p for p in about.values() if p}))
         ids = ", ".join(c.id for c in unmet)
@@ -154,6 +157,22 @@ class CrossCheck:
             f"two programs written apart wrote the same {paths}, and the review still judged "
             f"{ids} unmet: another program would write it again"
         )
+
+    def told(self, judged: dict[str, object], said_met: set[str]) -> dict[str, object]:
+        """A review's update (`judged`, see `nodes.reflect`) with what this cross-check showed:
+        the run stops when every criterion still unmet is about an output two programs wrote
+        alike and the review judged it unmet (`stop_reason`), and a replan is told of each
+        output the second program wrote otherwise."""
+        criteria = cast(list[Criterion], judged["criteria"])
+        stop = self.stop_reason(criteria, said_met)
+        if stop:
+            return {**judged, "status": "stalled", "stop_reason": stop}
+        note = self.retry_note()
+        unmet = [c.id for c in criteria if not c.met]
+        if not note or not unmet:
+            return judged
+        reason = cast(str, judged["replan_reason"]) or f"criteria {', '.join(unmet)} are not met"
+        return {**judged, "replan_reason": f"{reason}. {note}"}
 
     def retry_note(self) -> str:
         """What a rewrite of the first program is told of the outputs the second wrote

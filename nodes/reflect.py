@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import verify
 from nodes.context import Context
-from nodes.cross_check import CrossCheck, judged_by_programs
+from nodes.cross_check import judged_by_programs
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.evidence import checked_files, founded, needs_evidence, unfounded
@@ -299,23 +299,9 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     judged = judged_by_model(state, pending, spec, failures, contents)
     if settled:  # what programs settled stands, whatever the review says of it
         judged["criteria"] = _with(cast(list[Criterion], judged["criteria"]), settled)
-    return {**cleared, **told_of(judged, cross), "budget": watch.budget(spent + cross.cost)}
-
-
-def told_of(judged: dict[str, object], cross: CrossCheck) -> dict[str, object]:
-    """The review with what a cross-check showed: the run stops when every criterion still
-    unmet is about an output two programs wrote alike (a rewrite would write it again), and a
-    replan is told of each output the second program wrote otherwise."""
-    criteria = cast(list[Criterion], judged["criteria"])
-    stop = cross.stop_reason(criteria)
-    if stop:
-        return {**judged, "status": "stalled", "stop_reason": stop}
-    note = cross.retry_note()
-    unmet = [c.id for c in criteria if not c.met]
-    if not note or not unmet:
-        return judged
-    reason = cast(str, judged["replan_reason"]) or f"criteria {', '.join(unmet)} are not met"
-    return {**judged, "replan_reason": f"{reason}. {note}"}
+    said_met = {update.id for update in spec.criteria if update.met}
+    told = cross.told(judged, said_met)
+    return {**cleared, **told, "budget": watch.budget(spent + cross.cost)}
 
 
 def _with(criteria: list[Criterion], decided: list[Criterion]) -> list[Criterion]:

@@ -93,6 +93,22 @@ async def test_an_output_two_programs_wrote_alike_and_judged_unmet_ends_the_run(
     assert "n.txt" not in asked[1].text.split("Input files", 1)[1]  # not shown the output
 
 
+async def test_a_met_only_its_evidence_failed_gets_another_review_not_a_stop(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced(COUNT_WORDS), fenced(COUNT_WORDS_AGAIN))
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN), fenced(COUNT_WORDS_AGAIN))
+    restated = reflect_reply({"s1": True}, {"c1": "n.txt holds the number of words in e.txt"})
+    script.add("reflect", restated, restated)  # "met", on evidence that shows nothing
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": "n.txt holds 5"}))
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert len(script.calls_for("execute")) == 2  # the review's "met" earned another round
+
+
 async def test_with_settling_on_an_output_two_programs_wrote_alike_settles_the_criterion(
     script: Script, context: Context, essay: Path, db_path: Path
 ) -> None:
