@@ -132,6 +132,8 @@ class CrossCheck:
     differing: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Outputs it wrote otherwise (path -> the workspace's content, the second program's)."""
     cost: Budget = field(default_factory=Budget)
+    program: str = ""
+    """The second program."""
 
     def settled(self, criteria: list[Criterion]) -> list[Criterion]:
         """`criteria` with each one left to a model that is about an agreed output set met."""
@@ -172,7 +174,9 @@ class CrossCheck:
         if not note or not unmet:
             return judged
         reason = cast(str, judged["replan_reason"]) or f"criteria {', '.join(unmet)} are not met"
-        return {**judged, "replan_reason": f"{reason}. {note}"}
+        # The retry runs the second program: a 1.5B executor shown the other version (pass
+        # 13's csv_totals) wrote its own, wrong one again, three times.
+        return {**judged, "replan_reason": f"{reason}. {note}", "second_program": self.program}
 
     def retry_note(self) -> str:
         """What a rewrite of the first program is told of the outputs the second wrote
@@ -217,7 +221,7 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
             agreed[path] = mine
         else:
             differing[path] = (mine, other)
-    return CrossCheck(outputs, agreed, differing, cost)
+    return CrossCheck(outputs, agreed, differing, cost, program)
 
 
 def _evidence(path: str, content: str) -> str:

@@ -152,14 +152,18 @@ def retries_program(state: State, context: Context) -> bool:
 
 
 def program_retry(state: State) -> Step:
-    """The next whole-goal program step, told why the last one fell short."""
+    """The next whole-goal program step, told why the last one fell short: a program the model
+    writes again, or the cross-check's second program when it wrote an output otherwise."""
     first = state.plan[0]
     new_id = fresh_id(first.id, {s.id for s in state.plan} | set(state.results))
     reason = state.replan_reason.strip() or "the criteria were not met"
     last = state.results.get(state.plan[-1].id)
     if last is not None and last.status == "error":
         reason += f"; it ended: {last.output.strip()[-FAILURE_CHARS // 3 :]}"
-    return replace(first, id=new_id, args=None, depends_on=[], expected=(
+    args: dict[str, object] | None = (
+        {"code": state.second_program} if state.second_program else None
+    )
+    return replace(first, id=new_id, args=args, depends_on=[], expected=(
         f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}"
     ))  # fmt: skip
 
@@ -173,7 +177,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         return {"plan": [first], "plan_errors": [], "plan_attempts": 0, "budget": watch.budget()}
     if state.decision == "replan" and retries_program(state, context):
         again = program_retry(state)
-        return {**_accepted_steps(state, [again]), "budget": watch.budget()}
+        return {**_accepted_steps(state, [again]), "second_program": "", "budget": watch.budget()}
     draft = drafted(state)
     recalled: dict[str, object] = {"drafted_plan": []}  # a draft is used once
     if draft is None:

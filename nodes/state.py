@@ -338,6 +338,10 @@ class State(InputState, OutputState):
     """decide_done's verdict, read by the router after it."""
     replan_reason: str = ""
     """Why the last replan was asked for."""
+    second_program: str = ""
+    """A cross-check's second program (`nodes.cross_check`) that wrote an output otherwise than
+    the whole-goal program the review judged short: the replan runs it as the next program, as
+    it is (no model call), and clears this."""
     answer_step: str = ""
     """The step whose output reflection found to be the final answer; finish then reuses it."""
     review_answer: str = ""
