@@ -35,10 +35,15 @@ def grounded_check(check: Check, goal: str) -> Check:
     """The check as far as the goal backs it (`_content_check`), and a partial check of a kind
     the goal asks for: "holds one number" only when the goal asks for a number, "is JSON" only
     when it speaks of JSON (a 1.5B analyst gave a limerick a `file_number` check, which failed
-    every limerick); otherwise the check only asks that the file exists."""
+    every limerick) and not of a value per line; otherwise the check only asks that the file
+    exists."""
     grounded = _content_check(check, goal)
     wanted = {"file_number": _NUMBER_WORDS, "file_json": _JSON_WORDS}.get(grounded.kind)
     if wanted is not None and not wanted.search(f"{goal} {check.path}"):
+        return replace(grounded, kind="file_exists")
+    if grounded.kind == "file_number" and _MANY_VALUES.search(goal):
+        # Pass 13's fibonacci: a "file_number" check on 25 numbers, one per line, failed
+        # every right file, and a failed check outweighs any review.
         return replace(grounded, kind="file_exists")
     return grounded
 
@@ -49,6 +54,8 @@ _NUMBER_WORDS = re.compile(
     re.IGNORECASE,
 )
 _JSON_WORDS = re.compile(r"json", re.IGNORECASE)
+_MANY_VALUES = re.compile(r"\bper line\b|\bon its own line\b", re.IGNORECASE)
+"""Words of a goal that asks for a value per line: its output holds many, not "one number"."""
 
 
 def _content_check(check: Check, goal: str) -> Check:

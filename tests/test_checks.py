@@ -116,6 +116,12 @@ def test_content_a_check_asks_for_must_come_from_the_goal(
             "file_number",
         ),
         ("Write the sum of the primes to s.txt", "file_matches", "s.txt", "file_number"),
+        (  # many numbers, one per line: "holds exactly one number" fails every right file
+            "Write the first N Fibonacci numbers to fib.txt, one per line",
+            "file_number",
+            "fib.txt",
+            "file_exists",
+        ),
         ("Write a poem to p.txt", "file_json", "p.txt", "file_exists"),
         ("Write the totals to t.json", "file_json", "t.json", "file_json"),
         ("Write the totals as one JSON object to t.txt", "json_has_key", "t.txt", "file_json"),
