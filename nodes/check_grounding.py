@@ -102,6 +102,19 @@ def usable_check(check: Check, guard: Confinement) -> tuple[Check | None, str]:
     return check, ""
 
 
+def is_input(check: Check, written: set[str], guard: Confinement) -> bool:
+    """Whether `check` is about an input: a file there before the run that is none of the
+    goal's outputs (`written`: the files it writes or edits) and that the check does not ask to
+    be changed."""
+    if check.kind == "file_changed" or check.path in written:
+        return False
+    try:
+        checked_text(replace(check, kind="file_exists"), guard)
+    except (OSError, WorkspaceError):
+        return False  # not there: an output the goal's words did not show
+    return True
+
+
 _EXISTENCE = re.compile(
     r"(?:the\s+)?(?:file\s+)?(?:is|was|has\s+been|gets)?\s*"
     r"(?:written|created|saved|present|there|exists?|produced)?",

@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch
-from nodes.check_grounding import grounded_check, merge_checks, usable_check
+from nodes.check_grounding import grounded_check, is_input, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
 from nodes.early_calls import EarlyCalls, early_calls
 from nodes.errors import StructuredOutputError
@@ -31,14 +31,25 @@ def criteria_of(
 ) -> tuple[list[Criterion], list[str]]:
     """The model's criteria with runnable checks, plus a check for each output file the goal
     names (and, when the run may execute code without asking, for each script's output it
-    gives); criteria already true before the run and surplus unchecked ones are dropped (a
-    criterion whose check only tested a part of it that is true already is left to the model)."""
+    gives); criteria already true before the run, criteria about an input file (when the goal
+    names its outputs) and surplus unchecked ones are dropped (a criterion whose check only
+    tested a part of it that is true already is left to the model)."""
     criteria, notes = [], []
+    outputs = output_checks(goal, runs_code, guard)
+    written = {output.path for output in outputs}
     for item in spec.criteria:
         proposed = item if isinstance(item, CriterionSpec) else CriterionSpec(text=item)
         check, why, meant = None, "", None
         if proposed.check is not None:
             meant = grounded_check(Check(**proposed.check.model_dump()), goal)
+            if written and is_input(meant, written, guard):
+                # Pass 13's top_customer: eight checks on orders.csv and customers.json
+                # ("holds exactly one number") that no right run could ever pass.
+                notes.append(
+                    f"dropped criterion {proposed.text!r}: it is about {meant.path}, an input "
+                    "the goal does not ask to change"
+                )
+                continue
             check, why = usable_check(meant, guard)
         if why.startswith("already true") and meant is not None and meant.decides:
             notes.append(f"dropped criterion {proposed.text!r}: {why}")
@@ -46,7 +57,7 @@ def criteria_of(
         if why:
             notes.append(f"criterion {proposed.text!r} is judged by the model: {why}")
         criteria.append(Criterion(id="", text=proposed.text.strip(), check=check))
-    merged, dropped = merge_checks(criteria, output_checks(goal, runs_code, guard))
+    merged, dropped = merge_checks(criteria, outputs)
     if not merged:
         merged = [Criterion(id="c1", text=spec.objective)]
     return merged, notes + dropped

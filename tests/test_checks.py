@@ -267,19 +267,19 @@ def test_the_analysis_keeps_outcomes_and_drops_what_is_true_already(
     goal = "Write the totals of sales.csv to totals.json"
     criteria, notes = criteria_of(spec, goal, False, guard)
 
-    # The input-file claim's check is a guess ("region" is not the goal's word): what is left
-    # of it (the file exists) is true already, so the model judges the claim.
+    # A claim about the input (its check names sales.csv, which the goal only reads) is no
+    # outcome of the goal: dropped, as are the unchecked criteria beyond two.
     assert [(c.text, c.check) for c in criteria] == [
-        ("sales.csv has a region column", None),
         (
             "the totals are written to totals.json",
             Check(kind="file_exists", path="totals.json", decides=False),
         ),
         ("the script is documented with comments", None),
+        ("the code is efficient", None),
     ]
     assert [c.id for c in criteria] == ["c1", "c2", "c3"]
-    assert any("judged by the model: already true before the run" in note for note in notes)
-    assert sum("only a model could judge it" in note for note in notes) == 2
+    assert any("about sales.csv, an input the goal does not ask to change" in n for n in notes)
+    assert sum("only a model could judge it" in note for note in notes) == 1
 
 
 def test_an_output_no_criterion_names_gets_its_own() -> None:
@@ -598,3 +598,27 @@ def test_a_table_gets_no_line_order_check() -> None:
     goal = "Save the countries to caps.md as a Markdown table sorted alphabetically"
     assert line_properties(goal, "caps.md") == []
     assert line_properties("Write people.csv without duplicates", "people.csv") == []
+
+
+@pytest.mark.parametrize(
+    ("goal", "kept"),
+    [
+        ("Find the top customer in orders.csv and write the email to top.txt", False),
+        ("In orders.csv change the amount 5 to 7", True),  # the goal edits it: an outcome
+        ("Add the line 'total: 7' to orders.csv", True),  # no output is known: left as it is
+    ],
+)
+def test_a_criterion_about_an_input_file_is_dropped_when_the_goal_names_its_outputs(
+    guard: Confinement, workspace: Path, goal: str, kept: bool
+) -> None:
+    (workspace / "orders.csv").write_text("customer,amount\nann,5\nbo,3\n")
+    claim = {
+        "text": "orders.csv has 3 rows",
+        "check": {"kind": "file_number", "path": "orders.csv"},
+    }
+    spec = GoalSpec.model_validate({"objective": goal, "criteria": [claim, "the goal is done"]})
+
+    criteria, notes = criteria_of(spec, goal, False, guard)
+
+    assert ("orders.csv has 3 rows" in [c.text for c in criteria]) is kept
+    assert any("an input the goal does not ask to change" in n for n in notes) is not kept
