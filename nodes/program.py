@@ -23,6 +23,7 @@ from nodes.prompts import (
     PROGRAM_CUT_OFF_NOTE,
     PROGRAM_FAILED_NOTE,
     PROGRAM_MISSING_NOTE,
+    PROGRAM_PAGES_NOTE,
     PROGRAM_SYSTEM,
 )
 from nodes.state import Step
@@ -37,10 +38,23 @@ FAILURE_CHARS = 1500
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.I)
 _NEEDS_MORE_THAN_FILES = re.compile(
-    r"://|\{site\}|\bwww\.|\b(?:web|website|internet|online|search|google|url|http|https|"
-    r"download|browse|fetch|api|latest|news|today'?s)\b",
+    r"\{site\}|\bwww\.|\b(?:internet|online|search|google|browse|api|latest|news|today'?s)\b",
     re.IGNORECASE,
 )
+_ASKS_FOR_PAGES = re.compile(
+    r"://|\b(?:web|website|url|http|https|download|fetch)\b", re.IGNORECASE
+)
+_URL = re.compile(r"https?://[^\s'\"<>()]+")
+FETCH_TOOL = "fetch_url"
+"""The tool that gets a page the goal gives the address of, before its program runs."""
+MAX_PAGES = 3
+"""Most addresses a goal may give for the fetch-then-program short path."""
+
+
+def pages_of(goal: str) -> list[str]:
+    """The web addresses a goal gives, in order, each once (sentence punctuation dropped)."""
+    found = (url.rstrip(".,;:!?") for url in _URL.findall(goal))
+    return list(dict.fromkeys(found))
 
 
 def whole_goal(goal: str) -> str:
@@ -62,15 +76,23 @@ def is_whole_goal_program(step: Step, goal: str) -> bool:
 def programs_apply(goal: str, context: Context) -> bool:
     """Whether the short path does the goal with one program: programs are on, run_python can
     run, the run has no tool beyond planloop's own (a program cannot call it), and the goal is
-    about workspace files: it names one, and its words need nothing beyond the workspace (no
-    address, no web, no search)."""
+    about workspace files or pages it gives the address of: it names a file, it needs no search
+    (no web, search or news word beyond the addresses), and fetch_url can get each page first
+    (`pages_of`: at most `MAX_PAGES`)."""
     spec = spec_of(PROGRAM_TOOL, context)
     if not context.programs or spec is None or spec.why_unavailable():
         return False
     own = {spec.name for spec in BUILTIN_TOOLS}
     if any(name not in own for name in tool_specs(context)):
         return False  # an MCP server's tool, or one offered through the Python API
-    return bool(named_files(goal)) and not _NEEDS_MORE_THAN_FILES.search(goal)
+    pages = pages_of(goal)
+    rest = _URL.sub(" ", goal)
+    if not named_files(goal) or _NEEDS_MORE_THAN_FILES.search(rest):
+        return False
+    if not pages:
+        return not _ASKS_FOR_PAGES.search(rest)
+    fetch = spec_of(FETCH_TOOL, context)
+    return len(pages) <= MAX_PAGES and fetch is not None and not fetch.why_unavailable()
 
 
 def program_in(text: str) -> str | None:
@@ -103,10 +125,13 @@ def _acts(code: str) -> bool:
     return any(isinstance(node, acting) for node in ast.walk(ast.parse(code)))
 
 
-def program_messages(step_prompt: str, interpreter: str) -> list[BaseMessage]:
-    """The first prompt of a program step: the executor's step prompt, asked for code."""
+def program_messages(step_prompt: str, interpreter: str, pages: bool) -> list[BaseMessage]:
+    """The first prompt of a program step: the executor's step prompt, asked for code; told,
+    when earlier steps fetched the `pages` it needs, that their text is in their results (the
+    program has no network)."""
     system = PROGRAM_SYSTEM.format(interpreter=interpreter or "Python 3, standard library.")
-    return [SystemMessage(system), HumanMessage(step_prompt)]
+    prompt = f"{step_prompt}\n\n{PROGRAM_PAGES_NOTE}" if pages else step_prompt
+    return [SystemMessage(system), HumanMessage(prompt)]
 
 
 def retry_note(program: str | None, error: str, cut_off: bool) -> str:

@@ -13,6 +13,7 @@ from nodes.program import (
     PROGRAM_ATTEMPTS,
     PROGRAM_TOOL,
     checks_note,
+    pages_of,
     program_in,
     program_messages,
     retry_note,
@@ -37,7 +38,9 @@ class Written:
 
 
 async def _first_messages(task: StepTask, step: Step, context: Context) -> list[BaseMessage]:
-    return program_messages(await step_prompt(task, step), await describe_interpreter(context))
+    pages = bool(step.depends_on) and bool(pages_of(step.description))
+    prompt, interpreter = await step_prompt(task, step), await describe_interpreter(context)
+    return program_messages(prompt, interpreter, pages)
 
 
 async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bench.live.site import serve_site
 from graph.api import aresume, arun
 from nodes.checker import CheckerVerdict, verdicts_in
 from nodes.context import Context
@@ -65,7 +66,9 @@ def test_the_program_a_reply_holds(reply: str, program: str | None) -> None:
     [
         (GOAL, True),
         ("Sum the amounts in sales.csv per region into totals.json", True),
-        ("Fetch https://example.org/a.txt and count its lines", False),
+        ("Fetch https://example.org/a.txt and count its lines", False),  # no workspace file
+        ("Read https://example.org/shop.html and write the price to p.txt", True),  # fetched first
+        ("Search https://example.org for the price and write it to p.txt", False),
         ("Search the web for the tallest building and write it to t.txt", False),
         ("The page {site}/team.html lists our team; write their names to t.txt", False),
         ("What is the 20th prime number?", False),  # no file: the tool loop answers it
@@ -211,6 +214,55 @@ async def test_a_goal_that_needs_the_web_is_planned_with_tools(
 
     assert "execute" not in [role for role, _ in script.calls]
     assert "also write `steps`" in script.calls_for("parse_goal")[0][0].text
+
+
+async def test_the_pages_a_goal_gives_are_fetched_then_its_program_is_written(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval, context.allow_private_urls = "none", True
+    names = "open('t.txt', 'w').write('Anika Brandt\\nJonas Weber\\nMara Lindqvist\\n')"
+    with serve_site(0) as site:
+        goal = f"The page {site.base_url}/team.html lists our team. Write the names of everyone "
+        goal += "in Berlin to t.txt, sorted, one per line."
+        criterion = "t.txt holds the names of the Berlin team, sorted, one per line"
+        script.add("parse_goal", {**goal_reply(criterion), "effort": "full"})
+        script.add("execute", fenced(names))
+        script.add("reflect", reflect_reply({"s1": True, "s2": True}, {"c1": "Anika Brandt"}))
+
+        outcome = await arun(goal, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert [role for role, _ in script.calls] == ["parse_goal", "execute", "reflect"]
+    assert outcome.budget.tool_calls == 2  # the fetch (planned, no model call) and the program
+    asked = script.calls_for("execute")[0]
+    assert "```python block" in asked[0].text
+    assert "Mara Lindqvist" in asked[1].text and "Berlin" in asked[1].text  # the page's text
+    assert "the pages it needs were fetched for it" in asked[1].text
+    assert (workspace / "t.txt").read_text().splitlines()[0] == "Anika Brandt"
+
+
+async def test_a_retry_of_a_program_over_pages_refetches_a_page_the_review_failed(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.approval, context.allow_private_urls = "none", True
+    with serve_site(0) as site:
+        goal = (
+            f"The shop at {site.base_url}/shop.html lists a Blue Widget. Write its price to p.txt."
+        )
+        script.add("parse_goal", goal_reply("p.txt holds the Blue Widget's price"))
+        script.add("execute", fenced("open('p.txt', 'w').write('12.50')"))
+        script.add("reflect", reflect_reply({"s1": False, "s2": False}, replan=True, reason="no"))
+        script.add("execute", fenced("open('p.txt', 'w').write('17.25')"))
+        script.add("reflect", reflect_reply({"s3": True, "s4": True}, {"c1": "17.25"}))
+
+        outcome = await arun(goal, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    assert "plan" not in [role for role, _ in script.calls]  # no planner: the program again
+    assert outcome.budget.tool_calls == 4  # two fetches, two programs
+    retry = script.calls_for("execute")[1][1].text
+    assert "Step s4: Do the whole goal" in retry and "17.25" in retry  # the page, fetched again
+    assert (workspace / "p.txt").read_text() == "17.25"
 
 
 async def test_a_partial_check_that_fails_sends_the_program_back(
