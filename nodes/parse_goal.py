@@ -57,9 +57,11 @@ def criteria_of(
         if why:
             notes.append(f"criterion {proposed.text!r} is judged by the model: {why}")
         criteria.append(Criterion(id="", text=proposed.text.strip(), check=check))
+    if not criteria:
+        # Nothing of the model's is left (pass 14's top_customer: every criterion was about an
+        # input): the objective is the criterion, or a file merely written would decide "done".
+        criteria = [Criterion(id="", text=spec.objective.strip())]
     merged, dropped = merge_checks(criteria, outputs)
-    if not merged:
-        merged = [Criterion(id="c1", text=spec.objective)]
     return merged, notes + dropped
 
 
