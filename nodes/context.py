@@ -124,9 +124,9 @@ class Context:
         default=True,
         metadata=_describe(
             "Under --approve none, when a program step did the whole goal and a model must judge "
-            "its outputs, let a second program do the goal again on a copy of the workspace: a "
-            "retry is told of each output it wrote otherwise, and a review that judges unmet an "
-            "output both wrote alike ends the run (nodes.cross_check; off: --no-cross-check).",
+            "its outputs, let a second program do the goal again on a copy of the workspace: when "
+            "it wrote an output otherwise, a retry runs it; a review that judges unmet only "
+            "outputs both wrote alike ends the run (nodes.cross_check; off: --no-cross-check).",
             Flag("--no-cross-check", negates=True),
         ),
     )
@@ -135,7 +135,7 @@ class Context:
         metadata=_describe(
             "Let an output two programs wrote alike settle the criteria about it without a "
             "review. Off by default: measured with a 1.5B model, two programs written apart fell "
-            "into the same trap of the input on 2 of 8 outputs they agreed on.",
+            "into the same trap of the input on 2 of the 10 outputs they agreed on.",
             Flag("--cross-check-settles"),
         ),
     )

@@ -1,13 +1,17 @@
 """Cross-checks: a second program, written apart from the first, does a whole-goal program step's
-goal again on a copy of the workspace; an output file both programs wrote alike settles the
-criteria about it that only a model could otherwise judge.
+goal again on a copy of the workspace, and its outputs are compared with the first program's.
 
 Why: in pass 11 the 1.5B reviewer judged 10 of 11 right program-step runs unmet, with evidence
 that only negated the criterion ("word_count.txt does not hold the number of words", for a file
 holding 70), and each replan rewrote a right program until the budget ran out. A Coder model
-writes programs far better than it judges prose: two programs from different prompts that write
-the same content are evidence code can weigh. When they differ, nothing is decided and the
-reviewer judges as before; a creative output (a poem) never matches, so it always goes there.
+writes programs far better than it judges prose, so a second program is the second opinion:
+
+- an output the two wrote otherwise: when the review judges the goal unmet, the retry runs the
+  second program (`State.second_program`) instead of asking for a third;
+- outputs the two wrote alike that the review still judges unmet: the run ends (`stalled`), as
+  another program would write them again;
+- agreement settles no criterion unless `Context.cross_check_settles`: in the measurement the
+  two programs agreed on 10 outputs, 2 of them wrong (both fell into the same trap of the input).
 
 It runs only under `--approve none` (it runs code no human approved), in a copy of the
 workspace (never the workspace itself) from which the first program's outputs are removed, so
