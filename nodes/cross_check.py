@@ -35,7 +35,7 @@ from nodes.checker import checker_applies, judged_by_checker, workspace_copy
 from nodes.context import Context
 from nodes.goal_files import named_files, named_files_text
 from nodes.llm import REFLECT, invoke, was_truncated
-from nodes.program import is_whole_goal_program, program_in
+from nodes.program import is_whole_goal_program, pages_of, program_in
 from nodes.prompts import CROSS_CHECK_DIFFERS, CROSS_CHECK_SYSTEM, CROSS_CHECK_USER
 from nodes.state import Budget, Criterion, State, StepResult
 from tools.confinement import Confinement
@@ -51,8 +51,10 @@ SHOWN_CHARS = 300
 
 
 def cross_check_applies(state: State, pending: list[StepResult], context: Context) -> bool:
-    """Whether a second program may settle criteria: on, no approvals to ask, and a whole-goal
-    program step among the new results wrote files."""
+    """Whether a second program runs: on, no approvals to ask, a whole-goal program step among
+    the new results wrote files, and the goal gives no page to fetch."""
+    if pages_of(state.goal):
+        return False  # a second program could not see the fetched pages: it would guess
     return context.cross_check and context.approval == "none" and bool(outputs_of(state, pending))
 
 

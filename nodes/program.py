@@ -51,6 +51,22 @@ MAX_PAGES = 3
 """Most addresses a goal may give for the fetch-then-program short path."""
 
 
+_PAGE = re.compile(r'<untrusted source="([^"]*)">\n(.*?)\n</untrusted>', re.DOTALL)
+PAGES_VARIABLE = "pages"
+"""The dict a program over fetched pages starts with: each address -> that page's text."""
+
+
+def fetched_pages(outputs: list[str]) -> dict[str, str]:
+    """The pages earlier steps fetched (`fetch_url`'s delimited text), by address."""
+    return {m.group(1): m.group(2) for out in outputs for m in _PAGE.finditer(out)}
+
+
+def with_pages(program: str, pages: dict[str, str]) -> str:
+    """The program with `PAGES_VARIABLE` defined first (the text as a Python literal: data,
+    never code), when there are pages."""
+    return f"{PAGES_VARIABLE} = {pages!r}\n\n{program}" if pages else program
+
+
 def pages_of(goal: str) -> list[str]:
     """The web addresses a goal gives, in order, each once (sentence punctuation dropped)."""
     found = (url.rstrip(".,;:!?") for url in _URL.findall(goal))

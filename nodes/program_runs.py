@@ -13,10 +13,12 @@ from nodes.program import (
     PROGRAM_ATTEMPTS,
     PROGRAM_TOOL,
     checks_note,
+    fetched_pages,
     pages_of,
     program_in,
     program_messages,
     retry_note,
+    with_pages,
 )
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, checked_call
@@ -59,7 +61,11 @@ async def write_program(task: StepTask, step: Step, context: Context) -> Filled:
     if written.program is None:
         why = "it was cut off" if written.cut_off else sanitize(written.reply.text)[:300]
         return Filled(None, f"no program was written: {why}", written.cost)
-    return Filled({"code": written.program}, cost=written.cost)
+    return Filled({"code": with_pages(written.program, _pages(task))}, cost=written.cost)
+
+
+def _pages(task: StepTask) -> dict[str, str]:
+    return fetched_pages([result.output for result in task.inputs])
 
 
 async def run_program(task: StepTask, step: Step, context: Context) -> Execution:
@@ -80,7 +86,7 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         if written.program is None:
             messages.append(HumanMessage(retry_note(written.program, "", written.cut_off)))
             continue
-        args = {"code": written.program}
+        args = {"code": with_pages(written.program, _pages(task))}
         if run.actions[action_fingerprint(PROGRAM_TOOL, args)]:
             return run  # the same program again: the model has no other fix
         outcome = await checked_call(task, PROGRAM_TOOL, args, run, context)

@@ -220,7 +220,13 @@ async def test_the_pages_a_goal_gives_are_fetched_then_its_program_is_written(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
     context.approval, context.allow_private_urls = "none", True
-    names = "open('t.txt', 'w').write('Anika Brandt\\nJonas Weber\\nMara Lindqvist\\n')"
+    # The program reads the page from `pages`: only names the page holds are written.
+    names = (
+        "page = pages[next(iter(pages))]\n"
+        "people = ('Anika Brandt', 'Jonas Weber', 'Mara Lindqvist', 'Nobody')\n"
+        "found = [n for n in people if n in page]\n"
+        "open('t.txt', 'w').write('\\n'.join(found) + '\\n')"
+    )
     with serve_site(0) as site:
         goal = f"The page {site.base_url}/team.html lists our team. Write the names of everyone "
         goal += "in Berlin to t.txt, sorted, one per line."
@@ -237,8 +243,8 @@ async def test_the_pages_a_goal_gives_are_fetched_then_its_program_is_written(
     asked = script.calls_for("execute")[0]
     assert "```python block" in asked[0].text
     assert "Mara Lindqvist" in asked[1].text and "Berlin" in asked[1].text  # the page's text
-    assert "the pages it needs were fetched for it" in asked[1].text
-    assert (workspace / "t.txt").read_text().splitlines()[0] == "Anika Brandt"
+    assert "It starts\nwith `pages` already defined" in asked[1].text
+    assert (workspace / "t.txt").read_text() == "Anika Brandt\nJonas Weber\nMara Lindqvist\n"
 
 
 async def test_a_retry_of_a_program_over_pages_refetches_a_page_the_review_failed(
