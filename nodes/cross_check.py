@@ -47,7 +47,7 @@ COMPARED_CHARS = 200_000
 """Most characters of an output file compared (a longer file is not settled)."""
 QUOTE_CHARS = 80
 SHOWN_CHARS = 300
-"""Most characters of each version of a differing output a retry is shown."""
+"""Most characters of each version of a differing output the replan's reason quotes."""
 
 
 def cross_check_applies(state: State, pending: list[StepResult], context: Context) -> bool:
@@ -185,8 +185,8 @@ class CrossCheck:
         return {**judged, "replan_reason": f"{reason}. {note}", "second_program": self.program}
 
     def retry_note(self) -> str:
-        """What a rewrite of the first program is told of the outputs the second wrote
-        otherwise ("" when none)."""
+        """What the replan's reason says of the outputs the second program wrote otherwise
+        ("" when none): the review of the retry that runs it sees both versions."""
         notes = [
             CROSS_CHECK_DIFFERS.format(path=path, theirs=_clip(theirs), ours=_clip(ours))
             for path, (ours, theirs) in sorted(self.differing.items())

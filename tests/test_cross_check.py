@@ -143,8 +143,8 @@ async def test_a_retry_runs_the_second_program_that_wrote_an_output_otherwise(
     ]  # fmt: skip
     assert (essay / "n.txt").read_text() == "5\n"  # the second program's, run in the workspace
     told = script.calls_for("reflect")[1][1].text  # the review of the retry sees why it ran
-    assert "A second program, written apart from yours, wrote n.txt as '5'" in told
-    assert "where yours wrote '4'" in told
+    assert "A second program, written apart from the first, wrote n.txt as\n'5'" in told
+    assert "where the first wrote '4'; this retry runs the second program" in told
 
 
 async def test_a_second_program_cannot_copy_the_first_programs_output(

@@ -130,7 +130,7 @@ def test_bad_flags_are_one_line_errors(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("system", ["planloop-no-cross-check", "planloop-tools"])
+@pytest.mark.parametrize("system", ["planloop", "planloop-no-cross-check", "planloop-tools"])
 def test_a_recorded_run_replays_through_the_command_line(
     system: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -42,6 +42,7 @@ def _name(path: Path) -> str:
 def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
     rows = [Recording.load(path).row for path in RECORDED]
     assert {row["system"] for row in rows} >= {
+        "planloop",
         "planloop-no-cross-check",
         "planloop-tools",
         "react",
