@@ -28,6 +28,7 @@ from nodes.prompts import (
 )
 from nodes.state import Step
 from tools import BUILTIN_TOOLS, spec_of, tool_specs
+from tools.sanitize import untrusted_blocks
 
 PROGRAM_TOOL = "run_python"
 """The tool a program step calls; its one argument is `code`."""
@@ -51,14 +52,13 @@ MAX_PAGES = 3
 """Most addresses a goal may give for the fetch-then-program short path."""
 
 
-_PAGE = re.compile(r'<untrusted source="([^"]*)">\n(.*?)\n</untrusted>', re.DOTALL)
 PAGES_VARIABLE = "pages"
 """The dict a program over fetched pages starts with: each address -> that page's text."""
 
 
 def fetched_pages(outputs: list[str]) -> dict[str, str]:
     """The pages earlier steps fetched (`fetch_url`'s delimited text), by address."""
-    return {m.group(1): m.group(2) for out in outputs for m in _PAGE.finditer(out)}
+    return {source: text for out in outputs for source, text in untrusted_blocks(out).items()}
 
 
 def with_pages(program: str, pages: dict[str, str]) -> str:
@@ -143,8 +143,8 @@ def _acts(code: str) -> bool:
 
 def program_messages(step_prompt: str, interpreter: str, pages: bool) -> list[BaseMessage]:
     """The first prompt of a program step: the executor's step prompt, asked for code; told,
-    when earlier steps fetched the `pages` it needs, that their text is in their results (the
-    program has no network)."""
+    when the program starts with `pages` defined (the pages earlier steps fetched; it has no
+    network), what that variable holds."""
     system = PROGRAM_SYSTEM.format(interpreter=interpreter or "Python 3, standard library.")
     prompt = f"{step_prompt}\n\n{PROGRAM_PAGES_NOTE}" if pages else step_prompt
     return [SystemMessage(system), HumanMessage(prompt)]

@@ -14,7 +14,6 @@ from nodes.program import (
     PROGRAM_TOOL,
     checks_note,
     fetched_pages,
-    pages_of,
     program_in,
     program_messages,
     retry_note,
@@ -39,10 +38,12 @@ class Written:
     cost: Budget
 
 
-async def _first_messages(task: StepTask, step: Step, context: Context) -> list[BaseMessage]:
-    pages = bool(step.depends_on) and bool(pages_of(step.description))
+async def _first_messages(
+    task: StepTask, step: Step, context: Context, pages: dict[str, str]
+) -> list[BaseMessage]:
+    """The program prompt; told of `pages` exactly when the program will start with them."""
     prompt, interpreter = await step_prompt(task, step), await describe_interpreter(context)
-    return program_messages(prompt, interpreter, pages)
+    return program_messages(prompt, interpreter, bool(pages))
 
 
 async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:
@@ -57,11 +58,12 @@ async def write_program(task: StepTask, step: Step, context: Context) -> Filled:
     limit = wave_budget(task).claim(MODEL_CALL, context)
     if limit:
         return Filled(None, f"{limit} reached")
-    written = await _write(task, await _first_messages(task, step, context), context)
+    pages = _pages(task)
+    written = await _write(task, await _first_messages(task, step, context, pages), context)
     if written.program is None:
         why = "it was cut off" if written.cut_off else sanitize(written.reply.text)[:300]
         return Filled(None, f"no program was written: {why}", written.cost)
-    return Filled({"code": with_pages(written.program, _pages(task))}, cost=written.cost)
+    return Filled({"code": with_pages(written.program, pages)}, cost=written.cost)
 
 
 def _pages(task: StepTask) -> dict[str, str]:
@@ -72,7 +74,8 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
     """Ask for the step's program and run it; a program that fails, or after which a code check
     fails, goes back with the error for a fixed one (at most `PROGRAM_ATTEMPTS` programs). The
     step ends when a program ran and nothing checked fails, or when a fix repeats a program."""
-    messages = await _first_messages(task, step, context)
+    pages = _pages(task)
+    messages = await _first_messages(task, step, context, pages)
     run = Execution(step_id=step.id)
     run.ok, run.output = False, "ERROR: no program was written"
     for _ in range(PROGRAM_ATTEMPTS):
@@ -86,7 +89,7 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         if written.program is None:
             messages.append(HumanMessage(retry_note(written.program, "", written.cut_off)))
             continue
-        args = {"code": with_pages(written.program, _pages(task))}
+        args = {"code": with_pages(written.program, pages)}
         if run.actions[action_fingerprint(PROGRAM_TOOL, args)]:
             return run  # the same program again: the model has no other fix
         outcome = await checked_call(task, PROGRAM_TOOL, args, run, context)
