@@ -187,14 +187,15 @@ def retries_program(state: State, context: Context) -> bool:
 def program_retry(state: State) -> list[Step]:
     """The next whole-goal program step, told why the last one fell short: a program the model
     writes again, or the cross-check's second program when it wrote an output otherwise. It
-    depends on the fetched pages as the first did; a fetch whose result cannot be used (the
-    review failed it) is planned again first."""
+    depends on the fetched pages as the latest program did (an earlier one's fetch may have
+    been failed and fetched again since); a fetch whose result cannot be used (the review
+    failed it) is planned again first."""
     whole = [s for s in state.plan if is_whole_goal_program(s, state.goal)]
     first, last_step = whole[0], whole[-1]
     taken = {s.id for s in state.plan} | set(state.results)
     refetched = []
     depends_on = []
-    for dep in first.depends_on:
+    for dep in last_step.depends_on:  # the pages as the latest program had them
         fetch = next((s for s in state.plan if s.id == dep), None)
         if usable(state.results.get(dep)) or fetch is None:
             depends_on.append(dep)
