@@ -4,6 +4,7 @@ with the output checks code derives (`merge_checks`). Running them: `nodes.check
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -177,10 +178,12 @@ def _written(check: Check) -> str:
         return f"{check.path} keeps every line the goal does not change"
     if check.kind != "file_lines":
         return f"{check.path} is written"
+    head, _, source = check.text.partition("\n")
     wanted = " and ".join(
-        _LINE_PROPERTIES.get(p) or f"{p.removeprefix('lines=')} of them" for p in check.text.split()
+        _LINE_PROPERTIES.get(p) or f"{p.removeprefix('lines=')} of them" for p in head.split()
     )
-    return f"{check.path} is written, its lines {wanted}"
+    taken = f", each a line of {json.loads(source)['from']}" if source else ""
+    return f"{check.path} is written, its lines {wanted}{taken}"
 
 
 def _sharpened(criterion: Criterion, output: Check) -> Criterion:

@@ -125,11 +125,13 @@ def _lines(check: Check, content: str) -> Outcome:
     """Properties of the file's non-empty lines, each read in its most lenient sense (this
     check is derived from the goal's words and can only fail a criterion): `sorted` passes
     in case-insensitive or in plain character order, `unique` on exact duplicates only,
-    `lines=N` counts the non-empty lines."""
+    `lines=N` counts the non-empty lines; a second line of `text` (JSON: `from`, `lines`) holds
+    the lines of the input they must each be one of, exactly (`nodes.goal_files`)."""
     lines = [line.strip() for line in content.splitlines() if line.strip()]
     if not lines:
         return Outcome(False, f"{check.path} is empty")
-    wanted = check.text.split()
+    head, _, source = check.text.partition("\n")
+    wanted = head.split()
     if "sorted" in wanted and lines not in (sorted(lines, key=str.casefold), sorted(lines)):
         # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
         n = next(n for n, (a, b) in enumerate(pairwise(lines)) if a.casefold() > b.casefold())
@@ -144,7 +146,14 @@ def _lines(check: Check, content: str) -> Outcome:
     repeated = sorted({line for line in lines if lines.count(line) > 1})
     if "unique" in wanted and repeated:
         return Outcome(False, f"{check.path} repeats {', '.join(map(repr, repeated[:3]))}")
-    return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({check.text})")
+    if source:
+        allowed = json.loads(source)
+        stray = next((line for line in lines if line not in set(allowed["lines"])), None)
+        if stray is not None:
+            return Outcome(
+                False, f"{check.path} has {stray!r}, which is no line of {allowed['from']}"
+            )
+    return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({head})")
 
 
 def _kept(check: Check, content: str) -> Outcome:

@@ -158,8 +158,48 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
     if len(checks) == 1 and not any(p.startswith("lines=") for p in properties):
         properties += _line_per_input_line(goal, checks[0].path, guard)
     if properties:
-        return [Check(kind="file_lines", path=checks[0].path, text=" ".join(properties))]
+        source = _source_lines(goal, checks[0].path, guard) if _arranges(properties) else ""
+        text = " ".join(properties) + (f"\n{source}" if source else "")
+        return [Check(kind="file_lines", path=checks[0].path, text=text)]
     return checks
+
+
+def _arranges(properties: list[str]) -> bool:
+    return "sorted" in properties or "unique" in properties
+
+
+_TRANSFORMS = re.compile(
+    r"\b(?:upper|lower|title)[- ]?case|\b(?:capitali[sz]e|convert|translate|reformat|"
+    r"rewrite|replace|prefix|suffix|number(?:ed)?\s+(?:them|each)|uppercase|lowercase|"
+    r"abbreviate|shorten|trim|reverse)",
+    re.IGNORECASE,
+)
+
+
+def _source_lines(goal: str, output: str, guard: Confinement) -> str:
+    """For a goal that sorts or de-duplicates the lines of one plain-text input into `output`
+    ("Write the names from names.txt to names_sorted.txt: sorted alphabetically ignoring case,
+    without duplicates") and names no change to them: that input's lines as they are now, as
+    JSON (`{"from": name, "lines": [...]}`), which every line of `output` must be one of. Two
+    1.5B programs, written apart, both lowercased the names ("ignoring case"), and agreed."""
+    sources = [name for name, lead in _mentions(goal) if name != output and _FROM.search(lead)]
+    if len(sources) != 1 or _TRANSFORMS.search(goal):
+        return ""
+    name = sources[0]
+    if name.rsplit(".", 1)[-1].lower() not in ("txt", "md", "list"):
+        return ""
+    try:
+        content = read_text(str(guard.root), name, KEPT_CHARS + 1, guard=guard)
+    except (OSError, WorkspaceError):
+        return ""
+    lines = sorted({line.strip() for line in content.splitlines() if line.strip()})
+    if len(content) > KEPT_CHARS or not lines:
+        return ""
+    return json.dumps({"from": name, "lines": lines})
+
+
+_FROM = re.compile(r"\bfrom\b[^.;:]*$", re.IGNORECASE)
+"""The words before a file name end in "from ..." ("the names from names.txt")."""
 
 
 LIST_CHARS = 200_000

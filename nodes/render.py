@@ -26,7 +26,8 @@ def check_text(check: Check) -> str:
     """A criterion's code check as a short phrase, e.g. `checked: file_matches n.txt '^[0-9]+$'`."""
     if check.kind == "file_kept":  # its text is the file's former lines: too long to show
         return f"checked: {check.kind} {check.path}"
-    wanted = f" {check.text!r}" if check.text else ""
+    text = check.text.partition("\n")[0] if check.kind == "file_lines" else check.text
+    wanted = f" {text!r}" if text else ""
     return f"checked: {check.kind} {check.path}{wanted}"
 
 

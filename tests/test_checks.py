@@ -204,6 +204,35 @@ def test_an_edit_that_must_leave_the_other_lines_keeps_them(
     assert [c.kind for c in output_checks(no_value, False, guard)] == ["file_changed"]
 
 
+def test_lines_sorted_or_deduplicated_from_an_input_must_each_be_one_of_its_lines(
+    guard: Confinement, workspace: Path
+) -> None:
+    """Two 1.5B programs, written apart, both lowercased the names of names.txt "sorted
+    ignoring case", and agreed; the goal asks to sort and de-duplicate its lines, not to change
+    them."""
+    (workspace / "names.txt").write_text("Zoe\nadam\nBen\nZoe\n")
+    goal = "Write the names from names.txt to out.txt, sorted alphabetically ignoring case."
+    (check,) = output_checks(goal, False, guard)
+    (workspace / "out.txt").write_text("adam\nben\nzoe\n")
+    outcome = run_check(check, guard)
+    assert (
+        not outcome.passed and "out.txt has 'ben', which is no line of names.txt" in outcome.detail
+    )
+    (workspace / "out.txt").write_text("adam\nBen\nZoe\n")
+    assert run_check(check, guard).passed
+    # Names changed on purpose, lines not taken "from" an input, or a data file: no such rule.
+    for other in (
+        "Write the names from names.txt to upper.txt in uppercase, sorted alphabetically.",
+        "Write the names in names.txt to in.txt, sorted alphabetically.",
+    ):
+        (check,) = output_checks(other, False, guard)
+        assert "\n" not in check.text
+    (workspace / "users.json").write_text('["b", "a"]')
+    from_json = "Write the names from users.json to list.txt, sorted alphabetically."
+    (check,) = output_checks(from_json, False, guard)
+    assert "\n" not in check.text
+
+
 def test_one_line_per_item_of_the_input_is_a_line_count(
     guard: Confinement, workspace: Path
 ) -> None:
@@ -532,8 +561,9 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
         "Write the names from names.txt to names_sorted.txt: sorted alphabetically ignoring "
         "case, without duplicates, one per line."
     )
+    lines = 'sorted unique\n{"from": "names.txt", "lines": ["Ben", "Zoe", "adam"]}'
     assert output_checks(goal, False, guard) == [
-        Check(kind="file_lines", path="names_sorted.txt", text="sorted unique")
+        Check(kind="file_lines", path="names_sorted.txt", text=lines)
     ]
     guessed = {"kind": "file_contains", "path": "names_sorted.txt", "text": "names"}
     spec = GoalSpec.model_validate(
@@ -546,7 +576,7 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
     assert [(c.text, c.check) for c in criteria] == [
         (
             "names_sorted.txt holds the names",
-            Check(kind="file_lines", path="names_sorted.txt", text="sorted unique", decides=False),
+            Check(kind="file_lines", path="names_sorted.txt", text=lines, decides=False),
         )
     ]
     (workspace / "names_sorted.txt").write_text("Zoe\nadam\nBen\n")
