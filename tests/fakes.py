@@ -26,6 +26,7 @@ ROLE_MARKERS = {
     "planner": "plan",
     "step executor": "execute",
     "reviewer": "reflect",
+    "program reviewer": "program_review",
     "checker": "check",
     "second programmer": "cross_check",
     "reporter": "finish",
