@@ -125,7 +125,8 @@ _KEEP_REST = re.compile(
 )
 _VALUE = re.compile(r"'[^'\n]+'|\"[^\"\n]+\"|`[^`\n]+`|\b\d+(?:\.\d+)?\b")
 KEPT_CHARS = 4000
-"""Longest file whose lines a `file_kept` check holds (it is part of the run's state)."""
+"""Longest file whose lines a `file_kept` (or `file_lines`) check holds (it is part of the
+run's state)."""
 
 
 def _kept_lines_check(goal: str, path: str, content: str) -> list[Check]:
