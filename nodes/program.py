@@ -141,17 +141,13 @@ def _acts(code: str) -> bool:
     return any(isinstance(node, acting) for node in ast.walk(ast.parse(code)))
 
 
-def program_messages(step_prompt: str, interpreter: str, addresses: list[str]) -> list[BaseMessage]:
+def program_messages(step_prompt: str, interpreter: str, pages: bool) -> list[BaseMessage]:
     """The first prompt of a program step: the executor's step prompt, asked for code; told,
-    when the program starts with `pages` defined (the pages at `addresses`, which earlier steps
-    fetched; it has no network), what that variable holds and how to read each page (a 1.5B
-    program for web_team read office.txt alone, five times, and never the page)."""
+    when the program starts with `pages` defined (the pages earlier steps fetched; it has no
+    network), what that variable holds."""
     system = PROGRAM_SYSTEM.format(interpreter=interpreter or "Python 3, standard library.")
-    if not addresses:
-        return [SystemMessage(system), HumanMessage(step_prompt)]
-    reads = " and ".join(f"pages[{address!r}]" for address in addresses)
-    note = PROGRAM_PAGES_NOTE.format(reads=reads)
-    return [SystemMessage(system), HumanMessage(f"{step_prompt}\n\n{note}")]
+    prompt = f"{step_prompt}\n\n{PROGRAM_PAGES_NOTE}" if pages else step_prompt
+    return [SystemMessage(system), HumanMessage(prompt)]
 
 
 def retry_note(program: str | None, error: str, cut_off: bool) -> str:

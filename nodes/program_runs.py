@@ -43,7 +43,7 @@ async def _first_messages(
 ) -> list[BaseMessage]:
     """The program prompt; told of `pages` exactly when the program will start with them."""
     prompt, interpreter = await step_prompt(task, step), await describe_interpreter(context)
-    return program_messages(prompt, interpreter, list(pages))
+    return program_messages(prompt, interpreter, bool(pages))
 
 
 async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:

@@ -113,8 +113,7 @@ Reply with the program in one ```python block."""
 
 PROGRAM_PAGES_NOTE = """The program has no network: the pages were fetched for it. It starts
 with `pages` already defined, a dict from each address to that page's text exactly as the
-results of earlier steps show it (text, not HTML); read what it needs from there. The goal's
-data is on the page, not in the files: the program reads it with {reads}."""
+results of earlier steps show it (text, not HTML); read what it needs from there."""
 
 PROGRAM_FAILED_NOTE = """The program failed:
 {error}
