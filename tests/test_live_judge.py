@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.live.judge import Case, cases, evaluate
+import pytest
+
+from bench.live.judge import Case, cases, evaluate, main
 from bench.live.judges import JUDGES
 from nodes.context import Context
 from tests.fakes import Script, reflect_reply
@@ -70,3 +72,19 @@ async def test_each_review_is_asked_its_own_question(script: Script, context: Co
     assert case.program not in review_prompt and '<file path="word_count.txt">' in review_prompt
     program_prompt = script.calls_for("program_review")[0][1].text
     assert case.program.strip() in program_prompt and '<file path="essay.txt">' in program_prompt
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--cases", "no-such-folder"], "--cases no-such-folder is not a folder"),
+        (["--cases", str(REPLAYS), "--judges", "bogus"], "unknown judge 'bogus'"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err

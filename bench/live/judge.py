@@ -1,7 +1,7 @@
 """The judge benchmark: how often a reviewer's verdict on a program's outputs agrees with the
 goal's deterministic checker, measured on programs real models wrote in recorded live runs.
 
-    python -m bench.live.judge --cases DIR [--cases DIR ...] [--judges reflect,program]
+    python -m bench.live.judge --cases DIR [--cases DIR ...] [--judges reflect,program-lenient]
 
 Each program found in the recordings (a whole-goal program step's or a second programmer's
 reply) runs in the sandbox in a fresh workspace holding the goal's fixtures; the goal's checker
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -240,16 +241,23 @@ def at_most(found: list[Case], per_goal: int) -> list[Case]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Label the cases of the recordings under `--cases`, then ask each judge about them."""
     from bench.live.judges import JUDGES
 
     parser = argparse.ArgumentParser(prog="python -m bench.live.judge", description=__doc__)
     parser.add_argument("--cases", type=Path, action="append", required=True)
-    parser.add_argument("--judges", default=",".join(JUDGES))
-    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--judges", default=",".join(JUDGES), help=f"of {', '.join(JUDGES)}")
+    parser.add_argument("--base-url", default=None, help="(default: $OPENAI_BASE_URL)")
     parser.add_argument("--list", action="store_true", help="list the labelled cases only")
     parser.add_argument("--per-goal", type=int, default=0, help="at most N right and N wrong")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.judges.split(",") if name not in JUDGES]
+    if unknown:
+        parser.error(f"unknown judge {unknown[0]!r} (known: {', '.join(JUDGES)})")
+    missing = [str(folder) for folder in args.cases if not folder.is_dir()]
+    if missing:
+        parser.error(f"--cases {missing[0]} is not a folder")
     found = asyncio.run(cases(args.cases))
     if args.per_goal:
         found = at_most(found, args.per_goal)
@@ -257,11 +265,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{case.goal.name:<16} {'right' if case.right else 'wrong'}  {case.detail[:80]}")
     if args.list:
         return
-    import os
-
-    context = Context(model=os.environ.get("PLANLOOP_MODEL", "local"),
-                      base_url=args.base_url or os.environ.get("OPENAI_BASE_URL"),
-                      request_timeout=300.0)  # fmt: skip
+    context = Context(
+        model=os.environ.get("PLANLOOP_MODEL", "local"),
+        base_url=args.base_url or os.environ.get("OPENAI_BASE_URL"),
+        request_timeout=300.0,
+    )
     chosen = {name: JUDGES[name] for name in args.judges.split(",")}
     result = asyncio.run(evaluate(chosen, found, context))
     print(json.dumps(result["summary"], indent=2))
