@@ -4,12 +4,11 @@ with the output checks code derives (`merge_checks`). Running them: `nodes.check
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from nodes.checks import NUMBER, checked_text, judge, normalised
+from nodes.checks import NUMBER, checked_text, judge, line_rules, normalised
 from nodes.state import Check, CheckKind, Criterion
 from tools.confinement import Confinement
 from tools.workspace import WorkspaceError, digest
@@ -178,11 +177,11 @@ def _written(check: Check) -> str:
         return f"{check.path} keeps every line the goal does not change"
     if check.kind != "file_lines":
         return f"{check.path} is written"
-    head, _, source = check.text.partition("\n")
+    head, source = line_rules(check)
     wanted = " and ".join(
         _LINE_PROPERTIES.get(p) or f"{p.removeprefix('lines=')} of them" for p in head.split()
     )
-    taken = f", each a line of {json.loads(source)['from']}" if source else ""
+    taken = f", each a line of {source['from']}" if source else ""
     return f"{check.path} is written, its lines {wanted}{taken}"
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import TypedDict, cast
 
 import regex  # type: ignore[import-untyped]
 
@@ -121,6 +122,18 @@ def _has_key(check: Check, content: str) -> Outcome:
     return Outcome(True, f"{check.path} has the key {check.text!r}")
 
 
+LineSource = TypedDict("LineSource", {"from": str, "lines": list[str]})
+"""The input a `file_lines` check's output lines must each be a line of."""
+
+
+def line_rules(check: Check) -> tuple[str, LineSource | None]:
+    """A `file_lines` check's text read: its properties (`sorted unique lines=3`), and the
+    input whose lines the output's must each be, when it names one (`{"from": name, "lines":
+    [...]}`, on the text's second line; `nodes.goal_files`)."""
+    head, _, source = check.text.partition("\n")
+    return head, cast(LineSource, json.loads(source)) if source else None
+
+
 def _lines(check: Check, content: str) -> Outcome:
     """Properties of the file's non-empty lines, each read in its most lenient sense (this
     check is derived from the goal's words and can only fail a criterion): `sorted` passes
@@ -130,7 +143,7 @@ def _lines(check: Check, content: str) -> Outcome:
     lines = [line.strip() for line in content.splitlines() if line.strip()]
     if not lines:
         return Outcome(False, f"{check.path} is empty")
-    head, _, source = check.text.partition("\n")
+    head, source = line_rules(check)
     wanted = head.split()
     if "sorted" in wanted and lines not in (sorted(lines, key=str.casefold), sorted(lines)):
         # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
@@ -147,11 +160,11 @@ def _lines(check: Check, content: str) -> Outcome:
     if "unique" in wanted and repeated:
         return Outcome(False, f"{check.path} repeats {', '.join(map(repr, repeated[:3]))}")
     if source:
-        allowed = json.loads(source)
-        stray = next((line for line in lines if line not in set(allowed["lines"])), None)
+        allowed = set(source["lines"])
+        stray = next((line for line in lines if line not in allowed), None)
         if stray is not None:
             return Outcome(
-                False, f"{check.path} has {stray!r}, which is no line of {allowed['from']}"
+                False, f"{check.path} has {stray!r}, which is no line of {source['from']}"
             )
     return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({head})")
 

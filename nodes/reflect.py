@@ -167,13 +167,19 @@ def reflect_messages(
     ]
 
 
-def needs_review(criteria: list[Criterion]) -> bool:
-    """Whether a model must judge: some unmet criterion is left to it (no check, or a partial
-    check that passed). A failed check needs no model to say the criterion is unmet."""
-    return any(
-        not c.met and (c.check is None or (not c.check.decides and c.check_passed))
+def left_to_review(criteria: list[Criterion]) -> list[Criterion]:
+    """The criteria a model must judge: unmet and left to it (no check, or a partial check that
+    passed). A failed check needs no model to say the criterion is unmet."""
+    return [
+        c
         for c in criteria
-    )
+        if not c.met and (c.check is None or (not c.check.decides and c.check_passed))
+    ]
+
+
+def needs_review(criteria: list[Criterion]) -> bool:
+    """Whether a model must judge some criterion (`left_to_review`)."""
+    return bool(left_to_review(criteria))
 
 
 def judged_by_code(

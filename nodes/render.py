@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
+from nodes.checks import line_rules
 from nodes.state import Check, Criterion, Step, StepResult
 from tools.sanitize import close_untrusted
 
@@ -26,7 +27,7 @@ def check_text(check: Check) -> str:
     """A criterion's code check as a short phrase, e.g. `checked: file_matches n.txt '^[0-9]+$'`."""
     if check.kind == "file_kept":  # its text is the file's former lines: too long to show
         return f"checked: {check.kind} {check.path}"
-    text = check.text.partition("\n")[0] if check.kind == "file_lines" else check.text
+    text = line_rules(check)[0] if check.kind == "file_lines" else check.text
     wanted = f" {text!r}" if text else ""
     return f"checked: {check.kind} {check.path}{wanted}"
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from bench.live.judge import Case, Judge
 from nodes.context import Context
 from nodes.llm import REFLECT, invoke_structured
-from nodes.reflect import _advice, judged_by_model, reflect_messages
+from nodes.reflect import _advice, judged_by_model, left_to_review, reflect_messages
 from nodes.render import criteria_lines
 from nodes.schemas import CriterionUpdate, ReflectionSpec, reflection_schema
 from nodes.state import Criterion, State, Step, StepResult
@@ -73,14 +73,6 @@ def _state(case: Case) -> tuple[State, list[StepResult]]:
     return state, [result]
 
 
-def _left_to_review(criteria: list[Criterion]) -> list[Criterion]:
-    return [
-        c
-        for c in criteria
-        if not c.met and (c.check is None or (not c.check.decides and c.check_passed))
-    ]
-
-
 def _verdict(case: Case, spec: ReflectionSpec) -> tuple[bool, str]:
     """Whether every criterion ends met as planloop takes a review: code's word where it has
     one, and a "met" whose evidence shows nothing unset."""
@@ -115,7 +107,7 @@ def program_messages(case: Case, shown: list[Criterion]) -> list[BaseMessage]:
 
 
 async def _program_review(case: Case, context: Context) -> tuple[ProgramReview, list[Criterion]]:
-    shown = _left_to_review(list(case.criteria))
+    shown = left_to_review(list(case.criteria))
     review, _ = await invoke_structured(
         context, program_messages(case, shown), ProgramReview, stage=REFLECT
     )
