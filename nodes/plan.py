@@ -24,10 +24,12 @@ from nodes.program import (
     PROGRAM_TOOL,
     is_program_step,
     is_whole_goal_program,
+    library_note,
     pages_of,
     programs_apply,
     whole_goal,
 )
+from nodes.program_errors import traceback_libraries
 from nodes.prompts import PLAN_ERRORS_NOTE, PLAN_RULES, PLAN_SYSTEM_HEAD, PLAN_USER, REPLAN_NOTE
 from nodes.render import criteria_lines
 from nodes.schemas import PlanSpec
@@ -206,14 +208,17 @@ def program_retry(state: State) -> list[Step]:
         depends_on.append(again.id)
     new_id = fresh_id(first.id, taken)
     reason = state.replan_reason.strip() or "the criteria were not met"
+    library = ""
     last = state.results.get(last_step.id)
     if last is not None and last.status == "error":
         reason += f"; it ended: {last.output.strip()[-FAILURE_CHARS // 3 :]}"
+        libraries = traceback_libraries(last.output)
+        library = f"\n{library_note(libraries)}" if libraries else ""
     args: dict[str, object] | None = (
         {"code": state.second_program} if state.second_program else None
     )
     retry = replace(first, id=new_id, args=args, depends_on=depends_on, expected=(
-        f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}"
+        f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}{library}"
     ))  # fmt: skip
     return [*refetched, retry]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
@@ -22,8 +23,10 @@ from nodes.prompts import (
     PROGRAM_CHECKS_NOTE,
     PROGRAM_CUT_OFF_NOTE,
     PROGRAM_FAILED_NOTE,
+    PROGRAM_LIBRARY_NOTE,
     PROGRAM_MISSING_NOTE,
     PROGRAM_PAGES_NOTE,
+    PROGRAM_REPEATED_NOTE,
     PROGRAM_SYSTEM,
 )
 from nodes.state import Step
@@ -150,14 +153,30 @@ def program_messages(step_prompt: str, interpreter: str, pages: bool) -> list[Ba
     return [SystemMessage(system), HumanMessage(prompt)]
 
 
-def retry_note(program: str | None, error: str, cut_off: bool) -> str:
+def retry_note(
+    program: str | None, error: str, cut_off: bool, libraries: Sequence[str] = ()
+) -> str:
     """What the model is told after a reply whose program did not do the step: it was cut off,
-    it held none, or it failed with `error`."""
+    it held none, or it failed with `error` (inside `libraries`: `nodes.program_errors`)."""
     if cut_off:
         return PROGRAM_CUT_OFF_NOTE
     if program is None:
         return PROGRAM_MISSING_NOTE
-    return PROGRAM_FAILED_NOTE.format(error=error[-FAILURE_CHARS:])
+    library = f"{library_note(libraries)}\n" if libraries else ""
+    return PROGRAM_FAILED_NOTE.format(error=error[-FAILURE_CHARS:], library=library)
+
+
+def library_note(libraries: Sequence[str]) -> str:
+    """That a failure came from third-party `libraries`, and the standard library's way out."""
+    return PROGRAM_LIBRARY_NOTE.format(libraries=" and ".join(libraries))
+
+
+def repeated_note(ran: bool, libraries: Sequence[str]) -> str:
+    """What the model is told when it writes a program it already wrote: one that failed (inside
+    `libraries`), or one that `ran` and left a check failing."""
+    outcome = "ran but left the checks failing" if ran else "failed"
+    without = f" that does not import {' or '.join(libraries)}" if libraries else ""
+    return PROGRAM_REPEATED_NOTE.format(outcome=outcome, without=without)
 
 
 def checks_note(failures: list[str]) -> str:

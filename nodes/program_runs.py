@@ -16,14 +16,15 @@ from nodes.program import (
     fetched_pages,
     program_in,
     program_messages,
+    repeated_note,
     retry_note,
     with_pages,
 )
+from nodes.program_errors import failing_libraries, same_program
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, checked_call
 from nodes.step_runs import Filled, check_failures, step_prompt
 from nodes.wave_budget import MODEL_CALL, wave_budget
-from tools import action_fingerprint
 from tools.python_tool import describe_interpreter
 from tools.sanitize import sanitize
 
@@ -70,14 +71,28 @@ def _pages(task: StepTask) -> dict[str, str]:
     return fetched_pages([result.output for result in task.inputs])
 
 
+@dataclass
+class Tried:
+    """A program the step already ran, and how that went."""
+
+    code: str
+    ran: bool
+    """It ran to the end (a code check failed after it)."""
+    libraries: list[str]
+    """The third-party packages its failure came from."""
+
+
 async def run_program(task: StepTask, step: Step, context: Context) -> Execution:
     """Ask for the step's program and run it; a program that fails, or after which a code check
     fails, goes back with the error for a fixed one (at most `PROGRAM_ATTEMPTS` programs). The
-    step ends when a program ran and nothing checked fails, or when a fix repeats a program."""
+    step ends when a program ran and nothing checked fails. A fix that is a program the step
+    already ran is not run again: the model is asked for a different one (without the library
+    the failure came from), which a 1.5B model, told only the error, did not write."""
     pages = _pages(task)
     messages = await _first_messages(task, step, context, pages)
     run = Execution(step_id=step.id)
     run.ok, run.output = False, "ERROR: no program was written"
+    tried: list[Tried] = []
     for _ in range(PROGRAM_ATTEMPTS):
         limit = wave_budget(task).claim(MODEL_CALL, context)
         if limit:
@@ -89,16 +104,22 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         if written.program is None:
             messages.append(HumanMessage(retry_note(written.program, "", written.cut_off)))
             continue
-        args = {"code": with_pages(written.program, pages)}
-        if run.actions[action_fingerprint(PROGRAM_TOOL, args)]:
-            return run  # the same program again: the model has no other fix
-        outcome = await checked_call(task, PROGRAM_TOOL, args, run, context)
+        code = with_pages(written.program, pages)
+        again = next((t for t in tried if same_program(t.code, code)), None)
+        if again is not None:
+            messages.append(HumanMessage(repeated_note(again.ran, again.libraries)))
+            continue
+        outcome = await checked_call(task, PROGRAM_TOOL, {"code": code}, run, context)
         run.ok, run.output = outcome.ok, outcome.text
         if not outcome.ok:
-            messages.append(HumanMessage(retry_note(written.program, outcome.text, False)))
+            libraries = failing_libraries(code, outcome.text)
+            tried.append(Tried(code, False, libraries))
+            note = retry_note(written.program, outcome.text, False, libraries)
+            messages.append(HumanMessage(note))
             continue
         failures = await check_failures(task, [outcome])
         if not failures:  # nothing to check, or every check passes
             return run
+        tried.append(Tried(code, True, []))
         messages.append(HumanMessage(checks_note(failures)))
     return run

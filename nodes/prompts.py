@@ -117,7 +117,14 @@ results of earlier steps show it (text, not HTML); read what it needs from there
 
 PROGRAM_FAILED_NOTE = """The program failed:
 {error}
-Reply with the whole fixed program in one ```python block."""
+{library}Reply with the whole fixed program in one ```python block."""
+
+PROGRAM_LIBRARY_NOTE = """The error came from {libraries}. If Python's standard library can do
+the step (open() and str methods, csv, json, statistics), write the fixed program without
+{libraries}."""
+
+PROGRAM_REPEATED_NOTE = """That is a program you already wrote, and it {outcome}. Write a
+different program{without} in one ```python block."""
 
 PROGRAM_CHECKS_NOTE = """The program ran, but checked in the workspace: {failures}.
 Reply with the whole fixed program in one ```python block."""

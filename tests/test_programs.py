@@ -23,6 +23,11 @@ WRITE_PLAN = plan_reply(step("s2", tool="write_file", args={"path": "n.txt", "co
 GOAL = "Count the lines of a.txt and write the count to n.txt (it should be 3)"
 
 
+def flat(text: str) -> str:
+    """A prompt's text with its line breaks as spaces."""
+    return " ".join(text.split())
+
+
 def fenced(code: str, before: str = "Here is the program:") -> str:
     return f"{before}\n```python\n{code}\n```\nIt writes the count."
 
@@ -148,22 +153,78 @@ async def test_a_reply_without_a_program_is_asked_again_and_attempts_are_bounded
     assert outcome.status != "done" and not (lines / "n.txt").exists()
 
 
-async def test_a_repeated_program_ends_the_step_and_a_replan_writes_a_new_one(
+async def test_a_fix_that_repeats_a_failed_program_is_not_run_and_another_is_asked_for(
     script: Script, context: Context, lines: Path, db_path: Path
 ) -> None:
     context.approval = "none"
     script.add("parse_goal", _goal())
-    script.add("execute", fenced("raise SystemExit(3)"), fenced("raise SystemExit(3)"))
-    script.add("execute", fenced(COUNT))  # the replan: the goal's program, written anew
+    failing = "raise SystemExit(3)  # the first try"
+    script.add("execute", fenced(failing), fenced("# the fix\nraise SystemExit(3)"), fenced(COUNT))
 
     outcome = await arun(GOAL, context=context, db=db_path)
 
     assert outcome.status == "done", outcome.stop_reason
     assert [role for role, _ in script.calls] == ["parse_goal", *["execute"] * 3]
-    retry = script.calls_for("execute")[2][1].text
+    told = flat(script.calls_for("execute")[2][-1].text)
+    assert told.startswith("That is a program you already wrote, and it failed.")
+    assert "Write a different program in one" in told  # no library to leave out here
+    assert outcome.budget.tool_calls == 2  # the repeat never ran
+    assert outcome.budget.replans == 0
+
+
+async def test_a_step_whose_programs_all_fail_is_retried_by_a_replan(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    script.add("execute", *[fenced(f"raise SystemExit({n})") for n in (3, 4, 5)])
+    script.add("execute", fenced(COUNT))  # the replan: the goal's program, written anew
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    retry = script.calls_for("execute")[3][1].text
     assert "Step s2: Do the whole goal" in retry
-    assert "The last program fell short:" in retry and "exit status 3" in retry
+    assert "The last program fell short:" in retry and "exit status 5" in retry
+    assert "The error came from" not in retry  # it came from no library
     assert outcome.budget.replans == 1
+
+
+INSIDE_PYDANTIC = "from pydantic import TypeAdapter\nTypeAdapter(int).validate_python('three')"
+
+
+async def test_a_failure_inside_a_library_points_to_the_standard_library(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    script.add("execute", fenced(INSIDE_PYDANTIC), fenced(INSIDE_PYDANTIC), fenced(COUNT))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    failed, repeated = (flat(script.calls_for("execute")[n][-1].text) for n in (1, 2))
+    assert "ValidationError" in failed
+    assert "The error came from pydantic. If Python's standard library" in failed
+    assert failed.rstrip().endswith("Reply with the whole fixed program in one ```python block.")
+    assert "Write a different program that does not import pydantic" in repeated
+
+
+async def test_a_replan_after_a_library_failure_says_where_it_came_from(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    ends = [fenced(f"raise SystemExit({n})") for n in (3, 4)]
+    script.add("execute", *ends, fenced(INSIDE_PYDANTIC))  # the step's last program: pydantic's
+    script.add("execute", fenced(COUNT))
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    retry = flat(script.calls_for("execute")[3][1].text)
+    assert "The last program fell short:" in retry and "ValidationError" in retry
+    assert "The error came from pydantic. If Python's standard library" in retry
 
 
 async def test_the_human_approves_the_program_itself_before_it_runs(
