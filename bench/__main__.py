@@ -23,6 +23,7 @@ from bench.report import (
     break_even,
     extras_lines,
     fastest_lines,
+    least_lines,
     ratio_table,
     results_table,
     targets,
@@ -123,6 +124,7 @@ async def main(mode: Mode = FULL) -> dict[str, bool]:
     print("\n".join(ratio_table(by)))
     print()
     print("\n".join(fastest_lines(by, mode.latency)))
+    print("\n".join(least_lines(by, mode.latency)))
     print()
     print("\n".join(break_even(by, TASKS[0], mode.latency)))
     print()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.sim import TASKS, Latency, Task, fastest_possible
+from bench.sim import TASKS, Latency, Task, fastest_possible, least_possible
 from bench.systems import Result
 
 BASELINES = ("plan-and-execute", "react")
@@ -102,6 +102,26 @@ def fastest_lines(by: dict[tuple[str, str], Result], latency: Latency) -> list[s
         ratio = floor / by[(task.name, STRONGEST)].wall
         target = WALL_VS_STRONGEST[task.name]
         verdict = "within reach" if ratio <= target else "below it: the model must write less"
+        lines.append(
+            f"  {task.name}: {floor:.2f}s = {ratio:.2f}x {STRONGEST}'s wall (target "
+            f"{target:.1f}x: {verdict})"
+        )
+    return lines
+
+
+def least_lines(by: dict[tuple[str, str], Result], latency: Latency) -> list[str]:
+    """The least wall time of any system (`sim.least_possible`) against react-parallel's, beside
+    the wall-clock target: a target below it is out of reach whatever planloop's model
+    writes and however fast its framework is."""
+    lines = [
+        "least possible: any system, its model writing nothing but the summary, one model call "
+        "per level of the dependency chain, zero framework time:"
+    ]
+    for task in TASKS:
+        floor = least_possible(task, latency)
+        ratio = floor / by[(task.name, STRONGEST)].wall
+        target = WALL_VS_STRONGEST[task.name]
+        verdict = "within reach" if ratio <= target else "out of reach for any system"
         lines.append(
             f"  {task.name}: {floor:.2f}s = {ratio:.2f}x {STRONGEST}'s wall (target "
             f"{target:.1f}x: {verdict})"

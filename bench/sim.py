@@ -294,5 +294,14 @@ def fastest_possible(task: Task, latency: Latency) -> float:
     return max(first_reply_ends, *done.values()) + answer
 
 
+def least_possible(task: Task, latency: Latency) -> float:
+    """The least wall time in which any system can do `task`, whatever its model writes: each
+    level of the longest dependency chain needs a model call made once the results it depends
+    on are in (the first level's is the first call) and then its lookup, and the summary takes
+    one more call; the model writes nothing but the summary, and framework time is zero."""
+    answer = latency.call(tokens(summary(list(task.deps))))
+    return task.longest_chain * (latency.per_call + latency.tool) + answer
+
+
 def _lookup_call(key: str) -> ToolCall:
     return ToolCall(name="lookup", args={"key": key}, id=f"call_{key}")
