@@ -93,37 +93,37 @@ def fastest_lines(by: dict[tuple[str, str], Result], latency: Latency) -> list[s
     and answer (`sim.fastest_possible`), beside the wall-clock target: a target below that floor
     needs a model that writes less than react-parallel's does (a terser plan than its tool
     calls, or no verdict), not a faster framework."""
-    lines = [
+    title = (
         "fastest possible: a system whose model writes only what react-parallel's writes, every "
         "lookup started the moment its call is written, zero framework time:"
-    ]
-    for task in TASKS:
-        floor = fastest_possible(task, latency)
-        ratio = floor / by[(task.name, STRONGEST)].wall
-        target = WALL_VS_STRONGEST[task.name]
-        verdict = "within reach" if ratio <= target else "below it: the model must write less"
-        lines.append(
-            f"  {task.name}: {floor:.2f}s = {ratio:.2f}x {STRONGEST}'s wall (target "
-            f"{target:.1f}x: {verdict})"
-        )
-    return lines
+    )
+    below = "below it: the model must write less"
+    return _floor_lines(by, title, {t.name: fastest_possible(t, latency) for t in TASKS}, below)
 
 
 def least_lines(by: dict[tuple[str, str], Result], latency: Latency) -> list[str]:
     """The least wall time of any system (`sim.least_possible`) against react-parallel's, beside
     the wall-clock target: a target below it is out of reach whatever planloop's model
     writes and however fast its framework is."""
-    lines = [
+    title = (
         "least possible: any system, its model writing nothing but the summary, one model call "
         "per level of the dependency chain, zero framework time:"
-    ]
-    for task in TASKS:
-        floor = least_possible(task, latency)
-        ratio = floor / by[(task.name, STRONGEST)].wall
-        target = WALL_VS_STRONGEST[task.name]
-        verdict = "within reach" if ratio <= target else "out of reach for any system"
+    )
+    floors = {t.name: least_possible(t, latency) for t in TASKS}
+    return _floor_lines(by, title, floors, "out of reach for any system")
+
+
+def _floor_lines(
+    by: dict[tuple[str, str], Result], title: str, floors: dict[str, float], below: str
+) -> list[str]:
+    """Each task's floor against react-parallel's wall, and whether its target is above it."""
+    lines = [title]
+    for task, floor in floors.items():
+        ratio = floor / by[(task, STRONGEST)].wall
+        target = WALL_VS_STRONGEST[task]
+        verdict = "within reach" if ratio <= target else below
         lines.append(
-            f"  {task.name}: {floor:.2f}s = {ratio:.2f}x {STRONGEST}'s wall (target "
+            f"  {task}: {floor:.2f}s = {ratio:.3f}x {STRONGEST}'s wall (target "
             f"{target:.1f}x: {verdict})"
         )
     return lines
