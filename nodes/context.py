@@ -175,6 +175,14 @@ class Context:
         default=1536, metadata=_describe("Dimensions of the embedding model's vectors.")
     )
     temperature: float = field(default=0.0, metadata=_describe("Sampling temperature."))
+    retry_temperature: float = field(
+        default=0.7,
+        metadata=_describe(
+            "Sampling temperature when a program step asks again after the model wrote a "
+            "program it had written before (at temperature 0 a 1.5B model wrote it a third "
+            "time, whatever it was told); the run's temperature when that is higher."
+        ),
+    )
     request_timeout: float = field(
         default=120.0, metadata=_describe("Seconds to wait for one model response.")
     )

@@ -192,11 +192,15 @@ async def invoke(
     stage: Stage,
     tools: Sequence[BaseTool] = (),
     tool_choice: str | None = None,
+    temperature: float | None = None,
 ) -> tuple[AIMessage, Budget]:
-    """One model call of `stage`, optionally offering tools (`tool_choice` forces one by name);
-    returns the reply and its budget delta. A reply cut off by the stage's cap is returned as
-    it is: `was_truncated(reply)` says so."""
-    reply = await _call(context, messages, stage, tools=tools, tool_choice=tool_choice)
+    """One model call of `stage`, optionally offering tools (`tool_choice` forces one by name)
+    and sampling at `temperature` instead of the run's; returns the reply and its budget delta.
+    A reply cut off by the stage's cap is returned as it is: `was_truncated(reply)` says so."""
+    options = None if temperature is None else {"temperature": temperature}
+    reply = await _call(
+        context, messages, stage, tools=tools, tool_choice=tool_choice, options=options
+    )
     return reply, usage_budget(reply, context)
 
 

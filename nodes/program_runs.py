@@ -47,8 +47,13 @@ async def _first_messages(
     return program_messages(prompt, interpreter, bool(pages))
 
 
-async def _write(task: StepTask, messages: list[BaseMessage], context: Context) -> Written:
-    reply, cost = await invoke(context, messages, stage=EXECUTE)
+async def _write(
+    task: StepTask, messages: list[BaseMessage], context: Context, *, resample: bool = False
+) -> Written:
+    """One reply asked for a program; `resample`: at the retry temperature (the model has just
+    written a program it wrote before)."""
+    temperature = max(context.temperature, context.retry_temperature) if resample else None
+    reply, cost = await invoke(context, messages, stage=EXECUTE, temperature=temperature)
     wave_budget(task).model_call_cost(cost)
     cut_off = was_truncated(reply)
     return Written(reply, None if cut_off else program_in(reply.text), cut_off, cost)
@@ -87,18 +92,20 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
     fails, goes back with the error for a fixed one (at most `PROGRAM_ATTEMPTS` programs). The
     step ends when a program ran and nothing checked fails. A fix that is a program the step
     already ran is not run again: the model is asked for a different one (without the library
-    the failure came from), which a 1.5B model, told only the error, did not write."""
+    the failure came from), sampled at `Context.retry_temperature`: at temperature 0 a 1.5B model,
+    told only the error, wrote the same program again."""
     pages = _pages(task)
     messages = await _first_messages(task, step, context, pages)
     run = Execution(step_id=step.id)
     run.ok, run.output = False, "ERROR: no program was written"
     tried: list[Tried] = []
+    again: Tried | None = None
     for _ in range(PROGRAM_ATTEMPTS):
         limit = wave_budget(task).claim(MODEL_CALL, context)
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
-        written = await _write(task, messages, context)
+        written = await _write(task, messages, context, resample=again is not None)
         run.spent += written.cost
         messages.append(AIMessage(written.reply.text))
         if written.program is None:

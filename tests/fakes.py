@@ -32,7 +32,7 @@ ROLE_MARKERS = {
     "reporter": "finish",
 }
 
-OPTIONS = ("max_tokens", "response_format")
+OPTIONS = ("max_tokens", "response_format", "temperature")
 """Request options `Script.options` keeps."""
 
 Reply = str | dict[str, Any] | AIMessage | Callable[[Sequence[BaseMessage]], "Reply"]
