@@ -36,6 +36,7 @@ from nodes.context import Context
 from nodes.goal_files import named_files, named_files_text
 from nodes.llm import REFLECT, invoke, was_truncated
 from nodes.program import is_whole_goal_program, pages_of, program_in
+from nodes.program_errors import same_program
 from nodes.prompts import CROSS_CHECK_DIFFERS, CROSS_CHECK_SYSTEM, CROSS_CHECK_USER
 from nodes.state import Budget, Criterion, State, StepResult
 from tools.confinement import Confinement
@@ -213,9 +214,13 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
         SystemMessage(CROSS_CHECK_SYSTEM.format(interpreter=interpreter)),
         HumanMessage(CROSS_CHECK_USER.format(goal=state.goal.strip(), files=files)),
     ]
-    reply, cost = await invoke(context, messages, stage=REFLECT)
+    ran = planned_programs(state, pending)
+    # Outputs a second program wrote (the retry ran it): asked again at temperature 0, the
+    # model writes that program again, and a program agrees with itself.
+    temperature = max(context.temperature, context.retry_temperature) if ran else None
+    reply, cost = await invoke(context, messages, stage=REFLECT, temperature=temperature)
     program = None if was_truncated(reply) else program_in(reply.text)
-    if program is None:
+    if program is None or any(same_program(program, code) for code in ran):
         return CrossCheck(outputs, cost=cost)
     ours, theirs = await _run_apart(program, outputs, compared)
     agreed, differing = {}, {}
@@ -228,6 +233,14 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
         else:
             differing[path] = (mine, other)
     return CrossCheck(outputs, agreed, differing, cost, program)
+
+
+def planned_programs(state: State, pending: list[StepResult]) -> list[str]:
+    """The programs the new results' steps ran as planned (a retry that runs the second
+    program of an earlier cross-check), not written in the step."""
+    ids = {result.step_id for result in pending}
+    planned = [s.args.get("code") for s in state.plan if s.id in ids and s.args]
+    return [code for code in planned if isinstance(code, str)]
 
 
 def _evidence(path: str, content: str) -> str:

@@ -85,6 +85,10 @@ class Script:
         """The prompts of every call made by a role."""
         return [messages for r, messages in self.calls if r == role]
 
+    def options_for(self, role: str) -> list[dict[str, Any]]:
+        """The request options (`OPTIONS`) of every call made by a role."""
+        return [o for (r, _), o in zip(self.calls, self.options, strict=True) if r == role]
+
     def reply(self, messages: Sequence[BaseMessage]) -> AIMessage:
         """The next scripted reply for the role that sent `messages`."""
         role = role_of(messages)

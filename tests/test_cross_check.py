@@ -147,6 +147,26 @@ async def test_a_retry_runs_the_second_program_that_wrote_an_output_otherwise(
     assert "where the first wrote '4'; this retry runs the second program" in told
 
 
+async def test_the_second_program_run_as_the_retry_is_not_checked_against_itself(
+    script: Script, context: Context, essay: Path, db_path: Path
+) -> None:
+    context.max_replans = 1
+    script.add("parse_goal", _words_goal())
+    script.add("execute", fenced("open('n.txt', 'w').write('4')"))
+    # Asked again after the retry ran its program, the model writes that program again.
+    script.add("cross_check", fenced(COUNT_WORDS_AGAIN), fenced("# again\n" + COUNT_WORDS_AGAIN))
+    script.add("reflect", reflect_reply({"s1": True}), reflect_reply({"s2": True}))  # not met
+
+    outcome = await arun(WORDS, context=context, db=db_path)
+
+    assert (essay / "n.txt").read_text() == "5\n"  # the retry ran the second program
+    checks = script.options_for("cross_check")
+    assert [o.get("temperature") for o in checks] == [None, context.retry_temperature]
+    # One program's output agrees with itself: no "two programs written apart" stop.
+    assert outcome.status == "budget_exhausted", outcome.stop_reason
+    assert "two programs" not in outcome.stop_reason
+
+
 async def test_a_second_program_cannot_copy_the_first_programs_output(
     script: Script, context: Context, essay: Path, db_path: Path
 ) -> None:

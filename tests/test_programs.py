@@ -170,7 +170,7 @@ async def test_a_fix_that_repeats_a_failed_program_is_not_run_and_another_is_ask
     assert "Write a different program in one" in told  # no library to leave out here
     assert outcome.budget.tool_calls == 2  # the repeat never ran
     assert outcome.budget.replans == 0
-    executes = [o for (role, _), o in zip(script.calls, script.options) if role == "execute"]
+    executes = script.options_for("execute")
     temperatures = [o.get("temperature") for o in executes]
     assert temperatures == [None, None, context.retry_temperature]  # asked again: resampled
 
