@@ -76,6 +76,10 @@ def _pages(task: StepTask) -> dict[str, str]:
     return fetched_pages([result.output for result in task.inputs])
 
 
+RESAMPLES = 1
+"""Replies a step may ask again for because they repeat a program it already ran."""
+
+
 @dataclass
 class Tried:
     """A program the step already ran, and how that went."""
@@ -91,16 +95,17 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
     """Ask for the step's program and run it; a program that fails, or after which a code check
     fails, goes back with the error for a fixed one (at most `PROGRAM_ATTEMPTS` programs). The
     step ends when a program ran and nothing checked fails. A fix that is a program the step
-    already ran is not run again: the model is asked for a different one (without the library
-    the failure came from), sampled at `Context.retry_temperature`: at temperature 0 a 1.5B model,
-    told only the error, wrote the same program again."""
+    already ran is not run again, nor counted: the model is asked for a different one (without
+    the library the failure came from) at `Context.retry_temperature`, `RESAMPLES` times at
+    most: at temperature 0 a 1.5B model, told only the error, wrote the same program again."""
     pages = _pages(task)
     messages = await _first_messages(task, step, context, pages)
     run = Execution(step_id=step.id)
     run.ok, run.output = False, "ERROR: no program was written"
     tried: list[Tried] = []
     again: Tried | None = None
-    for _ in range(PROGRAM_ATTEMPTS):
+    attempts = resamples = 0
+    while attempts < PROGRAM_ATTEMPTS:
         limit = wave_budget(task).claim(MODEL_CALL, context)
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
@@ -109,13 +114,18 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         run.spent += written.cost
         messages.append(AIMessage(written.reply.text))
         if written.program is None:
+            attempts += 1
             messages.append(HumanMessage(retry_note(written.program, "", written.cut_off)))
             continue
         code = with_pages(written.program, pages)
         again = next((t for t in tried if same_program(t.code, code)), None)
         if again is not None:
+            if resamples == RESAMPLES:
+                return run  # it wrote a program it had written before, twice
+            resamples += 1
             messages.append(HumanMessage(repeated_note(again.ran, again.libraries)))
             continue
+        attempts += 1
         outcome = await checked_call(task, PROGRAM_TOOL, {"code": code}, run, context)
         run.ok, run.output = outcome.ok, outcome.text
         if not outcome.ok:

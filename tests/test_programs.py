@@ -175,6 +175,28 @@ async def test_a_fix_that_repeats_a_failed_program_is_not_run_and_another_is_ask
     assert temperatures == [None, None, context.retry_temperature]  # asked again: resampled
 
 
+async def test_a_repeat_uses_up_no_attempt_and_a_second_repeat_ends_the_step(
+    script: Script, context: Context, lines: Path, db_path: Path
+) -> None:
+    context.approval = "none"
+    script.add("parse_goal", _goal())
+    fails = [fenced(f"raise SystemExit({n})") for n in (3, 4)]
+    script.add("execute", *fails, fails[1], fenced(COUNT))  # the third program, resampled
+    script.add("execute", fails[0], fails[0], fails[0])  # the replan's step: repeats twice
+
+    outcome = await arun(GOAL, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason  # the third program did it
+    assert outcome.budget.replans == 0 and outcome.budget.tool_calls == 3
+    assert [role for role, _ in script.calls] == ["parse_goal", *["execute"] * 4]
+
+    context.max_replans = 0
+    script.add("parse_goal", _goal())
+    (lines / "n.txt").unlink()
+    second = await arun(GOAL, context=context, db=db_path, thread_id="again")
+    assert second.status != "done" and second.budget.tool_calls == 1  # no repeat ran
+
+
 async def test_a_step_whose_programs_all_fail_is_retried_by_a_replan(
     script: Script, context: Context, lines: Path, db_path: Path
 ) -> None:
