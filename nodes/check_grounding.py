@@ -8,7 +8,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from nodes.checks import NUMBER, checked_text, judge, line_rules, normalised
+from nodes.checks import (
+    NUMBER,
+    SORTED_IGNORING_CASE,
+    checked_text,
+    judge,
+    line_rules,
+    normalised,
+)
 from nodes.state import Check, CheckKind, Criterion
 from tools.confinement import Confinement
 from tools.workspace import WorkspaceError, digest
@@ -163,7 +170,11 @@ def merge_checks(
     return [replace(c, id=f"c{n}") for n, c in enumerate(merged, 1)], notes
 
 
-_LINE_PROPERTIES = {"sorted": "in alphabetical order", "unique": "without duplicates"}
+_LINE_PROPERTIES = {
+    "sorted": "in alphabetical order",
+    SORTED_IGNORING_CASE: "in alphabetical order ignoring case",
+    "unique": "without duplicates",
+}
 
 
 def _written(check: Check) -> str:

@@ -126,6 +126,11 @@ LineSource = TypedDict("LineSource", {"from": str, "lines": list[str]})
 """The input a `file_lines` check's output lines must each be a line of."""
 
 
+SORTED_IGNORING_CASE = "sorted-ignoring-case"
+"""The `file_lines` property of a list the goal sorts "ignoring case": case-insensitive order
+only (plain `sorted` also passes plain character order, its most lenient sense)."""
+
+
 def line_rules(check: Check) -> tuple[str, LineSource | None]:
     """A `file_lines` check's text read: its properties (`sorted unique lines=3`), and the
     input whose lines the output's must each be, when it names one (`{"from": name, "lines":
@@ -137,7 +142,8 @@ def line_rules(check: Check) -> tuple[str, LineSource | None]:
 def _lines(check: Check, content: str) -> Outcome:
     """Properties of the file's non-empty lines, each read in its most lenient sense (this
     check is derived from the goal's words and can only fail a criterion): `sorted` passes
-    in case-insensitive or in plain character order, `unique` on exact duplicates only,
+    in case-insensitive or in plain character order (`sorted-ignoring-case`, of a goal that
+    says so, only in the first), `unique` on exact duplicates only,
     `lines=N` counts the non-empty lines; a second line of `text` (JSON: `from`, `lines`) holds
     the lines of the input they must each be one of, exactly (`nodes.goal_files`)."""
     lines = [line.strip() for line in content.splitlines() if line.strip()]
@@ -145,7 +151,10 @@ def _lines(check: Check, content: str) -> Outcome:
         return Outcome(False, f"{check.path} is empty")
     head, source = line_rules(check)
     wanted = head.split()
-    if "sorted" in wanted and lines not in (sorted(lines, key=str.casefold), sorted(lines)):
+    plain_order_too = "sorted" in wanted
+    if (plain_order_too or SORTED_IGNORING_CASE in wanted) and (
+        lines != sorted(lines, key=str.casefold) and (not plain_order_too or lines != sorted(lines))
+    ):
         # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
         n = next(n for n, (a, b) in enumerate(pairwise(lines)) if a.casefold() > b.casefold())
         return Outcome(

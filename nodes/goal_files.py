@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import replace
 
-from nodes.checks import checked_text, run_check
+from nodes.checks import SORTED_IGNORING_CASE, checked_text, run_check
 from nodes.state import Check
 from tools.confinement import Confinement
 from tools.sanitize import sanitize
@@ -166,7 +166,7 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
 
 
 def _arranges(properties: list[str]) -> bool:
-    return "sorted" in properties or "unique" in properties
+    return bool({"sorted", SORTED_IGNORING_CASE, "unique"} & set(properties))
 
 
 _TRANSFORMS = re.compile(
@@ -249,6 +249,11 @@ def program_checks(goal: str) -> list[Check]:
 
 
 _ALPHABETICAL = re.compile(r"\balphabetic(al(ly)?)?\b|\ba-z\b", re.IGNORECASE)
+_IGNORING_CASE = re.compile(
+    r"\b(ignor(e|es|ing)|regardless of|disregard(ing)?)\s+(the\s+)?(letter\s+)?case\b|"
+    r"\bcase[- ]insensitive(ly)?\b",
+    re.IGNORECASE,
+)
 _UNIQUE = re.compile(
     r"\b(without|no|remove|removing|drop|dropping) duplicates?\b|\bunique\b|\bde-?duplicated?\b",
     re.IGNORECASE,
@@ -275,6 +280,8 @@ def line_properties(goal: str, path: str = "out.txt") -> list[str]:
     properties = [name for name, words in wanted.items() if words.search(goal)]
     if extension not in PLAIN_LISTS or _OTHER_ORDER.search(goal):
         properties = [p for p in properties if p != "sorted" and extension in PLAIN_LISTS]
+    if _IGNORING_CASE.search(goal):
+        properties = [SORTED_IGNORING_CASE if p == "sorted" else p for p in properties]
     counts = {
         _count(match.group(1))
         for match in _LINE_COUNT.finditer(goal)

@@ -561,7 +561,7 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
         "Write the names from names.txt to names_sorted.txt: sorted alphabetically ignoring "
         "case, without duplicates, one per line."
     )
-    lines = 'sorted unique\n{"from": "names.txt", "lines": ["Ben", "Zoe", "adam"]}'
+    lines = 'sorted-ignoring-case unique\n{"from": "names.txt", "lines": ["Ben", "Zoe", "adam"]}'
     assert output_checks(goal, False, guard) == [
         Check(kind="file_lines", path="names_sorted.txt", text=lines)
     ]
@@ -586,6 +586,13 @@ def test_a_list_the_goal_asks_sorted_and_without_duplicates_is_checked_for_both(
         "alphabetical order ('Zoe' before 'adam')"
     ]
     assert not checked[0].met
+    # Live pass 21: in plain character order, quoted by the reviewer as met (a false "done").
+    (workspace / "names_sorted.txt").write_text("Ben\nZoe\nadam\n")
+    checked, failures = verify(criteria, guard)
+    assert failures == [
+        "c1 (names_sorted.txt holds the names): names_sorted.txt's lines are not in "
+        "alphabetical order ('Zoe' before 'adam')"
+    ]
     (workspace / "names_sorted.txt").write_text("adam\nBen\nZoe\n")
     checked, failures = verify(criteria, guard)
     assert failures == [] and not checked[0].met and checked[0].check_passed  # the model's call
@@ -612,6 +619,8 @@ def test_several_outputs_get_no_line_check_and_a_lone_one_gets_its_own_criterion
         ),
         ("Write a 3-line haiku to h.txt", ["lines=3"]),
         ("Write the names to n.txt, one per line, in alphabetical order", ["sorted"]),
+        ("Write the names to n.txt sorted alphabetically ignoring case", ["sorted-ignoring-case"]),
+        ("List them in n.txt in case-insensitive alphabetical order", ["sorted-ignoring-case"]),
         ("Write the first N numbers to f.txt, one per line", []),
         ("Write top.txt, sorted by score, ties broken alphabetically", []),
         ("Write the names to n.txt sorted alphabetically by surname", []),
