@@ -151,10 +151,8 @@ def _lines(check: Check, content: str) -> Outcome:
         return Outcome(False, f"{check.path} is empty")
     head, source = line_rules(check)
     wanted = head.split()
-    plain_order_too = "sorted" in wanted
-    if (plain_order_too or SORTED_IGNORING_CASE in wanted) and (
-        lines != sorted(lines, key=str.casefold) and (not plain_order_too or lines != sorted(lines))
-    ):
+    orders = [sorted(lines, key=str.casefold)] + ([sorted(lines)] if "sorted" in wanted else [])
+    if {"sorted", SORTED_IGNORING_CASE} & set(wanted) and lines not in orders:
         # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
         n = next(n for n, (a, b) in enumerate(pairwise(lines)) if a.casefold() > b.casefold())
         return Outcome(

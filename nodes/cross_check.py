@@ -217,8 +217,7 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
     ran = planned_programs(state, pending)
     # Outputs a second program wrote (the retry ran it): asked again at temperature 0, the
     # model writes that program again, and a program agrees with itself.
-    temperature = max(context.temperature, context.retry_temperature) if ran else None
-    reply, cost = await invoke(context, messages, stage=REFLECT, temperature=temperature)
+    reply, cost = await invoke(context, messages, stage=REFLECT, resample=bool(ran))
     program = None if was_truncated(reply) else program_in(reply.text)
     if program is None or any(same_program(program, code) for code in ran):
         return CrossCheck(outputs, cost=cost)

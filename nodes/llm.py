@@ -192,12 +192,15 @@ async def invoke(
     stage: Stage,
     tools: Sequence[BaseTool] = (),
     tool_choice: str | None = None,
-    temperature: float | None = None,
+    resample: bool = False,
 ) -> tuple[AIMessage, Budget]:
-    """One model call of `stage`, optionally offering tools (`tool_choice` forces one by name)
-    and sampling at `temperature` instead of the run's; returns the reply and its budget delta.
-    A reply cut off by the stage's cap is returned as it is: `was_truncated(reply)` says so."""
-    options = None if temperature is None else {"temperature": temperature}
+    """One model call of `stage`, optionally offering tools (`tool_choice` forces one by name);
+    `resample`: at `Context.retry_temperature` (the run's temperature when higher), for a
+    question asked again because the model's answer at the run's repeated an earlier one.
+    Returns the reply and its budget delta. A reply cut off by the stage's cap is returned as
+    it is: `was_truncated(reply)` says so."""
+    temperature = max(context.temperature, context.retry_temperature)
+    options = {"temperature": temperature} if resample else None
     reply = await _call(
         context, messages, stage, tools=tools, tool_choice=tool_choice, options=options
     )

@@ -52,8 +52,7 @@ async def _write(
 ) -> Written:
     """One reply asked for a program; `resample`: at the retry temperature (the model has just
     written a program it wrote before)."""
-    temperature = max(context.temperature, context.retry_temperature) if resample else None
-    reply, cost = await invoke(context, messages, stage=EXECUTE, temperature=temperature)
+    reply, cost = await invoke(context, messages, stage=EXECUTE, resample=resample)
     wave_budget(task).model_call_cost(cost)
     cut_off = was_truncated(reply)
     return Written(reply, None if cut_off else program_in(reply.text), cut_off, cost)
