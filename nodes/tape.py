@@ -52,7 +52,7 @@ def describe_request(
     messages: Sequence[BaseMessage], kwargs: dict[str, Any], workspace: str
 ) -> dict[str, Any]:
     """The recorded form of a request: messages, names of offered tools, tool choice, and (when
-    sent) the completion cap and the response format's type and name."""
+    sent) the completion cap, the sampling temperature and the response format's type and name."""
     tools = kwargs.get("tools") or []
     names = [t.get("function", {}).get("name", "") if isinstance(t, dict) else "" for t in tools]
     choice = kwargs.get("tool_choice")
@@ -63,8 +63,9 @@ def describe_request(
         "tools": names,
         "tool_choice": choice,
     }
-    if kwargs.get("max_tokens") is not None:
-        request["max_tokens"] = kwargs["max_tokens"]
+    for option in ("max_tokens", "temperature"):
+        if kwargs.get(option) is not None:
+            request[option] = kwargs[option]
     form = kwargs.get("response_format")
     if isinstance(form, dict):
         name = (form.get("json_schema") or {}).get("name")

@@ -10,7 +10,7 @@ import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,8 @@ class Counts:
     """Runs that did not end `done` with every line written."""
     lock_errors: int = 0
     """Lock failures: SQLite `database is locked`, a wrong refusal or a missing one."""
+    seen: list[str] = field(default_factory=list)
+    """What explains a non-zero count: the log as it ended, a failed process's last words."""
 
     def report(self, scenario: str, extra: str = "") -> None:
         print(
@@ -97,7 +99,8 @@ class Counts:
         )
 
     def assert_clean(self) -> None:
-        assert (self.effects_repeated, self.runs_lost, self.lock_errors) == (0, 0, 0), self
+        counts = (self.effects_repeated, self.runs_lost, self.lock_errors)
+        assert counts == (0, 0, 0), f"{self.backend}: {counts}; " + " | ".join(self.seen)
 
 
 def _db_flags(db: str | None) -> list[str]:
@@ -128,6 +131,7 @@ def seeded_kills(
     log = workspace / "log.txt"
     first = ["run", "log six lines", "--workspace", str(workspace), "--thread-id", thread]
     killed = finished = mid_run = 0
+    lines_at_kills: list[int] = []
     # Slow model replies (0.3 s) stretch a run to several seconds, so seeded kill moments
     # land mid-run on a fast machine too.
     with OpenAIStandIn(_endless_script(), latency_seconds=0.3) as server:
@@ -147,6 +151,7 @@ def seeded_kills(
                 process.communicate()
                 killed += 1
                 mid_run += 0 < before < STEPS
+                lines_at_kills.append(before)
                 argv = resume_argv
             else:
                 if NO_RUN in err:  # killed before the run was registered: start it again
@@ -172,8 +177,12 @@ def seeded_kills(
                 )
             counts.lock_errors += bool(LOCK_ERROR.search(done.stderr))
             counts.runs_lost += done.returncode != 0
+            if done.returncode != 0:
+                counts.seen.append(f"last run exit {done.returncode}: {done.stderr[-600:]!r}")
     counts.effects_repeated = max(counts.effects_repeated, _log_repeats(log))
     counts.runs_lost = max(counts.runs_lost, int(not _complete(log)))
+    counts.seen.append(f"log.txt: {log.read_text() if log.exists() else None!r}")
+    counts.seen.append(f"log lines at each kill: {lines_at_kills}")
     counts.report(
         "seeded SIGKILLs",
         f"kills {killed} ({mid_run} between effects), finished on their own {finished}",

@@ -144,6 +144,17 @@ async def test_a_recorded_exchange_replays_with_its_reply_and_usage(workspace: P
             await invoke(context, [ANALYST, HumanMessage("one call too many")], stage=PARSE_GOAL)
 
 
+async def test_a_resampled_request_is_recorded_with_its_temperature(workspace: Path) -> None:
+    context = Context(workspace=str(workspace), model="scripted", retry_temperature=0.6)
+    tape = Tape()
+    with use_model_factory(scripted("first", "again")), recording(tape):
+        await invoke(context, [ANALYST, HumanMessage("write it")], stage=PARSE_GOAL)
+        await invoke(context, [ANALYST, HumanMessage("write it")], stage=PARSE_GOAL, resample=True)
+    plain, resampled = (exchange.request for exchange in tape.exchanges)
+    assert "temperature" not in plain, "the run's own temperature is the model's, not the call's"
+    assert resampled["temperature"] == 0.6
+
+
 async def test_a_different_request_is_served_in_order_and_noted(workspace: Path) -> None:
     context = Context(workspace=str(workspace), model="scripted")
     tape = Tape()
