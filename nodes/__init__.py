@@ -6,8 +6,9 @@ Nodes (each an async function `(state, runtime) -> update`, wired in `graph.buil
 - `parse_goal`: `nodes.parse_goal` (goal -> objective, done-criteria, constraints, effort;
   the typed checks code runs on criteria: `nodes.checks`, grounded in the goal's words:
   `nodes.check_grounding`; the files a goal names, its outputs
-  and the inputs an executor is shown: `nodes.goal_files`)
-- `plan`: `nodes.plan` (the short path's one step, or a planned DAG; repair:
+  and the inputs an executor is shown: `nodes.goal_files`, with how a table input reads:
+  `nodes.input_format`)
+- `plan`: `nodes.plan` (the short path's steps, `nodes.short_path`, or a planned DAG; repair:
   `nodes.plan_repair`, with the placeholders it finds in args: `nodes.placeholders`;
   validation: `nodes.plan_check`; the tool listing: `nodes.tool_list`)
 - `approve_plan`: `nodes.approve_plan` (the optional plan approval interrupt)
@@ -15,7 +16,8 @@ Nodes (each an async function `(state, runtime) -> update`, wired in `graph.buil
   `nodes.step_runs`; program steps, whose code the model writes as code: `nodes.program`,
   run by `nodes.program_runs`; a step's tool calls and which the model may make:
   `nodes.step_calls`; the step approval interrupt: `nodes.approval`)
-- `reflect`: `nodes.reflect` (runs the criteria's code checks; a checker program the model
+- `reflect`: `nodes.reflect` (runs the criteria's code checks; a second program written apart,
+  `nodes.cross_check`, whose outputs `nodes.same_output` compares; a checker program the model
   writes, `nodes.checker`, and then a model judge the rest)
 - `decide_done`: `nodes.decide` (no model call: continue, replan or finish)
 - `finish`: `nodes.finish` (the report: `nodes.report`; memories written back: `nodes.memory`)

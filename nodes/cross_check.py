@@ -21,9 +21,6 @@ the second program cannot copy them and an edit made in place cannot be checked 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +35,7 @@ from nodes.llm import REFLECT, invoke, was_truncated
 from nodes.program import is_whole_goal_program, pages_of, program_in
 from nodes.program_errors import same_program
 from nodes.prompts import CROSS_CHECK_DIFFERS, CROSS_CHECK_SYSTEM, CROSS_CHECK_USER
+from nodes.same_output import same_output
 from nodes.state import Budget, Criterion, State, StepResult
 from tools.confinement import Confinement
 from tools.python_tool import created_files, describe_interpreter, run_in_folder
@@ -80,52 +78,6 @@ def settled_path(criterion: Criterion, outputs: list[str]) -> str | None:
         return check.path if check.path in outputs else None
     named = [f for f in named_files(criterion.text) if f in outputs]
     return named[0] if len(named) == 1 else None
-
-
-def same_output(first: str, second: str) -> bool:
-    """Whether two programs wrote the same content, up to layout: the same non-empty lines
-    (runs of spaces, and spaces around a table's `|`, aside), the same JSON value, or the same
-    number. Empty content matches nothing: two empty files show no work."""
-    if not first.strip() or not second.strip():
-        return False
-    if _lines(first) == _lines(second):
-        return True
-    for parse in (_json, _number):
-        one, other = parse(first), parse(second)
-        if one is not None and other is not None:
-            return _equal(one, other)
-    return False
-
-
-def _lines(text: str) -> list[str]:
-    squeezed = (" ".join(line.split()) for line in text.splitlines())
-    return [re.sub(r" ?\| ?", "|", line) for line in squeezed if line]
-
-
-def _json(text: str) -> object | None:
-    try:
-        return json.loads(text)  # type: ignore[no-any-return]
-    except ValueError:
-        return None
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text.strip().replace(",", ""))
-    except ValueError:
-        return None
-
-
-def _equal(one: object, other: object) -> bool:
-    if isinstance(one, bool) or isinstance(other, bool):
-        return one is other  # true is not 1
-    if isinstance(one, int | float) and isinstance(other, int | float):
-        return math.isclose(one, other, rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(one, list) and isinstance(other, list):
-        return len(one) == len(other) and all(map(_equal, one, other))
-    if isinstance(one, dict) and isinstance(other, dict):
-        return one.keys() == other.keys() and all(_equal(one[k], other[k]) for k in one)
-    return one == other
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 
 from nodes.checks import SORTED_IGNORING_CASE, checked_text, run_check
+from nodes.input_format import format_note, is_table
 from nodes.state import Check
 from tools.confinement import Confinement
 from tools.sanitize import sanitize
@@ -66,13 +67,35 @@ def named_files_text(text: str, guard: Confinement) -> str:
             content = read_text(str(guard.root), name, min(FILE_CHARS, room), guard=guard)
         except (OSError, WorkspaceError):
             continue  # not there (yet): an output, or a name that is no file
-        # A file cannot close its own block: whatever it says stays data.
-        body = _FILE_TAG.sub("[tag removed]", sanitize(content))
-        blocks.append(f'<file path="{name}">\n{body}\n</file>')
+        blocks.append(f'<file path="{name}">\n{as_data(content)}\n</file>')
+        blocks += _table_note(name, guard)
         room -= len(content)
         if room <= 0:
             break
     return "\n".join(blocks) or "(none)"
+
+
+TABLE_CHARS = 100_000
+"""Most characters of a table file read to say how it reads (`nodes.input_format`)."""
+
+
+def as_data(content: str) -> str:
+    """A file's text as a prompt shows it: sanitized, and unable to close its own `<file>`
+    block (whatever it says stays data)."""
+    return _FILE_TAG.sub("[tag removed]", sanitize(content))
+
+
+def _table_note(name: str, guard: Confinement) -> list[str]:
+    """How a table file the executor is shown must be read, when a default reader would not."""
+    if not is_table(name):
+        return []
+    try:
+        content = read_text(str(guard.root), name, TABLE_CHARS, guard=guard)
+    except (OSError, WorkspaceError):
+        return []
+    whole = len(content) <= TABLE_CHARS  # read_text marks a clipped read past the cap
+    note = format_note(name, content[:TABLE_CHARS], complete=whole)
+    return [sanitize(note)] if note else []
 
 
 def output_checks(goal: str, runs_code: bool, guard: Confinement) -> list[Check]:

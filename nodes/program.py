@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from nodes.checks import run_check
 from nodes.context import Context
-from nodes.goal_files import named_files
+from nodes.goal_files import as_data, named_files
 from nodes.prompts import (
     PROGRAM_CHECKS_NOTE,
     PROGRAM_CUT_OFF_NOTE,
@@ -28,10 +29,13 @@ from nodes.prompts import (
     PROGRAM_PAGES_NOTE,
     PROGRAM_REPEATED_NOTE,
     PROGRAM_SYSTEM,
+    PROGRAM_WRITTEN_FILE,
 )
-from nodes.state import Step
+from nodes.state import Criterion, Step
 from tools import BUILTIN_TOOLS, spec_of, tool_specs
+from tools.confinement import Confinement
 from tools.sanitize import untrusted_blocks
+from tools.workspace import WorkspaceError, read_text
 
 PROGRAM_TOOL = "run_python"
 """The tool a program step calls; its one argument is `code`."""
@@ -179,6 +183,37 @@ def repeated_note(ran: bool, libraries: Sequence[str]) -> str:
     return PROGRAM_REPEATED_NOTE.format(outcome=outcome, without=without)
 
 
-def checks_note(failures: list[str]) -> str:
-    """What the model is told when its program ran but code checks still fail."""
-    return PROGRAM_CHECKS_NOTE.format(failures="; ".join(failures))
+def checks_note(failures: list[str], written: str = "") -> str:
+    """What the model is told when its program ran but code checks still fail, with what the
+    failing files hold now (`written`, see `written_files`)."""
+    return PROGRAM_CHECKS_NOTE.format(failures="; ".join(failures), written=written)
+
+
+WRITTEN_LINES = 30
+WRITTEN_CHARS = 1500
+"""Most lines and characters of a file that failed its check shown back with line numbers."""
+
+
+def written_files(criteria: Sequence[Criterion], guard: Confinement) -> str:
+    """What each file whose check fails holds now, numbered line by line: "limerick.md has 4
+    non-empty lines, not 5" alone sent a 1.5B model's same four-line program back three
+    times; the lines it wrote, counted, are what it has to change. A missing file is left out
+    (its check already says so)."""
+    paths = dict.fromkeys(
+        c.check.path
+        for c in criteria
+        if c.check is not None and c.check.path and not run_check(c.check, guard).passed
+    )
+    shown = []
+    for path in paths:
+        try:
+            content = read_text(str(guard.root), path, WRITTEN_CHARS, guard=guard)
+        except (OSError, WorkspaceError):
+            continue
+        lines = as_data(content).splitlines()
+        numbered = [f"{n}| {line}" for n, line in enumerate(lines[:WRITTEN_LINES], 1)]
+        if len(lines) > WRITTEN_LINES:
+            numbered.append(f"[... {len(lines) - WRITTEN_LINES} more lines]")
+        body = "\n".join(numbered) or "(empty)"
+        shown.append(PROGRAM_WRITTEN_FILE.format(path=path, lines=body))
+    return "".join(shown)

@@ -19,6 +19,7 @@ from nodes.program import (
     repeated_note,
     retry_note,
     with_pages,
+    written_files,
 )
 from nodes.program_errors import failing_libraries, same_program
 from nodes.state import Budget, Step, StepTask
@@ -26,6 +27,7 @@ from nodes.step_calls import Execution, checked_call
 from nodes.step_runs import Filled, check_failures, step_prompt
 from nodes.wave_budget import MODEL_CALL, wave_budget
 from tools.python_tool import describe_interpreter
+from tools.runtime import in_confinement
 from tools.sanitize import sanitize
 
 
@@ -137,5 +139,6 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         if not failures:  # nothing to check, or every check passes
             return run
         tried.append(Tried(code, True, []))
-        messages.append(HumanMessage(checks_note(failures)))
+        written_now = await in_confinement(written_files, task.checks)
+        messages.append(HumanMessage(checks_note(failures, written_now)))
     return run

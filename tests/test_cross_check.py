@@ -11,7 +11,7 @@ import pytest
 
 from graph.api import aresume, arun
 from nodes.context import Context
-from nodes.cross_check import same_output
+from nodes.same_output import same_output
 from tests.fakes import Script, goal_reply, reflect_reply
 
 WORDS = "Count the words in e.txt and write just the number to n.txt"

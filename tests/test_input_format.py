@@ -1,0 +1,70 @@
+"""How a table input reads, said by code next to the file an executor is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nodes.goal_files import TABLE_CHARS, named_files_text
+from nodes.input_format import format_note
+from tools.confinement import Confinement
+
+LAB_EXPORT = "# exported from the lab logger\nsensor;value;unit\nA;12,5;C\nB;13,25;C\nC;14,0;C\n"
+
+
+def test_a_semicolon_export_with_a_comment_and_decimal_commas_is_described() -> None:
+    note = format_note("measurements.csv", LAB_EXPORT)
+    assert note == (
+        "How measurements.csv reads (found by code): line 1 is a comment ('#') before the "
+        "header, not data; fields are separated by ';', not ','; numbers use a decimal comma "
+        "(12,5 means 12.5); header: sensor, value, unit; 3 data rows."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("sales.csv", "region,amount\nnorth,1.5\nsouth,2\n"),  # reads as a CSV reads
+        ("sales.tsv", "region\tamount\nnorth\t1.5\n"),  # reads as a TSV reads
+        ("notes.csv", "Dear team,\nthe numbers; as promised\nare late.\n"),  # no table at all
+        ("one.csv", "# only a comment\nvalue\n"),  # a header and nothing to split
+        ("quoted.csv", 'name,city\n"Doe, J.",Oslo\n"Roe, K.",Rome\n'),  # commas inside quotes
+        ("sales.txt", "region;amount\nnorth;1,5\n"),  # not a table file by its name
+    ],
+)
+def test_a_file_a_default_reader_reads_right_gets_no_note(name: str, content: str) -> None:
+    assert format_note(name, content) == ""
+
+
+def test_a_comment_alone_is_worth_a_note_and_a_tab_file_with_semicolons_too() -> None:
+    assert format_note("a.csv", "# units: C\n\nx,y\n1,2\n").startswith(
+        "How a.csv reads (found by code): line 1 is a comment ('#') before the header"
+    )
+    assert "separated by ';', not tabs" in format_note("a.tsv", "x;y\n1;2\n3;4\n")
+
+
+def test_a_clipped_read_drops_its_cut_line_and_counts_no_rows() -> None:
+    start = LAB_EXPORT + "B;1"  # the read ended inside a row
+    note = format_note("measurements.csv", start, complete=False)
+    assert "separated by ';'" in note and "header: sensor, value, unit." in note
+    assert "data row" not in note
+
+
+def test_the_note_follows_the_file_block_an_executor_sees(tmp_path: Path) -> None:
+    (tmp_path / "measurements.csv").write_text(LAB_EXPORT)
+    (tmp_path / "sales.csv").write_text("region,amount\nnorth,1.5\n")
+    guard = Confinement.of(tmp_path.resolve(), "t1")
+    text = named_files_text("Average measurements.csv and sales.csv into out.txt", guard)
+    block_end = text.index("</file>")
+    assert text.index("How measurements.csv reads") > block_end
+    assert "How sales.csv reads" not in text
+
+
+def test_a_long_table_is_described_from_its_start(tmp_path: Path) -> None:
+    rows = "".join(f"s{n};{n},5;C\n" for n in range(TABLE_CHARS // 8))
+    (tmp_path / "big.csv").write_text("sensor;value;unit\n" + rows)
+    guard = Confinement.of(tmp_path.resolve(), "t1")
+    text = named_files_text("Average big.csv into out.txt", guard)
+    assert "fields are separated by ';'" in text and "decimal comma" in text
+    assert "data rows" not in text
