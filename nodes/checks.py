@@ -145,12 +145,25 @@ def _lines(check: Check, content: str) -> Outcome:
     in case-insensitive or in plain character order (`sorted-ignoring-case`, of a goal that
     says so, only in the first), `unique` on exact duplicates only,
     `lines=N` counts the non-empty lines; a second line of `text` (JSON: `from`, `lines`) holds
-    the lines of the input they must each be one of, exactly (`nodes.goal_files`)."""
+    the lines of the input they must each be one of, exactly (`nodes.goal_files`), checked
+    first. The first property that fails is the one reported."""
     lines = [line.strip() for line in content.splitlines() if line.strip()]
     if not lines:
         return Outcome(False, f"{check.path} is empty")
     head, source = line_rules(check)
     wanted = head.split()
+    # A line that is none of the input's goes first: it is the cause, and it also breaks
+    # the order (live sort_names: a pandas header line 'name' was reported as "'name' before
+    # 'adam'", and the model sorted again).
+    if source:
+        allowed = set(source["lines"])
+        stray = next((n for n, line in enumerate(lines, 1) if line not in allowed), None)
+        if stray is not None:
+            return Outcome(
+                False,
+                f"{check.path} line {stray} is {lines[stray - 1]!r}, which is no line of "
+                f"{source['from']}",
+            )
     orders = [sorted(lines, key=str.casefold)] + ([sorted(lines)] if "sorted" in wanted else [])
     if {"sorted", SORTED_IGNORING_CASE} & set(wanted) and lines not in orders:
         # Not in case-insensitive order (a stable sort keeps ties), so some pair descends.
@@ -166,13 +179,6 @@ def _lines(check: Check, content: str) -> Outcome:
     repeated = sorted({line for line in lines if lines.count(line) > 1})
     if "unique" in wanted and repeated:
         return Outcome(False, f"{check.path} repeats {', '.join(map(repr, repeated[:3]))}")
-    if source:
-        allowed = set(source["lines"])
-        stray = next((line for line in lines if line not in allowed), None)
-        if stray is not None:
-            return Outcome(
-                False, f"{check.path} has {stray!r}, which is no line of {source['from']}"
-            )
     return Outcome(True, f"{check.path}'s {len(lines)} lines are as asked ({head})")
 
 
