@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 
 from nodes.checks import SORTED_IGNORING_CASE, checked_text, run_check
-from nodes.input_format import format_note, is_table
+from nodes.input_format import format_note, is_described
 from nodes.state import Check
 from tools.confinement import Confinement
 from tools.sanitize import sanitize
@@ -75,8 +75,8 @@ def named_files_text(text: str, guard: Confinement) -> str:
     return "\n".join(blocks) or "(none)"
 
 
-TABLE_CHARS = 100_000
-"""Most characters of a table file read to say how it reads (`nodes.input_format`)."""
+LAYOUT_CHARS = 100_000
+"""Most characters of a table or log file read to say how it reads (`nodes.input_format`)."""
 
 
 def as_data(content: str) -> str:
@@ -86,15 +86,15 @@ def as_data(content: str) -> str:
 
 
 def _table_note(name: str, guard: Confinement) -> list[str]:
-    """How a table file the executor is shown must be read, when a default reader would not."""
-    if not is_table(name):
+    """How a table or log file the executor is shown reads, when a default reader would not."""
+    if not is_described(name):
         return []
     try:
-        content = read_text(str(guard.root), name, TABLE_CHARS, guard=guard)
+        content = read_text(str(guard.root), name, LAYOUT_CHARS, guard=guard)
     except (OSError, WorkspaceError):
         return []
-    whole = len(content) <= TABLE_CHARS  # read_text marks a clipped read past the cap
-    note = format_note(name, content[:TABLE_CHARS], complete=whole)
+    whole = len(content) <= LAYOUT_CHARS  # read_text marks a clipped read past the cap
+    note = format_note(name, content[:LAYOUT_CHARS], complete=whole)
     return [sanitize(note)] if note else []
 
 

@@ -1,11 +1,13 @@
-"""What code can tell about a delimited input file that a default reader gets wrong.
+"""What code can tell about an input file's layout that a model reading it by eye gets wrong.
 
 A table file shown to an executor is data the model reads by eye, and a 1.5B model reads a
 `.csv` as comma-separated whatever it holds: on a lab export with a comment line, `;` between
 fields and decimal commas, every program it wrote in live passes 17 to 22 began with a bare
 `pd.read_csv(...)` and failed, then split its lines on `,`. The facts are cheap to establish
 by code and are stated next to the file, only when they differ from the extension's default
-(a plain comma CSV gets no note: there is nothing to get wrong).
+(a plain comma CSV gets no note: there is nothing to get wrong). A `.log` whose every line
+has its level in the same field gets that field named: a 1.5B model counted "lines with the
+level ERROR" as lines containing "ERROR" anywhere, a DEBUG line's message included.
 """
 
 from __future__ import annotations
@@ -23,9 +25,21 @@ HEADER_CHARS = 200
 """Most characters of the header's column names a note quotes."""
 
 
-def is_table(name: str) -> bool:
-    """Whether `name` is a file `format_note` describes."""
-    return name.rsplit(".", 1)[-1].lower() in DEFAULT_DELIMITERS
+LOG_LEVELS = frozenset(
+    {"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"}
+)
+LEVEL_FIELDS = 6
+"""How far into a log line (space-separated fields) its level is looked for."""
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+
+
+def is_described(name: str) -> bool:
+    """Whether `name` is a file `format_note` may describe (a table or a log)."""
+    return _extension(name) in (*DEFAULT_DELIMITERS, "log")
+
+
+def _extension(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower()
 
 
 def format_note(name: str, content: str, *, complete: bool = True) -> str:
@@ -34,10 +48,12 @@ def format_note(name: str, content: str, *, complete: bool = True) -> str:
     before the header, another delimiter, decimal commas. Empty when the file reads as its
     extension says, or when no delimiter splits every row into the same number of fields (no
     guess is better than a wrong one)."""
-    default = DEFAULT_DELIMITERS.get(name.rsplit(".", 1)[-1].lower())
+    lines = content.splitlines() if complete else content.splitlines()[:-1]  # a cut last line
+    if _extension(name) == "log":
+        return _log_note(name, lines)
+    default = DEFAULT_DELIMITERS.get(_extension(name))
     if default is None:
         return ""
-    lines = content.splitlines() if complete else content.splitlines()[:-1]  # a cut last line
     comments = _leading_comments(lines)
     rows = [line for line in lines[comments:] if line.strip()]
     delimiter = _delimiter(rows, default)
@@ -97,3 +113,18 @@ def _cells(rows: list[str], delimiter: str) -> list[str]:
 
 def _comment_lines(count: int) -> str:
     return "line 1 is a comment" if count == 1 else f"lines 1-{count} are comments"
+
+
+def _log_note(name: str, lines: list[str]) -> str:
+    """The field that holds every line's level, when one field does for every line."""
+    rows = [line.split() for line in lines if line.strip()]
+    for index in range(LEVEL_FIELDS):
+        levels = [row[index] if len(row) > index else "" for row in rows]
+        if len(rows) >= 2 and all(level in LOG_LEVELS for level in levels):
+            found = ", ".join(dict.fromkeys(levels))
+            return (
+                f"How {name} reads (found by code): the {_ORDINALS[index]} space-separated field "
+                f"of every line is its level ({found}); a level word elsewhere in a line is "
+                "part of its message."
+            )
+    return ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.goal_files import TABLE_CHARS, named_files_text
+from nodes.goal_files import LAYOUT_CHARS, named_files_text
 from nodes.input_format import format_note
 from tools.confinement import Confinement
 
@@ -62,9 +62,36 @@ def test_the_note_follows_the_file_block_an_executor_sees(tmp_path: Path) -> Non
 
 
 def test_a_long_table_is_described_from_its_start(tmp_path: Path) -> None:
-    rows = "".join(f"s{n};{n},5;C\n" for n in range(TABLE_CHARS // 8))
+    rows = "".join(f"s{n};{n},5;C\n" for n in range(LAYOUT_CHARS // 8))
     (tmp_path / "big.csv").write_text("sensor;value;unit\n" + rows)
     guard = Confinement.of(tmp_path.resolve(), "t1")
     text = named_files_text("Average big.csv into out.txt", guard)
     assert "fields are separated by ';'" in text and "decimal comma" in text
     assert "data rows" not in text
+
+
+LOG = (
+    "2024-05-01 10:00:01 INFO start\n"
+    "2024-05-01 10:00:05 ERROR disk full\n"
+    "2024-05-01 10:06:30 DEBUG cache miss (no ERROR)\n"
+)
+
+
+def test_a_log_with_its_level_in_one_field_has_that_field_named() -> None:
+    assert format_note("server.log", LOG) == (
+        "How server.log reads (found by code): the third space-separated field of every line "
+        "is its level (INFO, ERROR, DEBUG); a level word elsewhere in a line is part of its "
+        "message."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("server.log", "started\nERROR disk full\n"),  # not every line has a level
+        ("server.log", "INFO one line only\n"),  # one line shows no layout
+        ("server.txt", LOG),  # not a log by its name
+    ],
+)
+def test_a_log_without_a_level_field_in_every_line_gets_no_note(name: str, content: str) -> None:
+    assert format_note(name, content) == ""
