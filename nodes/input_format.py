@@ -59,22 +59,30 @@ def format_note(name: str, content: str, *, complete: bool = True) -> str:
     delimiter = _delimiter(rows, default)
     if delimiter is None:
         return ""
-    facts = []
+    facts: list[str] = []
+    pandas: list[str] = []  # the read_csv arguments that read it right
     if comments:
         facts.append(f"{_comment_lines(comments)} ('{COMMENT_PREFIX}') before the header, not data")
+        pandas.append(f"skiprows={comments}")
     if delimiter != default:
         facts.append(
             f"fields are separated by {DELIMITER_NAMES[delimiter]}, not {DELIMITER_NAMES[default]}"
         )
+        pandas.append(f"sep={delimiter!r}")
     if delimiter != "," and any(_DECIMAL_COMMA.match(cell) for cell in _cells(rows[1:], delimiter)):
         facts.append("numbers use a decimal comma (12,5 means 12.5)")
+        pandas.append("decimal=','")
     if not facts:
         return ""
     header = ", ".join(field.strip() for field in _fields(rows[0], delimiter))
     rows_known = len(rows) - 1
     count = f"; {rows_known} data row{'s' * (rows_known != 1)}" if complete else ""
     facts.append(f"header: {header[:HEADER_CHARS]}{count}")
-    return f"How {name} reads (found by code): " + "; ".join(facts) + "."
+    # A small model reaches for pandas first: the call that reads the file right is worth more
+    # than the facts (live, told the facts, it split on ';' and still parsed "12,5" and the
+    # header as numbers).
+    reader = f"pd.read_csv({name!r}, {', '.join(pandas)})"
+    return f"How {name} reads (found by code): " + "; ".join(facts) + f". In pandas: {reader}."
 
 
 def _leading_comments(lines: list[str]) -> int:

@@ -18,8 +18,20 @@ def test_a_semicolon_export_with_a_comment_and_decimal_commas_is_described() -> 
     assert note == (
         "How measurements.csv reads (found by code): line 1 is a comment ('#') before the "
         "header, not data; fields are separated by ';', not ','; numbers use a decimal comma "
-        "(12,5 means 12.5); header: sensor, value, unit; 3 data rows."
+        "(12,5 means 12.5); header: sensor, value, unit; 3 data rows. In pandas: "
+        "pd.read_csv('measurements.csv', skiprows=1, sep=';', decimal=',')."
     )
+
+
+def test_the_pandas_call_a_note_gives_reads_the_file_right(tmp_path: Path) -> None:
+    pandas = pytest.importorskip("pandas")
+    (tmp_path / "measurements.csv").write_text(LAB_EXPORT)
+    call = format_note("measurements.csv", LAB_EXPORT).split("In pandas: ")[1].rstrip(".")
+    frame = eval(
+        call.replace("measurements.csv", str(tmp_path / "measurements.csv")), {"pd": pandas}
+    )
+    assert list(frame.columns) == ["sensor", "value", "unit"]
+    assert list(frame["value"]) == [12.5, 13.25, 14.0]
 
 
 @pytest.mark.parametrize(
