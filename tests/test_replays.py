@@ -11,6 +11,7 @@ of behaviour does.
 
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,6 +61,22 @@ def test_replays_cover_passing_and_failing_runs_of_both_systems() -> None:
         "stalled",
         "budget_exhausted",
     }
+
+
+def test_the_readme_replay_map_names_recordings_that_exist() -> None:
+    """Each recording the README's map of failure classes names (last column; a name without
+    a folder is in the folder named before it) is under tests/replays/."""
+    readme = (REPLAYS.parents[1] / "README.md").read_text()
+    start = readme.index("| failure seen with the real model |")
+    rows = readme[start:].split("\n\n", 1)[0].splitlines()[2:]
+    named = 0
+    for row in rows:
+        folder = ""
+        for token in re.findall(r"`([^`]+)`", row.rsplit("|", 2)[-2]):
+            folder, name = token.rsplit("/", 1) if "/" in token else (folder, token)
+            assert sorted(REPLAYS.glob(f"{folder}/{name}.json")), f"{token} ({row[:40]}...)"
+            named += 1
+    assert len(rows) >= 8 and named >= len(rows)
 
 
 FALSE_DONE = sorted((REPLAYS / "false_done").glob("*/*.json"))
