@@ -197,6 +197,11 @@ def test_an_edit_that_must_leave_the_other_lines_keeps_them(
     assert "line 2 was 'host = 0.0.0.0'" in run_check(kept, guard).detail
     (workspace / "config.ini").write_text(config.replace("8080", "9090"))
     assert run_check(kept, guard).passed and run_check(changed, guard).passed
+    # configparser writes the same lines and a blank one at the end: nothing the user keeps.
+    (workspace / "config.ini").write_text(config.replace("8080", "9090") + "\n")
+    assert run_check(kept, guard).passed
+    (workspace / "config.ini").write_text(config.replace("8080", "9090").replace("\n\n", "\n"))
+    assert "has 5 lines, not 6 as before" in run_check(kept, guard).detail  # a blank line inside
     # Without words that keep the rest, or without a value to change, nothing is held.
     (workspace / "config.ini").write_text(config)
     assert [c.kind for c in output_checks(edit, False, guard)] == ["file_changed"]
