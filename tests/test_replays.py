@@ -32,12 +32,7 @@ from tests.fakes import Script, ScriptedChatModel
 
 REPLAYS = Path(__file__).parent / "replays"
 RECORDED = sorted(REPLAYS.glob("*/*.json"))
-SUPERSEDED: dict[str, str] = {
-    "planloop/csv_totals": (
-        "ended `stalled` on a program agreeing with itself: the cross-check after the retry "
-        "that ran the second program wrote that program again (`283bfa0`: no opinion now)"
-    ),
-}
+SUPERSEDED: dict[str, str] = {}
 """Recordings whose end this version changes on purpose, and why (they need re-recording)."""
 
 
