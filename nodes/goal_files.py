@@ -68,7 +68,7 @@ def named_files_text(text: str, guard: Confinement) -> str:
         except (OSError, WorkspaceError):
             continue  # not there (yet): an output, or a name that is no file
         blocks.append(f'<file path="{name}">\n{as_data(content)}\n</file>')
-        blocks += _table_note(name, guard)
+        blocks += _layout_note(name, guard)
         room -= len(content)
         if room <= 0:
             break
@@ -85,7 +85,7 @@ def as_data(content: str) -> str:
     return _FILE_TAG.sub("[tag removed]", sanitize(content))
 
 
-def _table_note(name: str, guard: Confinement) -> list[str]:
+def _layout_note(name: str, guard: Confinement) -> list[str]:
     """How a table or log file the executor is shown reads, when a default reader would not."""
     if not is_described(name):
         return []

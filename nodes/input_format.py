@@ -21,8 +21,6 @@ CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
 COMMENT_PREFIX = "#"
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-HEADER_CHARS = 200
-"""Most characters of the header's column names a note quotes."""
 
 
 LOG_LEVELS = frozenset(
@@ -43,11 +41,11 @@ def _extension(name: str) -> str:
 
 
 def format_note(name: str, content: str, *, complete: bool = True) -> str:
-    """One line on how `name` (a `.csv` or `.tsv` file holding `content`; only its start when
-    not `complete`) must be read, when that differs from its extension's default: comment lines
-    before the header, another delimiter, decimal commas. Empty when the file reads as its
-    extension says, or when no delimiter splits every row into the same number of fields (no
-    guess is better than a wrong one)."""
+    """One line on how `name` (a `.csv`, `.tsv` or `.log` file holding `content`; only its start
+    when not `complete`) must be read, when that differs from what its extension suggests:
+    comment lines before the header, another delimiter, decimal commas; a log's level field.
+    Empty when the file reads as its extension says, or when no delimiter splits every row
+    into the same number of fields (no guess is better than a wrong one)."""
     lines = content.splitlines() if complete else content.splitlines()[:-1]  # a cut last line
     if _extension(name) == "log":
         return _log_note(name, lines)
@@ -74,10 +72,11 @@ def format_note(name: str, content: str, *, complete: bool = True) -> str:
         pandas.append("decimal=','")
     if not facts:
         return ""
-    header = ", ".join(field.strip() for field in _fields(rows[0], delimiter))
-    rows_known = len(rows) - 1
-    count = f"; {rows_known} data row{'s' * (rows_known != 1)}" if complete else ""
-    facts.append(f"header: {header[:HEADER_CHARS]}{count}")
+    # The header is left to the file's block: the note stands outside it, and nothing of the
+    # file's own text that could read as an instruction is copied here.
+    if complete:
+        data_rows = len(rows) - 1
+        facts.append(f"{data_rows} data row{'s' * (data_rows != 1)} after the header")
     # A small model reaches for pandas first: the call that reads the file right is worth more
     # than the facts (live, told the facts, it split on ';' and still parsed "12,5" and the
     # header as numbers).
@@ -126,9 +125,11 @@ def _comment_lines(count: int) -> str:
 def _log_note(name: str, lines: list[str]) -> str:
     """The field that holds every line's level, when one field does for every line."""
     rows = [line.split() for line in lines if line.strip()]
+    if len(rows) < 2:
+        return ""
     for index in range(LEVEL_FIELDS):
         levels = [row[index] if len(row) > index else "" for row in rows]
-        if len(rows) >= 2 and all(level in LOG_LEVELS for level in levels):
+        if all(level in LOG_LEVELS for level in levels):
             found = ", ".join(dict.fromkeys(levels))
             return (
                 f"How {name} reads (found by code): the {_ORDINALS[index]} space-separated field "
