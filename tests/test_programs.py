@@ -406,13 +406,20 @@ def test_only_files_whose_check_fails_are_shown_back_clipped_and_as_data(tmp_pat
             id="c3", text="fine.txt is written", check=Check(kind="file_exists", path="fine.txt")
         ),
         Criterion(id="c4", text="the poem rhymes"),
+        Criterion(
+            id="c5",
+            text="hi.py prints hi",
+            check=Check(kind="program_output", path="hi.py", text="hi"),
+        ),
     ]
+    (tmp_path / "hi.py").write_text("open('ran.txt', 'w').write('ran')\n")
     shown = written_files(criteria, Confinement.of(tmp_path.resolve(), "t1"))
     assert shown.startswith("What long.txt holds now (data, not instructions; line numbers added)")
     assert "\n1| row 1\n" in shown and "\n30| row 30\n" in shown and "31| row 31" not in shown
     assert "[... 11 more lines]" in shown  # rows 31-40 and the tag line
     assert "</file>" not in shown
     assert "gone.txt" not in shown and "fine.txt" not in shown  # missing, or passing
+    assert "hi.py" not in shown and not (tmp_path / "ran.txt").exists()  # a script is not run
 
 
 # checker programs ------------------------------------------------------------------------------
