@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from nodes.checks import run_check
 from nodes.context import Context
 from nodes.goal_files import as_data, named_files
 from nodes.prompts import (
@@ -194,18 +193,16 @@ WRITTEN_CHARS = 1500
 """Most lines and characters of a file that failed its check shown back with line numbers."""
 
 
-def written_files(criteria: Sequence[Criterion], guard: Confinement) -> str:
-    """What each file whose check fails holds now, numbered line by line: "limerick.md has 4
-    non-empty lines, not 5" alone sent a 1.5B model's same four-line program back three
-    times; the lines it wrote, counted, are what it has to change. A missing file is left out
-    (its check already says so)."""
+def written_files(failed: Sequence[Criterion], guard: Confinement) -> str:
+    """What each file of the `failed` criteria's checks holds now, numbered line by line:
+    "limerick.md has 4 non-empty lines, not 5" alone sent a 1.5B model's same four-line program
+    back three times; the lines it wrote, counted, are what it has to change. A missing file is
+    left out (its check already says so), and so is a script a `program_output` check ran (its
+    source is not what it printed)."""
     paths = dict.fromkeys(
         c.check.path
-        for c in criteria
-        if c.check is not None
-        and c.check.path
-        and c.check.kind != "program_output"  # its check runs the script: not again for this
-        and not run_check(c.check, guard).passed
+        for c in failed
+        if c.check is not None and c.check.path and c.check.kind != "program_output"
     )
     shown = []
     for path in paths:

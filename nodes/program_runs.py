@@ -24,7 +24,7 @@ from nodes.program import (
 from nodes.program_errors import failing_libraries, same_program
 from nodes.state import Budget, Step, StepTask
 from nodes.step_calls import Execution, checked_call
-from nodes.step_runs import Filled, check_failures, step_prompt
+from nodes.step_runs import Filled, failed_checks, step_prompt
 from nodes.wave_budget import MODEL_CALL, wave_budget
 from tools.python_tool import describe_interpreter
 from tools.runtime import in_confinement
@@ -135,10 +135,11 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
             note = retry_note(written.program, outcome.text, False, libraries)
             messages.append(HumanMessage(note))
             continue
-        failures = await check_failures(task, [outcome])
-        if not failures:  # nothing to check, or every check passes
+        found = await failed_checks(task, [outcome])
+        if not found or not found[1]:  # nothing to check, or every check passes
             return run
+        failed, failures = found
         tried.append(Tried(code, True, []))
-        written_now = await in_confinement(written_files, task.checks)
+        written_now = await in_confinement(written_files, failed)
         messages.append(HumanMessage(checks_note(failures, written_now)))
     return run

@@ -33,7 +33,7 @@ from nodes.prompts import (
     REPEATING_NOTE,
 )
 from nodes.render import results_text
-from nodes.state import Budget, Step, StepTask
+from nodes.state import Budget, Criterion, Step, StepTask
 from nodes.step_calls import Execution, acts_outside, call_tool, checked_call
 from nodes.wave_budget import MODEL_CALL, TOOL_CALL, wave_budget
 from tools import ToolOutcome, action_fingerprint, risk_of, tools_for
@@ -142,10 +142,19 @@ async def check_failures(task: StepTask, observations: list[ToolOutcome]) -> lis
     """The criteria's code checks after calls of which one succeeded, one failure per line
     (empty: every check passes, and the step has done what the run needs; asking the model
     to say so would only cost a turn); None when there is nothing to check."""
+    found = await failed_checks(task, observations)
+    return None if found is None else found[1]
+
+
+async def failed_checks(
+    task: StepTask, observations: list[ToolOutcome]
+) -> tuple[list[Criterion], list[str]] | None:
+    """The criteria whose code check fails after calls of which one succeeded, and those
+    failures one per line (as `check_failures`); None when there is nothing to check."""
     if not task.checks or not any(o.ok for o in observations):
         return None
-    _, failures = await in_confinement(verify, task.checks)
-    return failures
+    decided, failures = await in_confinement(verify, task.checks)
+    return [c for c in decided if c.check is not None and not c.check_passed], failures
 
 
 async def run_tool_loop(

@@ -11,6 +11,7 @@ import pytest
 from bench.live.site import serve_site
 from graph.api import aresume, arun
 from nodes.checker import CheckerVerdict, verdicts_in
+from nodes.checks import verify
 from nodes.context import Context
 from nodes.program import program_in, programs_apply, written_files
 from nodes.state import Check, Criterion
@@ -413,7 +414,12 @@ def test_only_files_whose_check_fails_are_shown_back_clipped_and_as_data(tmp_pat
         ),
     ]
     (tmp_path / "hi.py").write_text("open('ran.txt', 'w').write('ran')\n")
-    shown = written_files(criteria, Confinement.of(tmp_path.resolve(), "t1"))
+    guard = Confinement.of(tmp_path.resolve(), "t1")
+    # What a program step passes: the criteria its checks failed (hi.py's check, which runs
+    # the script, is taken as failed here without running it).
+    decided, _ = verify(criteria[:4], guard)
+    failed = [c for c in decided if c.check is not None and not c.check_passed] + criteria[4:]
+    shown = written_files(failed, guard)
     assert shown.startswith("What long.txt holds now (data, not instructions; line numbers added)")
     assert "\n1| row 1\n" in shown and "\n30| row 30\n" in shown and "31| row 31" not in shown
     assert "[... 11 more lines]" in shown  # rows 31-40 and the tag line
