@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 
 from nodes.checks import SORTED_IGNORING_CASE, checked_text, run_check
-from nodes.input_format import format_note, is_described
+from nodes.input_format import layout_note
 from nodes.state import Check
 from tools.confinement import Confinement
 from tools.sanitize import sanitize
@@ -68,34 +68,17 @@ def named_files_text(text: str, guard: Confinement) -> str:
         except (OSError, WorkspaceError):
             continue  # not there (yet): an output, or a name that is no file
         blocks.append(f'<file path="{name}">\n{as_data(content)}\n</file>')
-        blocks += _layout_note(name, guard)
+        blocks += layout_note(name, guard)
         room -= len(content)
         if room <= 0:
             break
     return "\n".join(blocks) or "(none)"
 
 
-LAYOUT_CHARS = 100_000
-"""Most characters of a table or log file read to say how it reads (`nodes.input_format`)."""
-
-
 def as_data(content: str) -> str:
     """A file's text as a prompt shows it: sanitized, and unable to close its own `<file>`
     block (whatever it says stays data)."""
     return _FILE_TAG.sub("[tag removed]", sanitize(content))
-
-
-def _layout_note(name: str, guard: Confinement) -> list[str]:
-    """How a table or log file the executor is shown reads, when a default reader would not."""
-    if not is_described(name):
-        return []
-    try:
-        content = read_text(str(guard.root), name, LAYOUT_CHARS, guard=guard)
-    except (OSError, WorkspaceError):
-        return []
-    whole = len(content) <= LAYOUT_CHARS  # read_text marks a clipped read past the cap
-    note = format_note(name, content[:LAYOUT_CHARS], complete=whole)
-    return [sanitize(note)] if note else []
 
 
 def output_checks(goal: str, runs_code: bool, guard: Confinement) -> list[Check]:

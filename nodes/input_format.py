@@ -15,6 +15,10 @@ from __future__ import annotations
 import csv
 import re
 
+from tools.confinement import Confinement
+from tools.sanitize import sanitize
+from tools.workspace import WorkspaceError, read_text
+
 DEFAULT_DELIMITERS = {"csv": ",", "tsv": "\t"}
 """The delimiter a reader assumes for each table extension."""
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
@@ -31,9 +35,27 @@ LEVEL_FIELDS = 6
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
 
 
+LAYOUT_CHARS = 100_000
+"""Most characters of a table or log file read to say how it reads."""
+
+
 def is_described(name: str) -> bool:
     """Whether `name` is a file `format_note` may describe (a table or a log)."""
     return _extension(name) in (*DEFAULT_DELIMITERS, "log")
+
+
+def layout_note(name: str, guard: Confinement) -> list[str]:
+    """How the workspace file `name` (a table or a log) reads, as the one line to show beside
+    it, when a default reader would not read it right; nothing otherwise."""
+    if not is_described(name):
+        return []
+    try:
+        content = read_text(str(guard.root), name, LAYOUT_CHARS, guard=guard)
+    except (OSError, WorkspaceError):
+        return []
+    whole = len(content) <= LAYOUT_CHARS  # read_text marks a clipped read past the cap
+    note = format_note(name, content[:LAYOUT_CHARS], complete=whole)
+    return [sanitize(note)] if note else []
 
 
 def _extension(name: str) -> str:

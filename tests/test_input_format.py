@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes.goal_files import LAYOUT_CHARS, named_files_text
-from nodes.input_format import format_note
+from nodes.goal_files import named_files_text
+from nodes.input_format import LAYOUT_CHARS, format_note
 from tools.confinement import Confinement
 
 LAB_EXPORT = "# exported from the lab logger\nsensor;value;unit\nA;12,5;C\nB;13,25;C\nC;14,0;C\n"
