@@ -96,5 +96,8 @@ def route_after_decide_done(state: State) -> Literal["plan", "finish", "fill_arg
 
 
 def route_after_fill_args(state: State) -> Literal["finish"] | list[Send]:
-    """Run the steps decide_done chose, with the args fill_args filled in."""
+    """Run the steps decide_done chose, with the args fill_args filled in (none when the run
+    ran out of time while they were filled)."""
+    if state.status != "running":
+        return "finish"
     return dispatch_ready_steps(state) or "finish"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from nodes.context import Context
+from nodes.deadline import current_deadline
 from nodes.state import Budget
 
 
@@ -55,10 +56,12 @@ def super_step_bound(context: Context) -> int:
 
 
 class Stopwatch:
-    """Measures a node's working time as a budget delta."""
+    """Measures a node's working time as a budget delta, from the node's start
+    (`nodes.deadline`) when it runs under a deadline."""
 
     def __init__(self) -> None:
-        self.started = time.monotonic()
+        deadline = current_deadline()
+        self.started = deadline.started if deadline else time.monotonic()
 
     def budget(self, spent: Budget | None = None) -> Budget:
         """`spent` plus the seconds since the stopwatch started."""

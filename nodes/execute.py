@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from nodes.approval import ask_approval
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.deadline import within_run_time
 from nodes.program import is_program_step
 from nodes.program_runs import run_program, write_program
 from nodes.state import ApprovalDecision, Budget, Step, StepResult, StepTask
@@ -47,6 +48,7 @@ async def _fill_for_approval(
     return {"results": {step.id: failed}, "budget": watch.budget(filled.cost + Budget(steps=1))}
 
 
+@within_run_time
 async def execute_step(task: StepTask, runtime: Runtime[Context]) -> dict[str, object]:
     """Execute the step in `task` (after approval, when needed) and record what happened."""
     watch = Stopwatch()

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from nodes.budget import Stopwatch, exceeded_limit
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError, out_of_time, within_run_time
 from nodes.llm import FILL, invoke, was_truncated
 from nodes.placeholders import echoed_placeholders
 from nodes.prompts import FILL_MANY_SYSTEM, FILL_MANY_USER
@@ -84,6 +85,7 @@ def matched_args(steps: list[Step], reply: AIMessage) -> dict[str, dict[str, obj
     return filled
 
 
+@within_run_time
 async def fill_args(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Fill in the args of the steps decide_done marked, with one model call."""
     watch, context = Stopwatch(), runtime.context
@@ -92,6 +94,9 @@ async def fill_args(state: State, runtime: Runtime[Context]) -> dict[str, object
     if not steps or exceeded_limit(state.budget, context):
         return {"budget": watch.budget()}
     offered = list(step_tools(steps, tools_for(context)).values())
-    reply, spent = await invoke(context, fill_messages(steps, state), stage=FILL, tools=offered)
+    try:
+        reply, spent = await invoke(context, fill_messages(steps, state), stage=FILL, tools=offered)
+    except OutOfTimeError as exc:
+        return {**out_of_time(exc), "budget": watch.budget()}
     filled = {} if was_truncated(reply) else matched_args(steps, reply)
     return {"filled_args": filled, "budget": watch.budget(spent)}

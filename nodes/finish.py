@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import CHECKED
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError, within_run_time
 from nodes.early_calls import drop_early_calls
 from nodes.errors import PlanloopError
 from nodes.history import history_text
@@ -92,6 +93,7 @@ def _write_outputs(state: State, answer: str, thread_id: str, workspace: str) ->
     return report_rel
 
 
+@within_run_time
 async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Write the answer and the report; a stopped run gets its partial result, no model call."""
     watch = Stopwatch()
@@ -105,7 +107,10 @@ async def finish(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     elif status == "done" and limit:
         answer, spent = met_answer(state, limit), Budget()
     elif status == "done":
-        answer, spent = await _final_answer(state, runtime.context)
+        try:
+            answer, spent = await _final_answer(state, runtime.context)
+        except OutOfTimeError as exc:  # done all the same: the answer lists the evidence
+            answer, spent = met_answer(state, str(exc)), exc.spent
     else:
         answer, spent = partial_answer(state), Budget()
     thread_id = current_thread_id()

@@ -25,6 +25,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError, current_deadline
 from nodes.errors import ModelRequestRejectedError, StructuredOutputError
 from nodes.model_errors import resendable, translate
 from nodes.model_factory import (
@@ -160,14 +161,21 @@ async def _call(
     cap = completion_cap(context, stage)
     bound = runnable.bind(**({"max_tokens": cap} if cap else {}), **(options or {}))
     progress = CallProgress(stage.name, progress_writer())
+    deadline = current_deadline()
     for delay in (*RETRY_DELAYS, None):
+        if deadline is not None and deadline.seconds_left() <= 0:
+            raise deadline.passed()
         progress.start()
         try:
-            reply = await stream_reply(bound, messages, progress, observer)
+            async with asyncio.timeout(deadline.seconds_left() if deadline else None) as cut:
+                reply = await stream_reply(bound, messages, progress, observer)
         except asyncio.CancelledError as exc:
             progress.failed(exc)
             raise
         except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline is not None and cut.expired():
+                progress.failed(exc)
+                raise deadline.passed() from exc
             if delay is None or not resendable(exc):
                 progress.failed(exc)
                 translated = translate(exc, context)
@@ -272,7 +280,11 @@ async def invoke_structured(
     spent = Budget()
     problem, cut_off, advised = "", False, None
     for _ in range(context.structured_retries + 1):
-        reply = await _structured_call(context, conversation, schema, stage, observer)
+        try:
+            reply = await _structured_call(context, conversation, schema, stage, observer)
+        except OutOfTimeError as exc:
+            exc.spent += spent
+            raise
         spent += usage_budget(reply, context)
         truncated = was_truncated(reply)
         answer, problem = read_answer(reply.text, schema, check, truncated=truncated)

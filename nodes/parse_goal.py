@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.budget import Stopwatch
 from nodes.check_grounding import grounded_check, is_input, merge_checks, usable_check
 from nodes.context import Context, EffortPolicy
+from nodes.deadline import OutOfTimeError, out_of_time, within_run_time
 from nodes.early_calls import EarlyCalls, early_calls
 from nodes.errors import StructuredOutputError
 from nodes.goal_files import output_checks
@@ -70,6 +71,7 @@ def effort_of(spec: GoalSpec, chosen: EffortPolicy) -> Effort:
     return spec.effort if chosen == "auto" else chosen
 
 
+@within_run_time
 async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Ask the model for the objective, done-criteria and constraints of the goal."""
     watch = Stopwatch()
@@ -83,6 +85,8 @@ async def parse_goal(state: State, runtime: Runtime[Context]) -> dict[str, objec
     early = early_calls(current_thread_id(), state, runtime.context)
     try:
         spec, spent = await _analysed(state, runtime.context, drafts, early)
+    except OutOfTimeError as exc:
+        return {**out_of_time(exc), "budget": watch.budget(exc.spent + early.spent())}
     except StructuredOutputError as exc:
         spent = exc.spent + early.spent()
         return {"status": "failed", "stop_reason": str(exc), "budget": watch.budget(spent)}

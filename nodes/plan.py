@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from nodes.approve_plan import plan_diff
 from nodes.budget import Stopwatch
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError, out_of_time, within_run_time
 from nodes.early_calls import early_calls
 from nodes.errors import StructuredOutputError
 from nodes.history import history_text
@@ -112,6 +113,7 @@ def _rejected(state: State, context: Context, errors: list[str]) -> dict[str, ob
     return update
 
 
+@within_run_time
 async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Propose a plan, validate it, and keep it only if every check passes."""
     context = runtime.context
@@ -129,6 +131,8 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         recalled.update(memories)
     try:
         spec, spent = (draft, Budget()) if draft else await _proposed_plan(state, context)
+    except OutOfTimeError as exc:
+        return {**recalled, **out_of_time(exc), "budget": watch.budget(exc.spent)}
     except StructuredOutputError as exc:
         return {
             **recalled,
@@ -181,7 +185,7 @@ async def _proposed_plan(state: State, context: Context) -> tuple[PlanSpec, Budg
         spec, spent = await invoke_structured(
             context, messages, PlanSpec, stage=PLAN, observer=early
         )
-    except StructuredOutputError as exc:
+    except (StructuredOutputError, OutOfTimeError) as exc:
         exc.spent += early.spent()
         raise
     return spec, spent + early.spent()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError
 from nodes.llm import EXECUTE, invoke, was_truncated
 from nodes.program import (
     PROGRAM_ATTEMPTS,
@@ -66,7 +67,10 @@ async def write_program(task: StepTask, step: Step, context: Context) -> Filled:
     if limit:
         return Filled(None, f"{limit} reached")
     pages = _pages(task)
-    written = await _write(task, await _first_messages(task, step, context, pages), context)
+    try:
+        written = await _write(task, await _first_messages(task, step, context, pages), context)
+    except OutOfTimeError as exc:
+        return Filled(None, str(exc), exc.spent)
     if written.program is None:
         why = "it was cut off" if written.cut_off else sanitize(written.reply.text)[:300]
         return Filled(None, f"no program was written: {why}", written.cost)
@@ -111,7 +115,11 @@ async def run_program(task: StepTask, step: Step, context: Context) -> Execution
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
-        written = await _write(task, messages, context, resample=again is not None)
+        try:
+            written = await _write(task, messages, context, resample=again is not None)
+        except OutOfTimeError as exc:
+            run.ok, run.output = False, f"ERROR: stopped mid-step: {exc}"
+            return run
         run.spent += written.cost
         messages.append(AIMessage(written.reply.text))
         if written.program is None:

@@ -13,6 +13,7 @@ from nodes.budget import Stopwatch, model_call_limit
 from nodes.checks import verify
 from nodes.context import Context
 from nodes.cross_check import judged_by_programs
+from nodes.deadline import OutOfTimeError, out_of_time, within_run_time
 from nodes.decide import goes_on
 from nodes.errors import StructuredOutputError
 from nodes.evidence import checked_files, founded, needs_evidence, unfounded
@@ -247,6 +248,7 @@ def judged_by_model(
     }
 
 
+@within_run_time
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Judge every result that has no verdict yet (when judgement is due): code checks the
     criteria it can, and one model call judges the rest, when any is left and no limit on
@@ -270,9 +272,12 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         # unjudged (its steps pending, never passed unseen), and decide_done ends the run on
         # that limit.
         return {**cleared, "criteria": checked, "budget": watch.budget()}
-    state, settled, cross = await judged_by_programs(
-        replace(state, criteria=checked), pending, runtime.context
-    )
+    try:
+        state, settled, cross = await judged_by_programs(
+            replace(state, criteria=checked), pending, runtime.context
+        )
+    except OutOfTimeError as exc:  # code's checks stand, the rest stays unjudged
+        return {**cleared, **out_of_time(exc), "criteria": checked, "budget": watch.budget()}
     settled_ids = {c.id for c in settled}
     if settled and not needs_review([c for c in state.criteria if c.id not in settled_ids]):
         unmet = [c.evidence for c in settled if not c.met]
@@ -294,11 +299,12 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             stage=REFLECT,
             advice=_advice(pending, state.criteria, contents),
         )
-    except StructuredOutputError as exc:
+    except (StructuredOutputError, OutOfTimeError) as exc:
+        ended = out_of_time(exc) if isinstance(exc, OutOfTimeError) else _failed(exc)
         return {
             **cleared,
-            "status": "failed",
-            "stop_reason": str(exc),
+            **ended,
+            "criteria": _with(state.criteria, settled),
             "budget": watch.budget(exc.spent + cross.cost),
         }
     spec = answerable_only(spec, pending, shown)
@@ -308,6 +314,10 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     said_met = {update.id for update in spec.criteria if update.met}
     told = cross.told(judged, said_met)
     return {**cleared, **told, "budget": watch.budget(spent + cross.cost)}
+
+
+def _failed(exc: StructuredOutputError) -> dict[str, object]:
+    return {"status": "failed", "stop_reason": str(exc)}
 
 
 def _with(criteria: list[Criterion], decided: list[Criterion]) -> list[Criterion]:

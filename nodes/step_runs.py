@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool
 from nodes.budget import Stopwatch
 from nodes.checks import verify
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError
 from nodes.early_calls import take_early_call
 from nodes.errors import ModelRequestRejectedError
 from nodes.goal_files import named_files_text
@@ -94,6 +95,8 @@ async def fill_args(task: StepTask, step: Step, context: Context) -> Filled:
     try:
         reply, cost = await invoke(context, messages, stage=FILL, tools=[tool], tool_choice=name)
         wave.model_call_cost(cost)
+    except OutOfTimeError as exc:
+        return Filled(None, str(exc), exc.spent)
     except ModelRequestRejectedError as exc:
         # A server without named tool_choice; any other rejected request is a real error.
         return Filled(None, str(exc), unsupported="tool" in str(exc).lower())
@@ -178,7 +181,11 @@ async def run_tool_loop(
         if limit:
             run.ok, run.output = False, f"ERROR: stopped mid-step: {limit} reached"
             return run
-        if await _take_turn(task, messages, offered, run, context):
+        try:
+            if await _take_turn(task, messages, offered, run, context):
+                return run
+        except OutOfTimeError as exc:
+            run.ok, run.output = False, f"ERROR: stopped mid-step: {exc}"
             return run
     run.ok, run.output = False, f"ERROR: not finished after {context.max_executor_turns} turns"
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,17 @@ from langchain_core.messages import ToolMessage
 
 from graph.api import aresume, arun, prepare_run
 from nodes.context import Context
+from nodes.llm import use_model_factory
 from nodes.state import Criterion, StepResult
-from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
+from tests.fakes import (
+    Script,
+    StreamingScriptedModel,
+    goal_reply,
+    plan_reply,
+    reflect_reply,
+    step,
+    tool_call,
+)
 
 
 async def test_goal_writes_file_and_finishes(
@@ -188,6 +198,34 @@ async def test_budget_stop_writes_partial_result(
     report = (workspace / outcome.report_path).read_text()
     assert "## Left to do" in report and "budget_exhausted" in report
     assert "finish" not in [role for role, _ in script.calls]  # no model call after the limit
+
+
+async def test_a_model_call_the_time_limit_overtakes_is_stopped_and_the_run_ends_on_it(
+    context: Context, workspace: Path, db_path: Path
+) -> None:
+    script = Script(
+        parse_goal=[goal_reply("hello.txt holds a friendly greeting")],
+        plan=[_hello_plan()],
+        reflect=[_hello_done()],
+    )
+    never = asyncio.Event()  # the review "generates" until something stops it
+
+    async def hold_the_review(_text: str, role: str) -> None:
+        if role == "reflect":
+            await never.wait()
+
+    context.max_seconds = 3
+    model = StreamingScriptedModel(script=script, between=hold_the_review)
+    with use_model_factory(lambda _context: model):
+        run = arun("write a friendly greeting to hello.txt", context=context, db=db_path)
+        outcome = await asyncio.wait_for(run, timeout=120)  # only fails the test
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.stop_reason.startswith("budget limit reached: max seconds (3)")
+    assert outcome.budget.seconds >= 3
+    assert (workspace / "hello.txt").read_text() == "hello world"  # the step's work is kept
+    assert "s1" in outcome.answer and (workspace / outcome.report_path).exists()
+    assert "finish" not in [role for role, _ in script.calls]
 
 
 async def test_token_budget_is_checked_on_the_loop_edge(

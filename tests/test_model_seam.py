@@ -8,6 +8,7 @@ so what they check is what goes over the wire.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -19,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from graph.api import arun
 from nodes import llm
 from nodes.context import Context
+from nodes.deadline import OutOfTimeError, deadline_for
 from nodes.errors import ModelRequestRejectedError, ModelUnavailableError, StructuredOutputError
 from nodes.llm import (
     EXECUTE,
@@ -33,6 +35,7 @@ from nodes.llm import (
 )
 from nodes.replay import Tape, recording, replaying
 from nodes.schemas import DraftedGoalSpec, GoalPlanSpec, GoalSpec, PlanSpec
+from nodes.state import Budget
 from nodes.streaming import repeated_unit
 from nodes.structured import forget_json_schema_support
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step, tool_call
@@ -290,6 +293,35 @@ async def test_a_timeout_is_not_resent(workspace: Path) -> None:
     assert str(raised.value) == (
         f"model server at {server.base_url} timed out (no reply within 1 s)"
     )
+
+
+@pytest.mark.real_http_model
+async def test_a_call_still_generating_when_the_runs_time_runs_out_is_stopped(
+    workspace: Path,
+) -> None:
+    script = Script(parse_goal=["never read"])
+    with OpenAIStandIn(script) as server:
+        server.hold("parse_goal")  # the server "generates" until the test ends
+        context = _http(server, workspace, request_timeout=600, max_seconds=100)
+        spent = Budget(seconds=99.5)  # half a second of the run's time is left
+        with deadline_for(spent, context), pytest.raises(OutOfTimeError) as raised:
+            call = invoke(context, [ANALYST, HumanMessage("go")], stage=PARSE_GOAL)
+            await asyncio.wait_for(call, timeout=120)  # only fails the test, never passes it
+        assert len(server.requests) <= 1  # a busy machine may have used the half second up
+    assert str(raised.value) == (
+        "budget limit reached: max seconds (100); the model call in flight was stopped"
+    )
+
+
+async def test_no_call_is_sent_once_the_runs_time_is_up(script: Script, context: Context) -> None:
+    context.max_seconds = 60
+    with deadline_for(Budget(seconds=60), context), pytest.raises(OutOfTimeError):
+        await invoke(context, [ANALYST, HumanMessage("go")], stage=PARSE_GOAL)
+    assert script.calls == []
+    # Outside a node's deadline (a direct call, a test) no time limit applies.
+    script.add("parse_goal", "fine")
+    reply, _ = await invoke(context, [ANALYST, HumanMessage("go")], stage=PARSE_GOAL)
+    assert reply.text == "fine"
 
 
 @pytest.mark.real_http_model
