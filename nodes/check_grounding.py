@@ -52,7 +52,21 @@ def grounded_check(check: Check, goal: str) -> Check:
         # Pass 13's fibonacci: a "file_number" check on 25 numbers, one per line, failed
         # every right file, and a failed check outweighs any review.
         return replace(grounded, kind="file_exists")
+    if grounded.kind == "file_json":
+        return replace(grounded, text=json_shape(goal))
     return grounded
+
+
+def json_shape(goal: str) -> str:
+    """The shape of JSON document the goal's words ask for: "object" ("as one JSON object"),
+    "array" ("a JSON array", "a JSON list"), or "" when they name none, or both, or a value
+    per line (JSON Lines). Live, csv_totals' goal said "one JSON object, e.g. {"north": 1.5}"
+    and its programs alternated between that and a list of records until its time ran out:
+    the list is no such object, and code can say so."""
+    if _MANY_VALUES.search(goal):
+        return ""
+    shapes = {_JSON_SHAPE_WORDS[word.lower()] for word in _JSON_SHAPE.findall(goal)}
+    return shapes.pop() if len(shapes) == 1 else ""
 
 
 _NUMBER_WORDS = re.compile(
@@ -61,6 +75,8 @@ _NUMBER_WORDS = re.compile(
     re.IGNORECASE,
 )
 _JSON_WORDS = re.compile(r"json", re.IGNORECASE)
+_JSON_SHAPE = re.compile(r"\bjson\s+(object|array|list)\b", re.IGNORECASE)
+_JSON_SHAPE_WORDS = {"object": "object", "array": "array", "list": "array"}
 _MANY_VALUES = re.compile(r"\bper line\b|\bon its own line\b", re.IGNORECASE)
 """Words of a goal that asks for a value per line: its output holds many, not "one number"."""
 
@@ -197,13 +213,13 @@ def _written(check: Check) -> str:
 
 
 def _sharpened(criterion: Criterion, output: Check) -> Criterion:
-    """The criterion with `output`'s line properties or program output in place of a partial
-    check that only asks that the same file exists: still partial, it can fail the criterion,
-    never pass it."""
+    """The criterion with `output`'s line properties, program output or JSON shape in place of a
+    partial check that only asks that the same file exists (or, for a shape, is JSON): still
+    partial, it can fail the criterion, never pass it."""
     check = criterion.check
-    sharper = output.kind in ("file_lines", "program_output")
-    if not sharper or check is None or check.path != output.path:
+    sharper = output.kind in ("file_lines", "program_output", "file_json")
+    if not sharper or check is None or check.path != output.path or check.decides:
         return criterion
-    if check.kind != "file_exists" or check.decides:
+    if check.kind != "file_exists" and not (check.kind == "file_json" == output.kind):
         return criterion
     return replace(criterion, check=replace(output, decides=False))

@@ -76,12 +76,21 @@ def _number(check: Check, content: str) -> Outcome:
     return Outcome(False, f"{check.path} holds {len(found)} numbers, not exactly one")
 
 
+JSON_SHAPES: dict[str, type] = {"object": dict, "array": list}
+"""The shapes a `file_json` check's `text` may ask of the whole document."""
+
+
 def _json(check: Check, content: str) -> Outcome:
     try:
-        json.loads(content)
+        value = json.loads(content)
     except ValueError as exc:
         return Outcome(False, f"{check.path} is not valid JSON ({exc})")
-    return Outcome(True, f"{check.path} is valid JSON")
+    wanted = JSON_SHAPES.get(check.text)
+    if wanted is not None and not isinstance(value, wanted):
+        found = next((s for s, t in JSON_SHAPES.items() if isinstance(value, t)), "a single value")
+        found = f"a JSON {found}" if found in JSON_SHAPES else found
+        return Outcome(False, f"{check.path} holds {found}, not the JSON {check.text} the goal asks for")
+    return Outcome(True, f"{check.path} is valid JSON" + (f" ({check.text})" if wanted else ""))
 
 
 def _contains(check: Check, content: str) -> Outcome:

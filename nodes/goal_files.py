@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import replace
 
+from nodes.check_grounding import json_shape
 from nodes.checks import SORTED_IGNORING_CASE, checked_text, run_check
 from nodes.input_format import layout_note
 from nodes.state import Check
@@ -161,6 +162,9 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
         if not outcome.passed and "no such file" in outcome.detail:
             checks.append(Check(kind="file_exists", path=name))
     # With several outputs, which one the words describe is unclear.
+    shape = json_shape(goal) if len(checks) == 1 and checks[0].path.endswith(".json") else ""
+    if shape:
+        return [Check(kind="file_json", path=checks[0].path, text=shape)]
     properties = line_properties(goal, checks[0].path) if len(checks) == 1 else []
     if len(checks) == 1 and not any(p.startswith("lines=") for p in properties):
         properties += _line_per_input_line(goal, checks[0].path, guard)

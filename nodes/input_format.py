@@ -153,9 +153,11 @@ def _log_note(name: str, lines: list[str]) -> str:
         levels = [row[index] if len(row) > index else "" for row in rows]
         if all(level in LOG_LEVELS for level in levels):
             found = ", ".join(dict.fromkeys(levels))
+            # As with the pandas call: the expression that reads it right is worth more than
+            # the fact (live, told the field alone, both programs still tested `"ERROR" in line`).
             return (
                 f"How {name} reads (found by code): the {_ORDINALS[index]} space-separated field "
                 f"of every line is its level ({found}); a level word elsewhere in a line is "
-                "part of its message."
+                f"part of its message. In Python: a line's level is line.split()[{index}]."
             )
     return ""

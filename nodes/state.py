@@ -52,7 +52,8 @@ class Check:
 
     kind: CheckKind
     """`file_exists` (a non-empty file), `file_number` (it holds exactly one number),
-    `file_json` (it is valid JSON), `file_contains` (`text` is in it), `file_matches`
+    `file_json` (it is valid JSON; with `text` "object" or "array", one of that shape),
+    `file_contains` (`text` is in it), `file_matches`
     (the regular expression `text` is found in it; `^` and `$` anchor the file's trimmed start
     and end, not lines), `json_has_key` (a JSON object with key `text`), `file_changed` (its
     content differs from when the run began), `file_lines` (its non-empty lines have the

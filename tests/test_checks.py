@@ -3,13 +3,14 @@ whose verdict follows the workspace rather than the model's opinion."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
 import pytest
 
 from graph.api import arun
-from nodes.check_grounding import grounded_check, merge_checks, usable_check
+from nodes.check_grounding import grounded_check, json_shape, merge_checks, usable_check
 from nodes.checks import JUDGES, run_check, verify
 from nodes.context import Context
 from nodes.goal_files import line_properties, output_checks
@@ -179,6 +180,53 @@ def test_a_goal_that_edits_a_file_in_place_needs_it_changed(
     (workspace / "report.md").write_text("# Report\n")
     update = "Update report.md with the totals from sales.csv"
     assert [c.path for c in output_checks(update, False, guard)] == ["report.md"]
+
+
+CSV_TOTALS = (
+    "sales.csv has the columns region and amount. Write the total amount per region to "
+    'totals.json as one JSON object, e.g. {"north": 1.5}.'
+)
+
+
+@pytest.mark.parametrize(
+    ("goal", "shape"),
+    [
+        (CSV_TOTALS, "object"),
+        ("Write the names to names.json as a JSON list", "array"),
+        ("Save a JSON array of the prices to prices.json", "array"),
+        ("Write the totals to totals.json", ""),  # no shape named: any JSON will do
+        ("Write a JSON object per line to rows.json", ""),  # JSON Lines: no one document
+        ("Write a JSON object with a JSON list of names to out.json", ""),  # both: unclear
+    ],
+)
+def test_the_json_shape_a_goal_names_is_checked(goal: str, shape: str) -> None:
+    assert json_shape(goal) == shape
+    check = grounded_check(Check(kind="json_has_key", path="out.json", text="north"), goal)
+    assert (check.kind, check.text, check.decides) == ("file_json", shape, False)
+
+
+def test_a_json_file_of_another_shape_fails_its_check(guard: Confinement, workspace: Path) -> None:
+    """Live, csv_totals' programs alternated between a list of records and the object the goal
+    asks for until the run's time ran out; the shape check sends the list back."""
+    (check,) = output_checks(CSV_TOTALS, False, guard)
+    assert (check.kind, check.path, check.text) == ("file_json", "totals.json", "object")
+    records = '[{"region": "north", "amount": 1.5}]'
+    (workspace / "totals.json").write_text(records)
+    failed = run_check(check, guard)
+    assert not failed.passed
+    assert failed.detail == "totals.json holds a JSON array, not the JSON object the goal asks for"
+    (workspace / "totals.json").write_text("7")
+    assert "holds a single value, not the JSON object" in run_check(check, guard).detail
+    (workspace / "totals.json").write_text('{"north": 1.5}')
+    assert run_check(check, guard).passed
+    # The model's own criterion on the file keeps its words; the shape is its partial check.
+    said = Criterion(
+        id="c1",
+        text="totals.json holds the total amount per region",
+        check=Check(kind="file_json", path="totals.json", decides=False),
+    )
+    (merged,), _ = merge_checks([said], [check])
+    assert merged.text == said.text and merged.check == replace(check, decides=False)
 
 
 def test_an_edit_that_must_leave_the_other_lines_keeps_them(

@@ -10,6 +10,7 @@ import pytest
 from bench.live.judge import Case, cases, evaluate, main
 from bench.live.judges import JUDGES
 from nodes.context import Context
+from nodes.reflect import needs_review
 from tests.fakes import Script, reflect_reply
 
 REPLAYS = Path(__file__).parent / "replays"
@@ -49,11 +50,15 @@ async def test_a_judges_verdicts_are_tallied_against_the_labels(context: Context
 
     result = await evaluate({"yes-man": accepts_all}, found, context)
 
-    right = sum(c.right for c in found)
+    # Outputs code decides alone (a list where the goal asks for one JSON object) are no
+    # judge's to accept.
+    judged = [c for c in found if needs_review(list(c.criteria))]
+    right = sum(c.right for c in judged)
+    wrong = len(judged) - right
+    assert right and wrong and len(judged) < len(found)
     summary = result["summary"]
     assert isinstance(summary, dict)
     assert summary["yes-man"]["right_accepted"] == f"{right}/{right}"
-    wrong = len(found) - right
     assert summary["yes-man"]["wrong_accepted"] == f"{wrong}/{wrong}"
 
 
