@@ -87,9 +87,12 @@ def _json(check: Check, content: str) -> Outcome:
         return Outcome(False, f"{check.path} is not valid JSON ({exc})")
     wanted = JSON_SHAPES.get(check.text)
     if wanted is not None and not isinstance(value, wanted):
-        found = next((s for s, t in JSON_SHAPES.items() if isinstance(value, t)), "a single value")
-        found = f"a JSON {found}" if found in JSON_SHAPES else found
-        return Outcome(False, f"{check.path} holds {found}, not the JSON {check.text} the goal asks for")
+        shapes = (
+            f"a JSON {shape}" for shape, kind in JSON_SHAPES.items() if isinstance(value, kind)
+        )
+        found = next(shapes, "a single value")
+        asked = f"the JSON {check.text} the goal asks for"
+        return Outcome(False, f"{check.path} holds {found}, not {asked}")
     return Outcome(True, f"{check.path} is valid JSON" + (f" ({check.text})" if wanted else ""))
 
 

@@ -65,19 +65,31 @@ def unfounded(criterion: Criterion, contents: Mapping[str, str | None]) -> str:
     """Why `criterion`'s evidence does not show it met ("" when it may), given `contents`, the
     files the criteria's checks name (`checked_files`)."""
     evidence = criterion.evidence.strip()
-    if restates(_CITED.sub(" ", evidence), criterion.text):
+    path = criterion.check.path if criterion.check is not None else ""
+    content = contents.get(path) if path else None
+    whole_line = content is not None and is_a_line(evidence, content, criterion.text)
+    if not whole_line and restates(_CITED.sub(" ", evidence), criterion.text):
         # A line number alone shows nothing (a 1.5B reviewer answered "line 2" for two
         # criteria of an unchanged config.ini).
         return "the evidence only restates the criterion"
-    if criterion.check is None:
+    if not path:
         return ""
-    path = criterion.check.path
-    content = contents.get(path)
     if content is None:
         return f"{path} cannot be read"
     if not quotes(evidence, content, criterion.text, path):
         return f"the evidence quotes nothing of {path}"
     return ""
+
+
+def is_a_line(evidence: str, content: str, criterion: str) -> bool:
+    """Whether `evidence` is one whole line of `content`, and not a sentence of the criterion's
+    the file repeats: a value the criterion names too is a quote of the file all the same (a
+    1.5B reviewer quoted part1.txt's "1" for "part1.txt holds the square of 1", and the run
+    replanned on a "restated" criterion with all six files right)."""
+    said = normalised(evidence)
+    if not said or (said in normalised(criterion) and len(said.split()) > VALUE_WORDS):
+        return False
+    return any(normalised(line) == said for line in content.splitlines())
 
 
 def restates(evidence: str, criterion: str) -> bool:

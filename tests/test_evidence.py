@@ -4,6 +4,7 @@ evidence only restates it, or that quotes nothing of the file its check names.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from nodes.context import Context
 from nodes.evidence import (
     checked_files,
     founded,
+    is_a_line,
     quotes,
     restates,
     unfounded,
@@ -85,6 +87,24 @@ def test_a_line_number_alone_is_no_evidence_without_a_file_to_cite() -> None:
     said = Criterion(id="c1", text="the answer names the port", met=True,
                      evidence="line 2 says port = 9090")  # fmt: skip
     assert unfounded(said, {}) == ""
+
+
+def test_a_whole_line_of_the_file_is_a_quote_even_when_the_criterion_names_it_too() -> None:
+    """A live run (six_squares, pass 27) wrote all six files right; asked for a copied line,
+    the review quoted "1" for "part1.txt holds the square of 1" (and "4" ... "36" for the
+    others), and only c1's was read as restating its criterion: the run replanned."""
+    part1 = Check(kind="file_number", path="part1.txt", decides=False)
+    said = Criterion(id="c1", text="part1.txt holds the square of 1", check=part1, met=True,
+                     evidence="1")  # fmt: skip
+    assert unfounded(said, {"part1.txt": "1\n"}) == ""
+    assert "only restates" in unfounded(said, {"part1.txt": "2\n"})  # no line of the file
+    # The criterion's words without the file's line are still a restatement, and a line of
+    # the criterion's prose the file repeats is still no quote.
+    restated = replace(said, evidence="part1.txt holds the square of 1")
+    assert "only restates" in unfounded(restated, {"part1.txt": "1\n"})
+    copied = {"part1.txt": "part1.txt holds the square of 1\n"}
+    assert unfounded(restated, copied) != ""
+    assert not is_a_line("the square of 1", "the square of 1\n", said.text)
 
 
 def test_a_met_the_evidence_does_not_show_is_unset(workspace: Path) -> None:
