@@ -25,6 +25,7 @@ from nodes.prompts import (
     PROGRAM_FAILED_NOTE,
     PROGRAM_LIBRARY_NOTE,
     PROGRAM_MISSING_NOTE,
+    PROGRAM_PAGE_LINE,
     PROGRAM_PAGES_NOTE,
     PROGRAM_REPEATED_NOTE,
     PROGRAM_SYSTEM,
@@ -147,12 +148,17 @@ def _acts(code: str) -> bool:
     return any(isinstance(node, acting) for node in ast.walk(ast.parse(code)))
 
 
-def program_messages(step_prompt: str, interpreter: str, pages: bool) -> list[BaseMessage]:
+def program_messages(
+    step_prompt: str, interpreter: str, pages: Sequence[str] = ()
+) -> list[BaseMessage]:
     """The first prompt of a program step: the executor's step prompt, asked for code; told,
-    when the program starts with `pages` defined (the pages earlier steps fetched; it has no
-    network), what that variable holds."""
+    when the program starts with `pages` defined (the pages earlier steps fetched from these
+    addresses; it has no network), what that variable holds, with the expression that reads
+    each page (live, told of the dict alone, a 1.5B model's web_team program read office.txt
+    and never the page)."""
     system = PROGRAM_SYSTEM.format(interpreter=interpreter or "Python 3, standard library.")
-    prompt = f"{step_prompt}\n\n{PROGRAM_PAGES_NOTE}" if pages else step_prompt
+    lines = "\n".join(PROGRAM_PAGE_LINE.format(address=address) for address in pages)
+    prompt = f"{step_prompt}\n\n{PROGRAM_PAGES_NOTE.format(pages=lines)}" if pages else step_prompt
     return [SystemMessage(system), HumanMessage(prompt)]
 
 

@@ -47,7 +47,7 @@ async def _first_messages(
 ) -> list[BaseMessage]:
     """The program prompt; told of `pages` exactly when the program will start with them."""
     prompt, interpreter = await step_prompt(task, step), await describe_interpreter(context)
-    return program_messages(prompt, interpreter, bool(pages))
+    return program_messages(prompt, interpreter, list(pages))
 
 
 async def _write(

@@ -113,7 +113,9 @@ Reply with the program in one ```python block."""
 
 PROGRAM_PAGES_NOTE = """The program has no network: the pages were fetched for it. It starts
 with `pages` already defined, a dict from each address to that page's text exactly as the
-results of earlier steps show it (text, not HTML); read what it needs from there."""
+results of earlier steps show it (text, not HTML); read what it needs from there:
+{pages}"""
+PROGRAM_PAGE_LINE = "`pages[{address!r}]` is the text of {address}"
 
 PROGRAM_FAILED_NOTE = """The program failed:
 {error}

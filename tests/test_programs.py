@@ -310,15 +310,16 @@ async def test_the_pages_a_goal_gives_are_fetched_then_its_program_is_written(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
     context.approval, context.allow_private_urls = "none", True
-    # The program reads the page from `pages`: only names the page holds are written.
-    names = (
-        "page = pages[next(iter(pages))]\n"
-        "people = ('Anika Brandt', 'Jonas Weber', 'Mara Lindqvist', 'Nobody')\n"
-        "found = [n for n in people if n in page]\n"
-        "open('t.txt', 'w').write('\\n'.join(found) + '\\n')"
-    )
     with serve_site(0) as site:
-        goal = f"The page {site.base_url}/team.html lists our team. Write the names of everyone "
+        address = f"{site.base_url}/team.html"
+        # The program reads the page as the prompt says: only names the page holds are written.
+        names = (
+            f"page = pages[{address!r}]\n"
+            "people = ('Anika Brandt', 'Jonas Weber', 'Mara Lindqvist', 'Nobody')\n"
+            "found = [n for n in people if n in page]\n"
+            "open('t.txt', 'w').write('\\n'.join(found) + '\\n')"
+        )
+        goal = f"The page {address} lists our team. Write the names of everyone "
         goal += "in Berlin to t.txt, sorted, one per line."
         criterion = "t.txt holds the names of the Berlin team, sorted, one per line"
         script.add("parse_goal", {**goal_reply(criterion), "effort": "full"})
@@ -334,6 +335,7 @@ async def test_the_pages_a_goal_gives_are_fetched_then_its_program_is_written(
     assert "```python block" in asked[0].text
     assert "Mara Lindqvist" in asked[1].text and "Berlin" in asked[1].text  # the page's text
     assert "It starts\nwith `pages` already defined" in asked[1].text
+    assert f"`pages[{address!r}]` is the text of {address}" in asked[1].text
     assert (workspace / "t.txt").read_text() == "Anika Brandt\nJonas Weber\nMara Lindqvist\n"
 
 
