@@ -209,7 +209,12 @@ class Context:
     max_llm_calls: int = field(default=100, metadata=_describe("Most chat model calls."))
     max_tool_calls: int = field(default=60, metadata=_describe("Most tool invocations."))
     max_seconds: float = field(
-        default=1800.0, metadata=_describe("Most seconds spent working (pauses excluded).")
+        default=1800.0,
+        metadata=_describe(
+            "Most seconds spent working (pauses excluded); a model call still generating then is "
+            "stopped.",
+            Flag("--max-seconds", on_resume=True),
+        ),
     )
     max_plan_steps: int = field(default=12, metadata=_describe("Largest plan accepted."))
     max_plan_attempts: int = field(
