@@ -228,6 +228,39 @@ async def test_a_model_call_the_time_limit_overtakes_is_stopped_and_the_run_ends
     assert "finish" not in [role for role, _ in script.calls]
 
 
+async def test_a_step_whose_model_call_the_time_limit_overtakes_ends_with_why(
+    context: Context, db_path: Path
+) -> None:
+    script = Script(
+        parse_goal=[goal_reply("the files are listed")],
+        plan=[plan_reply(step("s1", description="look around", expected="a listing"))],
+        execute=["The workspace holds nothing yet."],  # a text reply streams, and is held
+    )
+    never = asyncio.Event()
+
+    async def hold_the_executor(_text: str, role: str) -> None:
+        if role == "execute":
+            await never.wait()
+
+    # Seconds enough for two scripted nodes on a loaded machine; the step's call then waits
+    # until the limit stops it.
+    context.max_seconds = 8
+    model = StreamingScriptedModel(script=script, between=hold_the_executor)
+    with use_model_factory(lambda _context: model):
+        run = arun("look around", context=context, db=db_path)
+        outcome = await asyncio.wait_for(run, timeout=120)  # only fails the test
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.stop_reason == "budget limit reached: max seconds (8)"
+    (result,) = outcome.results.values()
+    assert result.status == "error"
+    assert result.output == (
+        "ERROR: stopped mid-step: budget limit reached: max seconds (8); the model call in "
+        "flight was stopped"
+    )
+    assert [role for role, _ in script.calls] == ["parse_goal", "plan", "execute"]
+
+
 async def test_token_budget_is_checked_on_the_loop_edge(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
