@@ -159,6 +159,28 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
     compared = sorted({p for c in state.criteria if (p := settled_path(c, outputs))})
     if not compared:
         return CrossCheck(outputs)
+    program, cost = await second_program(state, pending, outputs, context)
+    if program is None:
+        return CrossCheck(outputs, cost=cost)
+    ours, theirs = await run_apart(program, outputs, compared)
+    agreed, differing = {}, {}
+    for path in compared:
+        mine, other = ours.get(path), theirs.get(path)
+        if mine is None or other is None or not other.strip():
+            continue  # a second program that wrote nothing shows nothing
+        if same_output(mine, other):
+            agreed[path] = mine
+        else:
+            differing[path] = (mine, other)
+    return CrossCheck(outputs, agreed, differing, cost, program)
+
+
+async def second_program(
+    state: State, pending: list[StepResult], outputs: list[str], context: Context
+) -> tuple[str | None, Budget]:
+    """A program for the goal written apart from the new results' (shown the goal and its input
+    files, not `outputs` nor the programs that wrote them), and its cost; None when the reply
+    held none, or one of the programs the new results' steps ran as planned."""
     inputs = " ".join(f for f in named_files(state.goal) if f not in outputs)
     files = await in_confinement(named_files_text, inputs)
     interpreter = await describe_interpreter(context)
@@ -172,18 +194,8 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
     reply, cost = await invoke(context, messages, stage=REFLECT, resample=bool(ran))
     program = None if was_truncated(reply) else program_in(reply.text)
     if program is None or any(same_program(program, code) for code in ran):
-        return CrossCheck(outputs, cost=cost)
-    ours, theirs = await _run_apart(program, outputs, compared)
-    agreed, differing = {}, {}
-    for path in compared:
-        mine, other = ours.get(path), theirs.get(path)
-        if mine is None or other is None or not other.strip():
-            continue  # a second program that wrote nothing shows nothing
-        if same_output(mine, other):
-            agreed[path] = mine
-        else:
-            differing[path] = (mine, other)
-    return CrossCheck(outputs, agreed, differing, cost, program)
+        return None, cost
+    return program, cost
 
 
 def planned_programs(state: State, pending: list[StepResult]) -> list[str]:
@@ -202,7 +214,7 @@ def _evidence(path: str, content: str) -> str:
     )
 
 
-async def _run_apart(
+async def run_apart(
     program: str, outputs: list[str], compared: list[str]
 ) -> tuple[dict[str, str | None], dict[str, str | None]]:
     """The `compared` files as the workspace holds them, and as `program` wrote them in a copy

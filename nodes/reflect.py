@@ -26,10 +26,12 @@ from nodes.prompts import (
     QUOTE_PROMPT,
     REFLECT_SYSTEM,
     REFLECT_USER,
+    SECOND_PROGRAM_PASSES,
     VERDICTS_PROMPT,
 )
 from nodes.render import criteria_lines, results_text
 from nodes.schemas import ReflectionSpec, StepVerdict, reflection_schema
+from nodes.second_program import passing_second_program
 from nodes.state import Criterion, State, Step, StepResult
 from tools.runtime import in_confinement
 
@@ -265,8 +267,15 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         return cleared
     checked, failures = await in_confinement(verify, state.criteria)
     if not needs_review(checked):
-        by_code = judged_by_code(state, pending, failures)
-        return {**cleared, **by_code, "criteria": checked, "budget": watch.budget()}
+        by_code = {**cleared, **judged_by_code(state, pending, failures), "criteria": checked}
+        if not by_code["replan_reason"] or model_call_limit(state.budget, runtime.context):
+            return {**by_code, "budget": watch.budget()}
+        failed = [c for c in checked if c.check is not None and not c.check_passed]
+        try:
+            second, spent = await passing_second_program(state, pending, failed, runtime.context)
+        except OutOfTimeError as exc:
+            return {**by_code, **out_of_time(exc), "budget": watch.budget()}
+        return {**by_code, **_runs_next(second, by_code), "budget": watch.budget(spent)}
     if model_call_limit(state.budget, runtime.context):
         # A review would cross a limit the user set: code's checks stand, the rest stays
         # unjudged (its steps pending, never passed unseen), and decide_done ends the run on
@@ -314,6 +323,15 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     said_met = {update.id for update in spec.criteria if update.met}
     told = cross.told(judged, said_met)
     return {**cleared, **told, "budget": watch.budget(spent + cross.cost)}
+
+
+def _runs_next(program: str, judged: dict[str, object]) -> dict[str, object]:
+    """The update that has the retry run `program`, a second program that passes the checks
+    the step's failed (nothing when there is none)."""
+    if not program:
+        return {}
+    reason = f"{judged['replan_reason']}. {SECOND_PROGRAM_PASSES}"
+    return {"replan_reason": reason, "second_program": program}
 
 
 def _failed(exc: StructuredOutputError) -> dict[str, object]:

@@ -4,6 +4,7 @@ that a reviewer would otherwise judge."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -206,4 +207,72 @@ async def test_no_second_program_runs_with_approvals_on_or_cross_checks_off(
         outcome = await aresume("t", db=db_path, answers={interrupt_id: answer})
 
     assert outcome.status == "done", outcome.stop_reason
+    assert "cross_check" not in [role for role, _ in script.calls]
+
+
+TOTALS = (
+    "sales.csv has the columns region and amount. Write the total amount per region to "
+    'totals.json as one JSON object, e.g. {"north": 1.5}.'
+)
+RECORDS = """import csv, json
+rows = csv.DictReader(open('sales.csv'))
+json.dump([{'region': r['region'], 'amount': float(r['amount'])} for r in rows],
+          open('totals.json', 'w'))"""
+PER_REGION = """import csv, json
+totals = {}
+for row in csv.DictReader(open('sales.csv')):
+    totals[row['region']] = totals.get(row['region'], 0) + float(row['amount'])
+json.dump(totals, open('totals.json', 'w'))"""
+
+
+async def test_a_second_program_passing_the_checks_the_first_failed_is_what_the_retry_runs(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """Live (csv_totals), told that its list of records is not the JSON object the goal asks
+    for, the 1.5B executor wrote the same program until the replans ran out."""
+    (workspace / "sales.csv").write_text("region,amount\nnorth,1.5\nsouth,2\nnorth,1\n")
+    criterion = {"text": "totals.json holds the total amount per region",
+                 "check": {"kind": "file_json", "path": "totals.json"}}  # fmt: skip
+    script.add("parse_goal", {**goal_reply(criterion), "effort": "short"})  # type: ignore[arg-type]
+    script.defaults["execute"] = fenced(RECORDS)  # whatever it is told
+    script.add("cross_check", fenced(PER_REGION), fenced("# again\n" + PER_REGION))
+    evidence = 'totals.json holds {"north": 2.5, "south": 2.0}'
+    script.add("reflect", reflect_reply({"s2": True}, {"c1": evidence}))
+    script.add("finish", "totals.json holds the totals")
+
+    outcome = await arun(TOTALS, context=context, db=db_path)
+
+    assert outcome.status == "done", outcome.stop_reason
+    roles = [role for role, _ in script.calls]
+    # The first program, its fix and a resample (each the same), then the second program on
+    # a copy; the retry runs that one with no model call, and a cross-check and a review
+    # judge it.
+    assert roles[:6] == [
+        "parse_goal",
+        "execute",
+        "execute",
+        "execute",
+        "cross_check",
+        "cross_check",
+    ]
+    assert roles.count("execute") == 3
+    assert json.loads((workspace / "totals.json").read_text()) == {"north": 2.5, "south": 2.0}
+    told = script.calls_for("reflect")[0][1].text  # the review of the retry sees why it ran
+    assert "totals.json holds a JSON array, not the JSON object the goal asks for" in told
+    assert "A second program, written apart from the first, passes those checks" in told
+
+
+async def test_no_second_program_runs_for_a_failed_check_a_copy_cannot_show(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    """An edit in place is checked against the file before the run, which a copy of the
+    workspace after the first program no longer holds."""
+    context.max_replans = 0
+    (workspace / "config.ini").write_text("port = 8080\n")
+    script.add("parse_goal", {**goal_reply("config.ini sets port 9090"), "effort": "short"})
+    script.defaults["execute"] = fenced("open('notes.txt', 'w').write('not the edit')")
+
+    outcome = await arun("In config.ini change the port to 9090.", context=context, db=db_path)
+
+    assert outcome.status == "budget_exhausted", outcome.stop_reason
     assert "cross_check" not in [role for role, _ in script.calls]
