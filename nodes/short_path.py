@@ -89,6 +89,9 @@ def retries_program(state: State, context: Context) -> bool:
     return short and programs_apply(state.goal, context)
 
 
+FELL_SHORT = "The last program fell short:"
+
+
 def program_retry(state: State) -> list[Step]:
     """The next whole-goal program step, told why the last one fell short: a program the model
     writes again, or the cross-check's second program when it wrote an output otherwise. It
@@ -120,7 +123,10 @@ def program_retry(state: State) -> list[Step]:
     args: dict[str, object] | None = (
         {"code": state.second_program} if state.second_program else None
     )
+    # The first program step left may be an earlier retry: only the latest shortfall is told
+    # (a stale "checks failed" beside checks that now pass misleads the review).
+    expected = first.expected.split(f"\n{FELL_SHORT}")[0]
     retry = replace(first, id=new_id, args=args, depends_on=depends_on, expected=(
-        f"{first.expected}\nThe last program fell short: {reason[:FAILURE_CHARS]}{library}"
+        f"{expected}\n{FELL_SHORT} {reason[:FAILURE_CHARS]}{library}"
     ))  # fmt: skip
     return [*refetched, retry]

@@ -13,8 +13,9 @@ from graph.api import aresume, arun
 from nodes.checker import CheckerVerdict, verdicts_in
 from nodes.checks import verify
 from nodes.context import Context
-from nodes.program import program_in, programs_apply, written_files
-from nodes.state import Check, Criterion
+from nodes.program import PROGRAM_TOOL, program_in, programs_apply, whole_goal, written_files
+from nodes.short_path import program_retry
+from nodes.state import Check, Criterion, State, Step, StepResult
 from tests.fakes import Script, goal_reply, plan_reply, reflect_reply, step
 from tools.confinement import Confinement
 
@@ -551,3 +552,21 @@ async def test_checker_programs_are_off_by_default(
     assert [role for role, _ in script.calls][:4] == [
         "parse_goal", "execute", "cross_check", "reflect"
     ]  # fmt: skip
+
+
+def test_a_retry_of_a_retry_is_told_only_the_latest_shortfall() -> None:
+    goal = "Write the total to t.txt"
+    told = "t.txt holds the total\nThe last program fell short: checks failed"
+    first = Step(id="s2", description=whole_goal(goal), tool=PROGRAM_TOOL, expected=told)
+    state = State(
+        goal=goal,
+        plan=[first],
+        results={"s2": StepResult(step_id="s2", status="done", output="ran", verdict="pass")},
+        replan_reason="criteria c1 are not met",
+    )
+
+    (retry,) = program_retry(state)
+
+    assert retry.id != "s2" and retry.expected == (
+        "t.txt holds the total\nThe last program fell short: criteria c1 are not met"
+    )
