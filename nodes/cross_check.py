@@ -176,11 +176,18 @@ async def cross_checked(state: State, pending: list[StepResult], context: Contex
 
 
 async def second_program(
-    state: State, pending: list[StepResult], outputs: list[str], context: Context
+    state: State,
+    pending: list[StepResult],
+    outputs: list[str],
+    context: Context,
+    *,
+    asked_before: bool = False,
 ) -> tuple[str | None, Budget]:
     """A program for the goal written apart from the new results' (shown the goal and its input
     files, not `outputs` nor the programs that wrote them), and its cost; None when the reply
-    held none, or one of the programs the new results' steps ran as planned."""
+    held none, or one of the programs the new results' steps ran as planned. `asked_before`:
+    the same question was asked earlier in the run (at temperature 0 it would get the same
+    program), so it is asked at the retry temperature."""
     inputs = " ".join(f for f in named_files(state.goal) if f not in outputs)
     files = await in_confinement(named_files_text, inputs)
     interpreter = await describe_interpreter(context)
@@ -191,7 +198,8 @@ async def second_program(
     ran = planned_programs(state, pending)
     # Outputs a second program wrote (the retry ran it): asked again at temperature 0, the
     # model writes that program again, and a program agrees with itself.
-    reply, cost = await invoke(context, messages, stage=REFLECT, resample=bool(ran))
+    resample = bool(ran) or asked_before
+    reply, cost = await invoke(context, messages, stage=REFLECT, resample=resample)
     program = None if was_truncated(reply) else program_in(reply.text)
     if program is None or any(same_program(program, code) for code in ran):
         return None, cost

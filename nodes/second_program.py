@@ -36,7 +36,10 @@ async def passing_second_program(
         return "", Budget()
     if any(check.kind in NOT_ON_A_COPY or check.path not in outputs for check in checks):
         return "", Budget()
-    program, cost = await second_program(state, pending, outputs, context)
+    # After a replan this question was asked before, and at temperature 0 it would get the
+    # program that did not pass then (sort_names, live: the same one four times).
+    again = state.budget.replans > 0
+    program, cost = await second_program(state, pending, outputs, context, asked_before=again)
     if program is None:
         return "", cost
     _, theirs = await run_apart(program, outputs, sorted({check.path for check in checks}))

@@ -276,3 +276,22 @@ async def test_no_second_program_runs_for_a_failed_check_a_copy_cannot_show(
 
     assert outcome.status == "budget_exhausted", outcome.stop_reason
     assert "cross_check" not in [role for role, _ in script.calls]
+
+
+async def test_a_second_program_that_did_not_pass_is_not_asked_for_again_at_temperature_0(
+    script: Script, context: Context, workspace: Path, db_path: Path
+) -> None:
+    context.max_replans = 1
+    (workspace / "sales.csv").write_text("region,amount\nnorth,1.5\n")
+    criterion = {"text": "totals.json holds the total amount per region",
+                 "check": {"kind": "file_json", "path": "totals.json"}}  # fmt: skip
+    script.add("parse_goal", {**goal_reply(criterion), "effort": "short"})  # type: ignore[arg-type]
+    script.defaults["execute"] = fenced(RECORDS)
+    script.defaults["cross_check"] = fenced(RECORDS)  # no better
+
+    outcome = await arun(TOTALS, context=context, db=db_path)
+
+    assert outcome.status == "budget_exhausted", outcome.stop_reason
+    asked = [o.get("temperature") for o in script.options_for("cross_check")]
+    assert asked == [None, context.retry_temperature]
+    assert isinstance(json.loads((workspace / "totals.json").read_text()), list)  # never ran
