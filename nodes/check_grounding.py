@@ -53,19 +53,25 @@ def grounded_check(check: Check, goal: str) -> Check:
         # every right file, and a failed check outweighs any review.
         return replace(grounded, kind="file_exists")
     if grounded.kind == "file_json":
-        return replace(grounded, text=json_shape(goal))
+        return replace(grounded, text=json_shape(goal, check.path))
     return grounded
 
 
-def json_shape(goal: str) -> str:
-    """The shape of JSON document the goal's words ask for: "object" ("as one JSON object"),
-    "array" ("a JSON array", "a JSON list"), or "" when they name none, or both, or a value
-    per line (JSON Lines). Live, csv_totals' goal said "one JSON object, e.g. {"north": 1.5}"
-    and its programs alternated between that and a list of records until its time ran out:
-    the list is no such object, and code can say so."""
-    if _MANY_VALUES.search(goal):
+def json_shape(goal: str, path: str) -> str:
+    """The shape of JSON document the goal's words ask the file `path` to be: "object" ("to
+    totals.json as one JSON object", "a JSON object to totals.json"), "array" ("out.json as a
+    JSON array" or "list"), or "" when they say none next to its name, or both, or a value per
+    line (JSON Lines). Words elsewhere may describe an input ("orders.json is a JSON array")
+    or the elements ("a list of users, each a JSON object"). Live, csv_totals' goal said "to
+    totals.json as one JSON object" and its programs alternated between that and a list of
+    records until its time ran out: the list is no such object, and code can say so."""
+    if _MANY_VALUES.search(goal) or not path:
         return ""
-    shapes = {_JSON_SHAPE_WORDS[word.lower()] for word in _JSON_SHAPE.findall(goal)}
+    name = re.escape(path.rsplit("/", 1)[-1])
+    after = rf"\b{name}\s+as\s+(?:an?\s+|one\s+|a\s+single\s+)?json\s+(object|array|list)\b"
+    before = rf"\bjson\s+(object|array|list)\s+(?:to|into|in|as)\s+(?:\S*/)?{name}\b"
+    words = [w for pattern in (after, before) for w in re.findall(pattern, goal, re.IGNORECASE)]
+    shapes = {_JSON_SHAPE_WORDS[word.lower()] for word in words}
     return shapes.pop() if len(shapes) == 1 else ""
 
 
@@ -75,7 +81,6 @@ _NUMBER_WORDS = re.compile(
     re.IGNORECASE,
 )
 _JSON_WORDS = re.compile(r"json", re.IGNORECASE)
-_JSON_SHAPE = re.compile(r"\bjson\s+(object|array|list)\b", re.IGNORECASE)
 _JSON_SHAPE_WORDS = {"object": "object", "array": "array", "list": "array"}
 _MANY_VALUES = re.compile(r"\bper line\b|\bon its own line\b", re.IGNORECASE)
 """Words of a goal that asks for a value per line: its output holds many, not "one number"."""

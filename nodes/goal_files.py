@@ -162,7 +162,7 @@ def _file_checks(goal: str, guard: Confinement) -> list[Check]:
         if not outcome.passed and "no such file" in outcome.detail:
             checks.append(Check(kind="file_exists", path=name))
     # With several outputs, which one the words describe is unclear.
-    shape = json_shape(goal) if len(checks) == 1 and checks[0].path.endswith(".json") else ""
+    shape = json_shape(goal, checks[0].path) if len(checks) == 1 else ""
     if shape:
         return [Check(kind="file_json", path=checks[0].path, text=shape)]
     properties = line_properties(goal, checks[0].path) if len(checks) == 1 else []

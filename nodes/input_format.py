@@ -158,6 +158,7 @@ def _log_note(name: str, lines: list[str]) -> str:
             return (
                 f"How {name} reads (found by code): the {_ORDINALS[index]} space-separated field "
                 f"of every line is its level ({found}); a level word elsewhere in a line is "
-                f"part of its message. In Python: a line's level is line.split()[{index}]."
+                "part of its message. In Python: a non-blank line's level is "
+                f"line.split()[{index}]."
             )
     return ""

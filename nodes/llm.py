@@ -173,7 +173,8 @@ async def _call(
             progress.failed(exc)
             raise
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline is not None and cut.expired():
+            # However the client surfaces a stream cut at the deadline, the deadline stopped it.
+            if deadline is not None and cut.expired():
                 progress.failed(exc)
                 raise deadline.passed() from exc
             if delay is None or not resendable(exc):
@@ -283,6 +284,8 @@ async def invoke_structured(
         try:
             reply = await _structured_call(context, conversation, schema, stage, observer)
         except OutOfTimeError as exc:
+            if advised is not None:  # the question was worth asking, not worth the answer
+                return advised, spent
             exc.spent += spent
             raise
         spent += usage_budget(reply, context)

@@ -268,7 +268,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     checked, failures = await in_confinement(verify, state.criteria)
     if not needs_review(checked):
         by_code = {**cleared, **judged_by_code(state, pending, failures), "criteria": checked}
-        if not by_code["replan_reason"] or model_call_limit(state.budget, runtime.context):
+        if not _may_retry(state, by_code, runtime.context):
             return {**by_code, "budget": watch.budget()}
         failed = [c for c in checked if c.check is not None and not c.check_passed]
         try:
@@ -323,6 +323,17 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     said_met = {update.id for update in spec.criteria if update.met}
     told = cross.told(judged, said_met)
     return {**cleared, **told, "budget": watch.budget(spent + cross.cost)}
+
+
+def _may_retry(state: State, judged: dict[str, object], context: Context) -> bool:
+    """Whether a second program could be the retry of what failed its checks: a replan is
+    asked for, one is left, and a model call is within the limits (`model_call_limit`)."""
+    replan_left = state.budget.replans < context.max_replans
+    return (
+        bool(judged["replan_reason"])
+        and replan_left
+        and not model_call_limit(state.budget, context)
+    )
 
 
 def _runs_next(program: str, judged: dict[str, object]) -> dict[str, object]:

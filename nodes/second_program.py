@@ -19,8 +19,9 @@ from nodes.cross_check import cross_check_applies, outputs_of, run_apart, second
 from nodes.state import Budget, Check, CheckKind, Criterion, State, StepResult
 
 NOT_ON_A_COPY: frozenset[CheckKind] = frozenset({"file_changed", "file_kept", "program_output"})
-"""Checks a copy's file cannot be judged by: an edit in place is compared with the file as it
-was before the run, which the copy no longer holds; a script's output needs the script run."""
+"""Checks a second program is not tried for: the copy it runs in lacks the first program's
+outputs (so it cannot copy them), and an edited file is one of them, so there is nothing for
+it to edit; a script's output needs the script run."""
 
 
 async def passing_second_program(

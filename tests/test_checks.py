@@ -192,16 +192,20 @@ CSV_TOTALS = (
     ("goal", "shape"),
     [
         (CSV_TOTALS, "object"),
-        ("Write the names to names.json as a JSON list", "array"),
-        ("Save a JSON array of the prices to prices.json", "array"),
-        ("Write the totals to totals.json", ""),  # no shape named: any JSON will do
-        ("Write a JSON object per line to rows.json", ""),  # JSON Lines: no one document
-        ("Write a JSON object with a JSON list of names to out.json", ""),  # both: unclear
+        ("Write the names to out.json as a JSON list", "array"),
+        ("Save a JSON array to out.json: the prices", "array"),
+        ("Write the totals to out.json", ""),  # no shape named: any JSON will do
+        ("Write a JSON object per line to out.json", ""),  # JSON Lines: no one document
+        # Words about an input, or about the elements, are not the output's shape.
+        ("orders.json is a JSON array of orders; write the total per customer to out.json", ""),
+        ("Write out.json as a list of users, each a JSON object", ""),
+        ("Write out.json as a JSON object; also write a JSON list in out.json", ""),  # both
     ],
 )
 def test_the_json_shape_a_goal_names_is_checked(goal: str, shape: str) -> None:
-    assert json_shape(goal) == shape
-    check = grounded_check(Check(kind="json_has_key", path="out.json", text="north"), goal)
+    path = "totals.json" if goal == CSV_TOTALS else "out.json"
+    assert json_shape(goal, path) == shape
+    check = grounded_check(Check(kind="json_has_key", path=path, text="north"), goal)
     assert (check.kind, check.text, check.decides) == ("file_json", shape, False)
 
 

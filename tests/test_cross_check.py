@@ -265,23 +265,29 @@ async def test_a_second_program_passing_the_checks_the_first_failed_is_what_the_
 async def test_no_second_program_runs_for_a_failed_check_a_copy_cannot_show(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
-    """An edit in place is checked against the file before the run, which a copy of the
-    workspace after the first program no longer holds."""
-    context.max_replans = 0
-    (workspace / "config.ini").write_text("port = 8080\n")
-    script.add("parse_goal", {**goal_reply("config.ini sets port 9090"), "effort": "short"})
-    script.defaults["execute"] = fenced("open('notes.txt', 'w').write('not the edit')")
+    """The copy a second program runs in lacks the first program's outputs, an edited file
+    among them: there is nothing there for it to edit."""
+    context.max_replans = 1
+    (workspace / "config.ini").write_text("[server]\nhost = a\nport = 8080\n")
+    check = {"kind": "file_contains", "path": "config.ini", "text": "port = 9090"}
+    criterion = {"text": "config.ini holds port = 9090", "check": check}
+    script.add("parse_goal", {**goal_reply(criterion), "effort": "short"})  # type: ignore[arg-type]
+    # It drops the other lines: code decides every criterion, and the kept-lines check fails.
+    script.defaults["execute"] = fenced("open('config.ini', 'w').write('port = 9090\\n')")
 
-    outcome = await arun("In config.ini change the port to 9090.", context=context, db=db_path)
+    goal = "In config.ini change port = 8080 to port = 9090. Leave every other line as it is."
+    outcome = await arun(goal, context=context, db=db_path)
 
     assert outcome.status == "budget_exhausted", outcome.stop_reason
+    assert "max replans (1)" in outcome.stop_reason
     assert "cross_check" not in [role for role, _ in script.calls]
 
 
 async def test_a_second_program_that_did_not_pass_is_not_asked_for_again_at_temperature_0(
     script: Script, context: Context, workspace: Path, db_path: Path
 ) -> None:
-    context.max_replans = 1
+    """Nor is one asked for when no replan is left to run it."""
+    context.max_replans = 2
     (workspace / "sales.csv").write_text("region,amount\nnorth,1.5\n")
     criterion = {"text": "totals.json holds the total amount per region",
                  "check": {"kind": "file_json", "path": "totals.json"}}  # fmt: skip
@@ -293,5 +299,6 @@ async def test_a_second_program_that_did_not_pass_is_not_asked_for_again_at_temp
 
     assert outcome.status == "budget_exhausted", outcome.stop_reason
     asked = [o.get("temperature") for o in script.options_for("cross_check")]
-    assert asked == [None, context.retry_temperature]
+    assert asked == [None, context.retry_temperature]  # the third failure had no replan left
+    assert "max replans (2)" in outcome.stop_reason
     assert isinstance(json.loads((workspace / "totals.json").read_text()), list)  # never ran

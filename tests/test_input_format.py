@@ -94,7 +94,7 @@ def test_a_log_with_its_level_in_one_field_has_that_field_named() -> None:
     assert note == (
         "How server.log reads (found by code): the third space-separated field of every line "
         "is its level (INFO, ERROR, DEBUG); a level word elsewhere in a line is part of its "
-        "message. In Python: a line's level is line.split()[2]."
+        "message. In Python: a non-blank line's level is line.split()[2]."
     )
     # The expression the note gives reads each line's level, the DEBUG line's "ERROR" aside.
     expression = note.rsplit(" is ", 1)[1].rstrip(".")
