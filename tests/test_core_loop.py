@@ -11,6 +11,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from graph.api import aresume, arun, prepare_run
+from graph.outcome import RunOutcome
 from nodes.context import Context
 from nodes.llm import use_model_factory
 from nodes.state import Criterion, StepResult
@@ -200,6 +201,22 @@ async def test_budget_stop_writes_partial_result(
     assert "finish" not in [role for role, _ in script.calls]  # no model call after the limit
 
 
+async def _run_holding(
+    role: str, script: Script, goal: str, context: Context, db_path: Path
+) -> RunOutcome:
+    """Run `goal` with a model whose every streamed reply for `role` "generates" until
+    something stops it (the run's time limit, or the test's own bound, which only fails it)."""
+    never = asyncio.Event()
+
+    async def hold(_text: str, replying: str) -> None:
+        if replying == role:
+            await never.wait()
+
+    model = StreamingScriptedModel(script=script, between=hold)
+    with use_model_factory(lambda _context: model):
+        return await asyncio.wait_for(arun(goal, context=context, db=db_path), timeout=120)
+
+
 async def test_a_model_call_the_time_limit_overtakes_is_stopped_and_the_run_ends_on_it(
     context: Context, workspace: Path, db_path: Path
 ) -> None:
@@ -208,18 +225,10 @@ async def test_a_model_call_the_time_limit_overtakes_is_stopped_and_the_run_ends
         plan=[_hello_plan()],
         reflect=[_hello_done()],
     )
-    never = asyncio.Event()  # the review "generates" until something stops it
-
-    async def hold_the_review(_text: str, role: str) -> None:
-        if role == "reflect":
-            await never.wait()
-
     # Seconds enough for the nodes before the review on a loaded machine.
     context.max_seconds = 8
-    model = StreamingScriptedModel(script=script, between=hold_the_review)
-    with use_model_factory(lambda _context: model):
-        run = arun("write a friendly greeting to hello.txt", context=context, db=db_path)
-        outcome = await asyncio.wait_for(run, timeout=120)  # only fails the test
+    goal = "write a friendly greeting to hello.txt"
+    outcome = await _run_holding("reflect", script, goal, context, db_path)
 
     assert outcome.status == "budget_exhausted"
     assert outcome.stop_reason.startswith("budget limit reached: max seconds (8)")
@@ -237,19 +246,10 @@ async def test_a_step_whose_model_call_the_time_limit_overtakes_ends_with_why(
         plan=[plan_reply(step("s1", description="look around", expected="a listing"))],
         execute=["The workspace holds nothing yet."],  # a text reply streams, and is held
     )
-    never = asyncio.Event()
-
-    async def hold_the_executor(_text: str, role: str) -> None:
-        if role == "execute":
-            await never.wait()
-
     # Seconds enough for two scripted nodes on a loaded machine; the step's call then waits
     # until the limit stops it.
     context.max_seconds = 8
-    model = StreamingScriptedModel(script=script, between=hold_the_executor)
-    with use_model_factory(lambda _context: model):
-        run = arun("look around", context=context, db=db_path)
-        outcome = await asyncio.wait_for(run, timeout=120)  # only fails the test
+    outcome = await _run_holding("execute", script, "look around", context, db_path)
 
     assert outcome.status == "budget_exhausted"
     assert outcome.stop_reason == "budget limit reached: max seconds (8)"
